@@ -1,0 +1,83 @@
+// Reads one JSON object field by field, naming the key path in every error.
+//
+// Specs, data specs and campaigns are user-written JSON; a mistake must be
+// reported as `layers[2].cell.tau_kernel: must be an odd integer in [1, 11]`.
+// JsonObject keeps the first error it meets, ignores later calls once it has
+// one, and Finish() also refuses keys nobody asked for (unknown keys are errors).
+//
+// Thread-safety: none; one reader per object being parsed.
+#ifndef CONVRNN_UTIL_JSON_OBJECT_H_
+#define CONVRNN_UTIL_JSON_OBJECT_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+
+namespace convrnn {
+
+// "layers" + 2 -> "layers[2]"; "" + "time" -> "time"; "a" + "b" -> "a.b".
+std::string JoinPath(std::string_view parent, std::string_view key);
+std::string IndexPath(std::string_view parent, size_t index);
+
+// A status naming the key path: InvalidArgument("path: message").
+absl::Status PathError(std::string_view path, std::string_view message);
+
+class JsonObject {
+ public:
+  // REQUIRES: `json` outlives this reader.
+  JsonObject(const nlohmann::json& json, std::string path);
+
+  // Each getter leaves *out untouched when the key is absent (so callers
+  // pre-fill defaults) and records an error when present but invalid.
+  void Int(std::string_view key, int* out, int64_t lo, int64_t hi);
+  void Int64(std::string_view key, int64_t* out, int64_t lo, int64_t hi);
+  // Odd integers in [lo, hi] (kernel sizes).
+  void OddInt(std::string_view key, int* out, int lo, int hi);
+  void Double(std::string_view key, double* out, double lo, double hi);
+  void Bool(std::string_view key, bool* out);
+  void String(std::string_view key, std::string* out);
+  // A string that must be one of `allowed`.
+  void Enum(std::string_view key, std::string* out, std::initializer_list<const char*> allowed);
+
+  // Raw access for nested objects and arrays; marks the key as known.
+  // Returns nullptr when absent.
+  const nlohmann::json* Get(std::string_view key);
+  bool Has(std::string_view key) const;
+  // Marks a key as known without reading it (a key handled elsewhere).
+  void Allow(std::string_view key);
+
+  // Records an error at `key` (for rules spanning several fields).
+  void Fail(std::string_view key, std::string_view message);
+  void Fail(absl::Status status);
+
+  std::string PathOf(std::string_view key) const { return JoinPath(path_, key); }
+  const std::string& path() const { return path_; }
+  bool ok() const { return status_.ok(); }
+
+  // The first error, or an error for the first unknown key, or OK.
+  absl::Status Finish();
+
+ private:
+  const nlohmann::json* Lookup(std::string_view key);
+
+  const nlohmann::json& json_;
+  std::string path_;
+  std::set<std::string, std::less<>> seen_;
+  absl::Status status_;
+};
+
+// Parses text as JSON; the error names `what` (a file name, say) and the position.
+absl::Status ParseJsonText(std::string_view text, std::string_view what, nlohmann::json* out);
+// Reads and parses a JSON file.
+absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out);
+
+}  // namespace convrnn
+
+#endif  // CONVRNN_UTIL_JSON_OBJECT_H_
