@@ -9,16 +9,16 @@
 
 namespace convrnn {
 
-std::string JoinPath(std::string_view parent, std::string_view key) {
+std::string JoinPath(absl::string_view parent, absl::string_view key) {
   if (parent.empty()) return std::string(key);
   return absl::StrCat(parent, ".", key);
 }
 
-std::string IndexPath(std::string_view parent, size_t index) {
+std::string IndexPath(absl::string_view parent, size_t index) {
   return absl::StrCat(parent, "[", index, "]");
 }
 
-absl::Status PathError(std::string_view path, std::string_view message) {
+absl::Status PathError(absl::string_view path, absl::string_view message) {
   if (path.empty()) return absl::InvalidArgumentError(message);
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
 }
@@ -30,22 +30,22 @@ JsonObject::JsonObject(const nlohmann::json& json, std::string path)
   }
 }
 
-bool JsonObject::Has(std::string_view key) const {
+bool JsonObject::Has(absl::string_view key) const {
   return json_.is_object() && json_.find(std::string(key)) != json_.end();
 }
 
-void JsonObject::Allow(std::string_view key) { seen_.emplace(key); }
+void JsonObject::Allow(absl::string_view key) { seen_.emplace(key); }
 
-const nlohmann::json* JsonObject::Lookup(std::string_view key) {
+const nlohmann::json* JsonObject::Lookup(absl::string_view key) {
   seen_.emplace(key);
   if (!status_.ok() || !json_.is_object()) return nullptr;
   auto it = json_.find(std::string(key));
   return it == json_.end() ? nullptr : &*it;
 }
 
-const nlohmann::json* JsonObject::Get(std::string_view key) { return Lookup(key); }
+const nlohmann::json* JsonObject::Get(absl::string_view key) { return Lookup(key); }
 
-void JsonObject::Fail(std::string_view key, std::string_view message) {
+void JsonObject::Fail(absl::string_view key, absl::string_view message) {
   if (status_.ok()) status_ = PathError(PathOf(key), message);
 }
 
@@ -53,7 +53,7 @@ void JsonObject::Fail(absl::Status status) {
   if (status_.ok() && !status.ok()) status_ = std::move(status);
 }
 
-void JsonObject::Int64(std::string_view key, int64_t* out, int64_t lo, int64_t hi) {
+void JsonObject::Int64(absl::string_view key, int64_t* out, int64_t lo, int64_t hi) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
   bool integral = v->is_number_integer() ||
@@ -66,13 +66,13 @@ void JsonObject::Int64(std::string_view key, int64_t* out, int64_t lo, int64_t h
   *out = value;
 }
 
-void JsonObject::Int(std::string_view key, int* out, int64_t lo, int64_t hi) {
+void JsonObject::Int(absl::string_view key, int* out, int64_t lo, int64_t hi) {
   int64_t value = *out;
   Int64(key, &value, lo, hi);
   *out = static_cast<int>(value);
 }
 
-void JsonObject::OddInt(std::string_view key, int* out, int lo, int hi) {
+void JsonObject::OddInt(absl::string_view key, int* out, int lo, int hi) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
   if (!v->is_number_integer() || v->get<int64_t>() < lo || v->get<int64_t>() > hi ||
@@ -83,7 +83,7 @@ void JsonObject::OddInt(std::string_view key, int* out, int lo, int hi) {
   *out = v->get<int>();
 }
 
-void JsonObject::Double(std::string_view key, double* out, double lo, double hi) {
+void JsonObject::Double(absl::string_view key, double* out, double lo, double hi) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
   if (!v->is_number() || !std::isfinite(v->get<double>()) || v->get<double>() < lo ||
@@ -94,7 +94,7 @@ void JsonObject::Double(std::string_view key, double* out, double lo, double hi)
   *out = v->get<double>();
 }
 
-void JsonObject::Bool(std::string_view key, bool* out) {
+void JsonObject::Bool(absl::string_view key, bool* out) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
   if (!v->is_boolean()) {
@@ -104,7 +104,7 @@ void JsonObject::Bool(std::string_view key, bool* out) {
   *out = v->get<bool>();
 }
 
-void JsonObject::String(std::string_view key, std::string* out) {
+void JsonObject::String(absl::string_view key, std::string* out) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
   if (!v->is_string()) {
@@ -114,7 +114,7 @@ void JsonObject::String(std::string_view key, std::string* out) {
   *out = v->get<std::string>();
 }
 
-void JsonObject::Enum(std::string_view key, std::string* out,
+void JsonObject::Enum(absl::string_view key, std::string* out,
                       std::initializer_list<const char*> allowed) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
@@ -140,7 +140,7 @@ absl::Status JsonObject::Finish() {
   return absl::OkStatus();
 }
 
-absl::Status ParseJsonText(std::string_view text, std::string_view what, nlohmann::json* out) {
+absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out) {
   try {
     *out = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {

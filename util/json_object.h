@@ -13,7 +13,7 @@
 #include <initializer_list>
 #include <set>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,11 +23,11 @@
 namespace convrnn {
 
 // "layers" + 2 -> "layers[2]"; "" + "time" -> "time"; "a" + "b" -> "a.b".
-std::string JoinPath(std::string_view parent, std::string_view key);
-std::string IndexPath(std::string_view parent, size_t index);
+std::string JoinPath(absl::string_view parent, absl::string_view key);
+std::string IndexPath(absl::string_view parent, size_t index);
 
 // A status naming the key path: InvalidArgument("path: message").
-absl::Status PathError(std::string_view path, std::string_view message);
+absl::Status PathError(absl::string_view path, absl::string_view message);
 
 class JsonObject {
  public:
@@ -36,28 +36,28 @@ class JsonObject {
 
   // Each getter leaves *out untouched when the key is absent (so callers
   // pre-fill defaults) and records an error when present but invalid.
-  void Int(std::string_view key, int* out, int64_t lo, int64_t hi);
-  void Int64(std::string_view key, int64_t* out, int64_t lo, int64_t hi);
+  void Int(absl::string_view key, int* out, int64_t lo, int64_t hi);
+  void Int64(absl::string_view key, int64_t* out, int64_t lo, int64_t hi);
   // Odd integers in [lo, hi] (kernel sizes).
-  void OddInt(std::string_view key, int* out, int lo, int hi);
-  void Double(std::string_view key, double* out, double lo, double hi);
-  void Bool(std::string_view key, bool* out);
-  void String(std::string_view key, std::string* out);
+  void OddInt(absl::string_view key, int* out, int lo, int hi);
+  void Double(absl::string_view key, double* out, double lo, double hi);
+  void Bool(absl::string_view key, bool* out);
+  void String(absl::string_view key, std::string* out);
   // A string that must be one of `allowed`.
-  void Enum(std::string_view key, std::string* out, std::initializer_list<const char*> allowed);
+  void Enum(absl::string_view key, std::string* out, std::initializer_list<const char*> allowed);
 
   // Raw access for nested objects and arrays; marks the key as known.
   // Returns nullptr when absent.
-  const nlohmann::json* Get(std::string_view key);
-  bool Has(std::string_view key) const;
+  const nlohmann::json* Get(absl::string_view key);
+  bool Has(absl::string_view key) const;
   // Marks a key as known without reading it (a key handled elsewhere).
-  void Allow(std::string_view key);
+  void Allow(absl::string_view key);
 
   // Records an error at `key` (for rules spanning several fields).
-  void Fail(std::string_view key, std::string_view message);
+  void Fail(absl::string_view key, absl::string_view message);
   void Fail(absl::Status status);
 
-  std::string PathOf(std::string_view key) const { return JoinPath(path_, key); }
+  std::string PathOf(absl::string_view key) const { return JoinPath(path_, key); }
   const std::string& path() const { return path_; }
   bool ok() const { return status_.ok(); }
 
@@ -65,7 +65,7 @@ class JsonObject {
   absl::Status Finish();
 
  private:
-  const nlohmann::json* Lookup(std::string_view key);
+  const nlohmann::json* Lookup(absl::string_view key);
 
   const nlohmann::json& json_;
   std::string path_;
@@ -74,7 +74,7 @@ class JsonObject {
 };
 
 // Parses text as JSON; the error names `what` (a file name, say) and the position.
-absl::Status ParseJsonText(std::string_view text, std::string_view what, nlohmann::json* out);
+absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out);
 // Reads and parses a JSON file.
 absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out);
 

@@ -14,18 +14,18 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 8> kCellTypeNames = {
+constexpr std::array<absl::string_view, 8> kCellTypeNames = {
     "feedforward", "time_decay", "simple_rnn", "gru", "lstm", "ugrnn", "intersection", "rgc"};
-constexpr std::array<std::string_view, 3> kActivationNames = {"relu", "elu", "tanh"};
-constexpr std::array<std::string_view, 2> kSquashNames = {"sigmoid", "tanh"};
-constexpr std::array<std::string_view, 3> kEntryNames = {"input", "cell", "output"};
+constexpr std::array<absl::string_view, 3> kActivationNames = {"relu", "elu", "tanh"};
+constexpr std::array<absl::string_view, 2> kSquashNames = {"sigmoid", "tanh"};
+constexpr std::array<absl::string_view, 3> kEntryNames = {"input", "cell", "output"};
 
 constexpr int kMaxKernel = 11;
 constexpr int kMaxChannels = 4096;
 
 // Reads an enum stored by name; `names` is indexed by the enum's value.
 template <typename E, size_t N>
-void ReadEnum(JsonObject& o, std::string_view key, const std::array<std::string_view, N>& names,
+void ReadEnum(JsonObject& o, absl::string_view key, const std::array<absl::string_view, N>& names,
               E* out) {
   const json* v = o.Get(key);
   if (v == nullptr) return;
@@ -66,7 +66,7 @@ Knob BoolKnob(const char* name, uint32_t types, bool CellSpec::*field) {
 }
 template <typename E, size_t N>
 Knob EnumKnob(const char* name, uint32_t types, E CellSpec::*field,
-              const std::array<std::string_view, N>& names) {
+              const std::array<absl::string_view, N>& names) {
   return {name, types, [=, &names](JsonObject& o, CellSpec& c) { ReadEnum(o, name, names, &(c.*field)); },
           [=, &names](const CellSpec& c) {
             return json(std::string(names[static_cast<int>(c.*field)]));
@@ -197,10 +197,10 @@ void ParseTrain(JsonObject& parent, TrainSpec* t) {
 
 }  // namespace
 
-std::string_view CellTypeName(CellType type) { return kCellTypeNames[static_cast<int>(type)]; }
-std::string_view ActivationName(Activation a) { return kActivationNames[static_cast<int>(a)]; }
-std::string_view SquashName(Squash s) { return kSquashNames[static_cast<int>(s)]; }
-std::string_view FeedbackEntryName(FeedbackEntry e) { return kEntryNames[static_cast<int>(e)]; }
+absl::string_view CellTypeName(CellType type) { return kCellTypeNames[static_cast<int>(type)]; }
+absl::string_view ActivationName(Activation a) { return kActivationNames[static_cast<int>(a)]; }
+absl::string_view SquashName(Squash s) { return kSquashNames[static_cast<int>(s)]; }
+absl::string_view FeedbackEntryName(FeedbackEntry e) { return kEntryNames[static_cast<int>(e)]; }
 
 const std::vector<std::string>& AllCellTypeNames() {
   static const std::vector<std::string> names(kCellTypeNames.begin(), kCellTypeNames.end());
@@ -344,7 +344,7 @@ absl::StatusOr<ArchSpec> ParseArchSpec(const json& j) {
   return spec;
 }
 
-absl::StatusOr<ArchSpec> ParseArchSpecText(std::string_view text) {
+absl::StatusOr<ArchSpec> ParseArchSpecText(absl::string_view text) {
   json j;
   if (absl::Status s = ParseJsonText(text, "spec", &j); !s.ok()) return s;
   return ParseArchSpec(j);

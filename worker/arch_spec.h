@@ -12,7 +12,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,10 +27,10 @@ enum class Activation { kRelu, kElu, kTanh };
 enum class Squash { kSigmoid, kTanh };  // s_tau, s_g of the RGC
 enum class FeedbackEntry { kInput, kCell, kOutput };
 
-std::string_view CellTypeName(CellType type);
-std::string_view ActivationName(Activation a);
-std::string_view SquashName(Squash s);
-std::string_view FeedbackEntryName(FeedbackEntry e);
+absl::string_view CellTypeName(CellType type);
+absl::string_view ActivationName(Activation a);
+absl::string_view SquashName(Squash s);
+absl::string_view FeedbackEntryName(FeedbackEntry e);
 // Every cell type name, in DESIGN.md order.
 const std::vector<std::string>& AllCellTypeNames();
 
@@ -141,7 +141,7 @@ std::vector<LayerGeometry> ComputeGeometry(const ArchSpec& spec);
 
 // Parses and validates; errors are InvalidArgument naming the key path.
 absl::StatusOr<ArchSpec> ParseArchSpec(const nlohmann::json& json);
-absl::StatusOr<ArchSpec> ParseArchSpecText(std::string_view text);
+absl::StatusOr<ArchSpec> ParseArchSpecText(absl::string_view text);
 absl::StatusOr<ArchSpec> ReadArchSpecFile(const std::string& file);
 
 // Cross-field rules (sizes, feedback edges, time); ParseArchSpec calls it.
