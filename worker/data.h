@@ -8,7 +8,9 @@
 // epoch e depend only on (seed, e), which makes resumed training exact.
 //
 // Thread-safety: Datasets is immutable after loading and may be shared.
-// A BatchLoader is used by one consumer thread; it owns its producer thread.
+// A BatchLoader is used by one consumer thread; it owns its producer thread,
+// which draws no numbers from LibTorch's generator and runs no parallel
+// LibTorch ops (it fills batches in plain loops).
 #ifndef CONVRNN_WORKER_DATA_H_
 #define CONVRNN_WORKER_DATA_H_
 
@@ -52,8 +54,39 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec);
 // An IDX file (gzip or raw) of unsigned bytes: a uint8 tensor with its dims.
 absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file);
 // Images (N x H x W) and labels (N) IDX files as one set with C = 1.
+// num_classes > 0 also refuses labels >= num_classes.
 absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file,
-                                     const std::string& labels_file);
+                                     const std::string& labels_file, int num_classes = 0);
+
+// CIFAR binary batches, concatenated in order: images [N, 3, 32, 32].
+// num_classes 10: CIFAR-10 records (1 label byte + 3072 pixel bytes);
+// num_classes 100: CIFAR-100 records (coarse and fine label bytes, the fine
+// label is used + 3072 pixel bytes).
+absl::StatusOr<ImageSet> ReadCifarFiles(const std::vector<std::string>& files, int num_classes);
+
+// An image folder: root/train/<class>/<image> and, when present,
+// root/test/<class>/<image> (PNG, JPEG, BMP, GIF, TGA, PNM; other files are
+// ignored). Classes are the train sub-folders, sorted by name; label = rank.
+// Channels follow the first training image (gray -> 1, colour -> 3; alpha
+// dropped). height, width > 0 resize every image (bilinear); otherwise all
+// images must share one size.
+struct ImageFolder {
+  ImageSet train, test;  // test is empty without root/test
+  std::vector<std::string> classes;
+};
+absl::StatusOr<ImageFolder> ReadImageFolder(const std::string& root, int height = 0, int width = 0);
+
+// Bilinear resize of uint8 images [N, C, H, W] to [N, C, height, width].
+torch::Tensor ResizeImages(const torch::Tensor& images, int height, int width);
+
+// Split ids for Occlude: the occluders of image i of a split depend only on
+// (spec.seed, split, i) and, for debris, on the images of that split.
+enum class Split { kTrain = 0, kVal = 1, kTest = 2 };
+// A copy of uint8 `images` [N, C, H, W] with spec.count occluders on each:
+// "debris" pastes rectangles cut from other images of `images` (taken before
+// occlusion), "blobs" draws filled ellipses of a random gray level. Occluder
+// sides are uniform in [min_size, max_size] times the image side.
+torch::Tensor Occlude(const torch::Tensor& images, const OcclusionSpec& spec, Split split);
 
 // Batches.
 struct Batch {
@@ -65,9 +98,11 @@ struct LoaderOptions {
   int batch_size = 128;
   bool shuffle = true;     // a new seeded permutation each epoch
   bool drop_last = false;  // drop the final short batch (static shapes)
-  AugmentSpec augment;     // random crop / flip; leave default for evaluation
+  // Random crop / flip; leave default for evaluation. Crop padding is black
+  // (raw 0) before normalisation, as torchvision pads.
+  AugmentSpec augment;
   uint64_t seed = 0;
-  int prefetch = 4;  // batches prepared ahead by the producer thread
+  int prefetch = 4;  // batches prepared ahead by the producer thread (>= 1)
 };
 
 class BatchLoader {
@@ -81,7 +116,8 @@ class BatchLoader {
 
   // Begins epoch `epoch` (batch order and augmentation depend only on seed
   // and epoch), skipping its first `skip_batches` batches. Stops any epoch
-  // in progress.
+  // in progress; batches of it not yet taken are dropped. Next() before the
+  // first StartEpoch returns nullopt.
   void StartEpoch(int64_t epoch, int64_t skip_batches = 0);
   // The next batch of the current epoch, or nullopt when it is exhausted.
   std::optional<Batch> Next();

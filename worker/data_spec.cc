@@ -9,7 +9,11 @@ namespace convrnn {
 
 using nlohmann::json;
 
-absl::StatusOr<DataSpec> ParseDataSpec(const json& j, std::string_view path) {
+namespace {
+constexpr int64_t kMaxImageSide = 4096;
+}  // namespace
+
+absl::StatusOr<DataSpec> ParseDataSpec(const json& j, absl::string_view path) {
   DataSpec spec;
   JsonObject o(j, std::string(path));
   o.Enum("dataset", &spec.dataset, {"fashion-mnist", "mnist-idx", "cifar10", "cifar100", "image-folder"});
@@ -21,6 +25,24 @@ absl::StatusOr<DataSpec> ParseDataSpec(const json& j, std::string_view path) {
   }
   if (const json* limit = o.Get("val_limit"); limit != nullptr && !limit->is_null()) {
     o.Int64("val_limit", &spec.val_limit, 1, int64_t{1} << 40);
+  }
+  if (const json* size = o.Get("image_size"); size != nullptr && !size->is_null()) {
+    const bool ok = size->is_array() && size->size() == 2 && (*size)[0].is_number_integer() &&
+                    (*size)[1].is_number_integer() && (*size)[0].get<int64_t>() >= 1 &&
+                    (*size)[0].get<int64_t>() <= kMaxImageSide && (*size)[1].get<int64_t>() >= 1 &&
+                    (*size)[1].get<int64_t>() <= kMaxImageSide;
+    if (ok) {
+      spec.image_height = (*size)[0].get<int>();
+      spec.image_width = (*size)[1].get<int>();
+    } else {
+      o.Fail("image_size", absl::StrCat("must be [height, width], integers in [1, ", kMaxImageSide, "]"));
+    }
+  }
+  if (const json* n = o.Get("num_classes"); n != nullptr && !n->is_null()) {
+    o.Int("num_classes", &spec.num_classes, 2, 100000);
+    if (o.ok() && spec.dataset != "mnist-idx") {
+      o.Fail("num_classes", absl::StrCat("is fixed by dataset ", spec.dataset, "; only mnist-idx takes it"));
+    }
   }
   if (const json* occ = o.Get("occlusion"); occ != nullptr && !occ->is_null()) {
     OcclusionSpec oc;
@@ -64,6 +86,9 @@ json ToJson(const DataSpec& spec) {
             {"split_seed", spec.split_seed},
             {"train_limit", spec.train_limit > 0 ? json(spec.train_limit) : json(nullptr)},
             {"val_limit", spec.val_limit > 0 ? json(spec.val_limit) : json(nullptr)},
+            {"image_size", spec.image_height > 0 ? json::array({spec.image_height, spec.image_width})
+                                                 : json(nullptr)},
+            {"num_classes", spec.num_classes > 0 ? json(spec.num_classes) : json(nullptr)},
             {"augment", {{"crop_padding", spec.augment.crop_padding}, {"flip", spec.augment.flip}}}};
   if (spec.occlusion) {
     const OcclusionSpec& oc = *spec.occlusion;

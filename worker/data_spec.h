@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -44,11 +44,19 @@ struct DataSpec {
   int64_t split_seed = 0;
   int64_t train_limit = 0;  // 0: use every training image left after the split
   int64_t val_limit = 0;    // 0: every validation image
+  // JSON `image_size: [h, w]`: resize every image to h x w (bilinear).
+  // 0: keep the native size (an image folder then needs one size throughout).
+  int image_height = 0;
+  int image_width = 0;
+  // Only for mnist-idx: the number of classes; labels must lie below it.
+  // 0: 1 + the largest training label. Other datasets know their own
+  // (fashion-mnist and cifar10: 10, cifar100: 100, image-folder: its folders).
+  int num_classes = 0;
   std::optional<OcclusionSpec> occlusion;
   AugmentSpec augment;
 };
 
-absl::StatusOr<DataSpec> ParseDataSpec(const nlohmann::json& json, std::string_view path = "");
+absl::StatusOr<DataSpec> ParseDataSpec(const nlohmann::json& json, absl::string_view path = "");
 absl::StatusOr<DataSpec> ReadDataSpecFile(const std::string& file);
 nlohmann::json ToJson(const DataSpec& spec);
 
