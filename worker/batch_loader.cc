@@ -45,13 +45,16 @@ class BatchLoader::Impl {
       h_ = set_.images.size(2);
       w_ = set_.images.size(3);
     }
-    TORCH_CHECK(static_cast<int64_t>(mean.size()) >= c_ && static_cast<int64_t>(stddev.size()) >= c_,
-                "BatchLoader: need a mean and stddev per channel");
-    batches_ = options_.drop_last ? n_ / options_.batch_size : (n_ + options_.batch_size - 1) / options_.batch_size;
+    TORCH_CHECK(
+        static_cast<int64_t>(mean.size()) >= c_ && static_cast<int64_t>(stddev.size()) >= c_,
+        "BatchLoader: need a mean and stddev per channel");
+    batches_ = options_.drop_last ? n_ / options_.batch_size
+                                  : (n_ + options_.batch_size - 1) / options_.batch_size;
     // (v / 255 - mean) / std for every byte value v, per channel.
     lut_.resize(c_);
     for (int64_t ch = 0; ch < c_; ++ch) {
-      for (int v = 0; v < 256; ++v) lut_[ch][v] = (static_cast<float>(v) / 255.0f - mean[ch]) / stddev[ch];
+      for (int v = 0; v < 256; ++v)
+        lut_[ch][v] = (static_cast<float>(v) / 255.0f - mean[ch]) / stddev[ch];
     }
     producer_ = std::thread([this] { Produce(); });
   }
@@ -104,9 +107,10 @@ class BatchLoader::Impl {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](Impl* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-              return self->stop_ || (self->started_ && self->error_.empty() &&
-                                     self->next_to_build_ < self->batches_ &&
-                                     static_cast<int>(self->queue_.size()) < self->options_.prefetch);
+              return self->stop_ ||
+                     (self->started_ && self->error_.empty() &&
+                      self->next_to_build_ < self->batches_ &&
+                      static_cast<int>(self->queue_.size()) < self->options_.prefetch);
             },
             this));
         if (stop_) return;
@@ -154,7 +158,8 @@ class BatchLoader::Impl {
     const int64_t plane = h_ * w_;
     const int pad = options_.augment.crop_padding;
     const bool augment = pad > 0 || options_.augment.flip;
-    DataRng rng(MixSeed({options_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(b), kAugmentKey}));
+    DataRng rng(MixSeed(
+        {options_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(b), kAugmentKey}));
 
     for (int64_t s = 0; s < size; ++s) {
       const int64_t index = order[begin + s];
@@ -214,7 +219,9 @@ BatchLoader::BatchLoader(const ImageSet& set, std::vector<float> mean, std::vect
 
 BatchLoader::~BatchLoader() = default;
 
-void BatchLoader::StartEpoch(int64_t epoch, int64_t skip_batches) { impl_->StartEpoch(epoch, skip_batches); }
+void BatchLoader::StartEpoch(int64_t epoch, int64_t skip_batches) {
+  impl_->StartEpoch(epoch, skip_batches);
+}
 
 std::optional<Batch> BatchLoader::Next() { return impl_->Next(); }
 

@@ -26,7 +26,8 @@ absl::Status FileError(absl::StatusCode code, const std::string& file, const std
 
 absl::StatusOr<ImageSet> ReadCifarFiles(const std::vector<std::string>& files, int num_classes) {
   if (num_classes != 10 && num_classes != 100) {
-    return absl::InvalidArgumentError(absl::StrCat("CIFAR has 10 or 100 classes, not ", num_classes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CIFAR has 10 or 100 classes, not ", num_classes));
   }
   const int64_t label_bytes = num_classes == 10 ? 1 : 2;
   const int64_t label_at = label_bytes - 1;  // CIFAR-100: coarse, then fine
@@ -44,9 +45,10 @@ absl::StatusOr<ImageSet> ReadCifarFiles(const std::vector<std::string>& files, i
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));
     if (ec) return FileError(absl::StatusCode::kNotFound, file, ec.message());
     if (bytes == 0 || bytes % record != 0) {
-      return FileError(absl::StatusCode::kDataLoss, file,
-                       absl::StrCat("size ", bytes, " bytes is not a whole number of ", record, "-byte ", format,
-                                    " records (truncated or not a ", format, " binary batch)"));
+      return FileError(
+          absl::StatusCode::kDataLoss, file,
+          absl::StrCat("size ", bytes, " bytes is not a whole number of ", record, "-byte ", format,
+                       " records (truncated or not a ", format, " binary batch)"));
     }
     counts.push_back(bytes / record);
     total += bytes / record;
@@ -64,15 +66,16 @@ absl::StatusOr<ImageSet> ReadCifarFiles(const std::vector<std::string>& files, i
     std::ifstream in(file, std::ios::binary);
     buf.resize(static_cast<size_t>(counts[f] * record));
     if (!in.read(buf.data(), static_cast<std::streamsize>(buf.size()))) {
-      return FileError(absl::StatusCode::kDataLoss, file, absl::StrCat("read failed: ", std::strerror(errno)));
+      return FileError(absl::StatusCode::kDataLoss, file,
+                       absl::StrCat("read failed: ", std::strerror(errno)));
     }
     for (int64_t r = 0; r < counts[f]; ++r, ++at) {
       const auto* rec = reinterpret_cast<const uint8_t*>(buf.data()) + r * record;
       const int label = rec[label_at];
       if (label >= num_classes) {
         return FileError(absl::StatusCode::kInvalidArgument, file,
-                         absl::StrCat("label ", label, " in record ", r, " is out of range for ", num_classes,
-                                      " classes"));
+                         absl::StrCat("label ", label, " in record ", r, " is out of range for ",
+                                      num_classes, " classes"));
       }
       labels[at] = label;
       std::memcpy(images + at * kCifarPixels, rec + label_bytes, kCifarPixels);

@@ -1,4 +1,6 @@
 // LoadDatasets: read a dataset, split, limit, occlude, measure.
+#include "worker/data.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -7,7 +9,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "worker/data.h"
 #include "worker/data_rng.h"
 
 namespace convrnn {
@@ -32,20 +33,23 @@ std::string IdxFile(const std::string& dir, const std::string& name) {
 
 absl::StatusOr<RawDataset> ReadIdxDataset(const std::string& dir, int num_classes) {
   RawDataset raw;
-  absl::StatusOr<ImageSet> train = ReadIdxPair(IdxFile(dir, "train-images-idx3-ubyte"),
-                                               IdxFile(dir, "train-labels-idx1-ubyte"), num_classes);
+  absl::StatusOr<ImageSet> train =
+      ReadIdxPair(IdxFile(dir, "train-images-idx3-ubyte"), IdxFile(dir, "train-labels-idx1-ubyte"),
+                  num_classes);
   if (!train.ok()) return train.status();
   if (num_classes == 0) {
-    num_classes = train->size() == 0 ? 1 : static_cast<int>(train->labels.max().item<int64_t>()) + 1;
+    num_classes =
+        train->size() == 0 ? 1 : static_cast<int>(train->labels.max().item<int64_t>()) + 1;
   }
   const std::string test_labels = IdxFile(dir, "t10k-labels-idx1-ubyte");
-  absl::StatusOr<ImageSet> test = ReadIdxPair(IdxFile(dir, "t10k-images-idx3-ubyte"), test_labels, num_classes);
+  absl::StatusOr<ImageSet> test =
+      ReadIdxPair(IdxFile(dir, "t10k-images-idx3-ubyte"), test_labels, num_classes);
   if (!test.ok()) return test.status();
   if (test->images.sizes().slice(1) != train->images.sizes().slice(1)) {
-    return absl::InvalidArgumentError(absl::StrCat(IdxFile(dir, "t10k-images-idx3-ubyte"), ": image size ",
-                                                   test->images.size(2), "x", test->images.size(3),
-                                                   " differs from the training images' ", train->images.size(2),
-                                                   "x", train->images.size(3)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(IdxFile(dir, "t10k-images-idx3-ubyte"), ": image size ", test->images.size(2),
+                     "x", test->images.size(3), " differs from the training images' ",
+                     train->images.size(2), "x", train->images.size(3)));
   }
   raw.train = *std::move(train);
   raw.test = *std::move(test);
@@ -57,7 +61,8 @@ absl::StatusOr<RawDataset> ReadIdxDataset(const std::string& dir, int num_classe
 // was unpacked: cifar-10-batches-bin/, cifar-100-binary/).
 std::string CifarDir(const std::string& path, const char* probe, const char* archive_dir) {
   std::error_code ec;
-  if (!fs::exists(fs::path(path) / probe, ec) && fs::exists(fs::path(path) / archive_dir / probe, ec)) {
+  if (!fs::exists(fs::path(path) / probe, ec) &&
+      fs::exists(fs::path(path) / archive_dir / probe, ec)) {
     return (fs::path(path) / archive_dir).string();
   }
   return path;
@@ -67,7 +72,8 @@ absl::StatusOr<RawDataset> ReadCifarDataset(const std::string& path, int num_cla
   std::vector<std::string> train_files, test_files;
   if (num_classes == 10) {
     const std::string dir = CifarDir(path, "data_batch_1.bin", "cifar-10-batches-bin");
-    for (int i = 1; i <= 5; ++i) train_files.push_back((fs::path(dir) / absl::StrCat("data_batch_", i, ".bin")).string());
+    for (int i = 1; i <= 5; ++i)
+      train_files.push_back((fs::path(dir) / absl::StrCat("data_batch_", i, ".bin")).string());
     test_files.push_back((fs::path(dir) / "test_batch.bin").string());
   } else {
     const std::string dir = CifarDir(path, "train.bin", "cifar-100-binary");
@@ -105,10 +111,12 @@ absl::StatusOr<RawDataset> ReadRaw(const DataSpec& spec, const std::string& path
 ImageSet Select(const ImageSet& set, std::vector<int64_t> indices) {
   std::sort(indices.begin(), indices.end());  // keep the file's order within a split
   torch::Tensor idx = torch::tensor(indices, torch::kInt64);
-  return ImageSet{set.images.index_select(0, idx).contiguous(), set.labels.index_select(0, idx).contiguous()};
+  return ImageSet{set.images.index_select(0, idx).contiguous(),
+                  set.labels.index_select(0, idx).contiguous()};
 }
 
-void MeasureChannels(const torch::Tensor& images, std::vector<float>* mean, std::vector<float>* stddev) {
+void MeasureChannels(const torch::Tensor& images, std::vector<float>* mean,
+                     std::vector<float>* stddev) {
   const int64_t n = images.size(0), c = images.size(1), plane = images.size(2) * images.size(3);
   const uint8_t* p = images.data_ptr<uint8_t>();
   mean->assign(c, 0.0f);
@@ -158,13 +166,15 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec) {
   const auto n_val = static_cast<int64_t>(std::llround(spec.val_fraction * static_cast<double>(n)));
   std::vector<int64_t> val_idx(order.begin(), order.begin() + n_val);
   std::vector<int64_t> train_idx(order.begin() + n_val, order.end());
-  if (spec.val_limit > 0 && static_cast<int64_t>(val_idx.size()) > spec.val_limit) val_idx.resize(spec.val_limit);
+  if (spec.val_limit > 0 && static_cast<int64_t>(val_idx.size()) > spec.val_limit)
+    val_idx.resize(spec.val_limit);
   if (spec.train_limit > 0 && static_cast<int64_t>(train_idx.size()) > spec.train_limit) {
     train_idx.resize(spec.train_limit);
   }
   if (train_idx.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no training images left after a validation split of ",
-                                                   spec.val_fraction, " from ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": no training images left after a validation split of ",
+                     spec.val_fraction, " from ", n));
   }
 
   Datasets d;
@@ -181,9 +191,10 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec) {
   d.height = static_cast<int>(d.train.images.size(2));
   d.width = static_cast<int>(d.train.images.size(3));
   MeasureChannels(d.train.images, &d.mean, &d.stddev);
-  d.description = absl::StrFormat("%s: %d train / %d val / %d test, %d classes, %dx%dx%d%s", spec.dataset,
-                                  d.train.size(), d.val.size(), d.test.size(), d.num_classes, d.channels, d.height,
-                                  d.width, spec.occlusion ? absl::StrCat(", occlusion ", spec.occlusion->kind) : "");
+  d.description = absl::StrFormat(
+      "%s: %d train / %d val / %d test, %d classes, %dx%dx%d%s", spec.dataset, d.train.size(),
+      d.val.size(), d.test.size(), d.num_classes, d.channels, d.height, d.width,
+      spec.occlusion ? absl::StrCat(", occlusion ", spec.occlusion->kind) : "");
   return d;
 }
 

@@ -14,13 +14,13 @@
 #ifndef CONVRNN_WORKER_DATA_H_
 #define CONVRNN_WORKER_DATA_H_
 
+#include <torch/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "absl/status/statusor.h"
 #include "worker/data_spec.h"
@@ -55,8 +55,8 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec);
 absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file);
 // Images (N x H x W) and labels (N) IDX files as one set with C = 1.
 // num_classes > 0 also refuses labels >= num_classes.
-absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file,
-                                     const std::string& labels_file, int num_classes = 0);
+absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file, const std::string& labels_file,
+                                     int num_classes = 0);
 
 // CIFAR binary batches, concatenated in order: images [N, 3, 32, 32].
 // num_classes 10: CIFAR-10 records (1 label byte + 3072 pixel bytes);

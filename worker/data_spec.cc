@@ -16,7 +16,8 @@ constexpr int64_t kMaxImageSide = 4096;
 absl::StatusOr<DataSpec> ParseDataSpec(const json& j, absl::string_view path) {
   DataSpec spec;
   JsonObject o(j, std::string(path));
-  o.Enum("dataset", &spec.dataset, {"fashion-mnist", "mnist-idx", "cifar10", "cifar100", "image-folder"});
+  o.Enum("dataset", &spec.dataset,
+         {"fashion-mnist", "mnist-idx", "cifar10", "cifar100", "image-folder"});
   if (const json* p = o.Get("path"); p != nullptr && !p->is_null()) o.String("path", &spec.path);
   o.Double("val_fraction", &spec.val_fraction, 0.0, 0.9);
   o.Int64("split_seed", &spec.split_seed, 0, int64_t{1} << 53);
@@ -35,13 +36,15 @@ absl::StatusOr<DataSpec> ParseDataSpec(const json& j, absl::string_view path) {
       spec.image_height = (*size)[0].get<int>();
       spec.image_width = (*size)[1].get<int>();
     } else {
-      o.Fail("image_size", absl::StrCat("must be [height, width], integers in [1, ", kMaxImageSide, "]"));
+      o.Fail("image_size",
+             absl::StrCat("must be [height, width], integers in [1, ", kMaxImageSide, "]"));
     }
   }
   if (const json* n = o.Get("num_classes"); n != nullptr && !n->is_null()) {
     o.Int("num_classes", &spec.num_classes, 2, 100000);
     if (o.ok() && spec.dataset != "mnist-idx") {
-      o.Fail("num_classes", absl::StrCat("is fixed by dataset ", spec.dataset, "; only mnist-idx takes it"));
+      o.Fail("num_classes",
+             absl::StrCat("is fixed by dataset ", spec.dataset, "; only mnist-idx takes it"));
     }
   }
   if (const json* occ = o.Get("occlusion"); occ != nullptr && !occ->is_null()) {
@@ -80,20 +83,24 @@ absl::StatusOr<DataSpec> ReadDataSpecFile(const std::string& file) {
 }
 
 json ToJson(const DataSpec& spec) {
-  json j = {{"dataset", spec.dataset},
-            {"path", spec.path.empty() ? json(nullptr) : json(spec.path)},
-            {"val_fraction", spec.val_fraction},
-            {"split_seed", spec.split_seed},
-            {"train_limit", spec.train_limit > 0 ? json(spec.train_limit) : json(nullptr)},
-            {"val_limit", spec.val_limit > 0 ? json(spec.val_limit) : json(nullptr)},
-            {"image_size", spec.image_height > 0 ? json::array({spec.image_height, spec.image_width})
-                                                 : json(nullptr)},
-            {"num_classes", spec.num_classes > 0 ? json(spec.num_classes) : json(nullptr)},
-            {"augment", {{"crop_padding", spec.augment.crop_padding}, {"flip", spec.augment.flip}}}};
+  json j = {
+      {"dataset", spec.dataset},
+      {"path", spec.path.empty() ? json(nullptr) : json(spec.path)},
+      {"val_fraction", spec.val_fraction},
+      {"split_seed", spec.split_seed},
+      {"train_limit", spec.train_limit > 0 ? json(spec.train_limit) : json(nullptr)},
+      {"val_limit", spec.val_limit > 0 ? json(spec.val_limit) : json(nullptr)},
+      {"image_size",
+       spec.image_height > 0 ? json::array({spec.image_height, spec.image_width}) : json(nullptr)},
+      {"num_classes", spec.num_classes > 0 ? json(spec.num_classes) : json(nullptr)},
+      {"augment", {{"crop_padding", spec.augment.crop_padding}, {"flip", spec.augment.flip}}}};
   if (spec.occlusion) {
     const OcclusionSpec& oc = *spec.occlusion;
-    j["occlusion"] = {{"kind", oc.kind},         {"count", oc.count}, {"min_size", oc.min_size},
-                      {"max_size", oc.max_size}, {"seed", oc.seed}};
+    j["occlusion"] = {{"kind", oc.kind},
+                      {"count", oc.count},
+                      {"min_size", oc.min_size},
+                      {"max_size", oc.max_size},
+                      {"seed", oc.seed}};
   } else {
     j["occlusion"] = nullptr;
   }

@@ -8,13 +8,12 @@
 #define CONVRNN_WORKER_DATA_SPEC_H_
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn {
 
@@ -38,9 +37,10 @@ struct AugmentSpec {
 };
 
 struct DataSpec {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist-idx | cifar10 | cifar100 | image-folder
-  std::string path;                       // empty: the dataset's default location
-  double val_fraction = 0.1;              // carved from train by `split_seed`
+  std::string dataset =
+      "fashion-mnist";        // fashion-mnist | mnist-idx | cifar10 | cifar100 | image-folder
+  std::string path;           // empty: the dataset's default location
+  double val_fraction = 0.1;  // carved from train by `split_seed`
   int64_t split_seed = 0;
   int64_t train_limit = 0;  // 0: use every training image left after the split
   int64_t val_limit = 0;    // 0: every validation image

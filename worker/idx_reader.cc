@@ -22,13 +22,20 @@ constexpr int kIdxUnsignedByte = 0x08;
 
 const char* IdxTypeName(int dtype) {
   switch (dtype) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown";
   }
 }
 
@@ -102,22 +109,25 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
   }
   GzReader in(file);
   if (!in.is_open()) {
-    return FileError(absl::StatusCode::kNotFound, file, absl::StrCat("cannot open: ", std::strerror(errno)));
+    return FileError(absl::StatusCode::kNotFound, file,
+                     absl::StrCat("cannot open: ", std::strerror(errno)));
   }
   unsigned char magic[4];
   size_t got = 0;
   if (absl::Status s = in.Read(magic, 4, &got); !s.ok()) return s;
   if (got < 4) {
-    return FileError(absl::StatusCode::kDataLoss, file,
-                     absl::StrCat("truncated: ", got, " bytes, shorter than the 4-byte IDX magic number"));
+    return FileError(
+        absl::StatusCode::kDataLoss, file,
+        absl::StrCat("truncated: ", got, " bytes, shorter than the 4-byte IDX magic number"));
   }
   const int dtype = magic[2], ndims = magic[3];
   if (magic[0] != 0 || magic[1] != 0 || ndims < 1 || ndims > 4) {
     char hex[16];
     std::snprintf(hex, sizeof(hex), "0x%02X%02X%02X%02X", magic[0], magic[1], magic[2], magic[3]);
-    return FileError(absl::StatusCode::kInvalidArgument, file,
-                     absl::StrCat("bad magic number ", hex,
-                                  ": not an IDX file (expected 0x000008NN with 1 to 4 dimensions)"));
+    return FileError(
+        absl::StatusCode::kInvalidArgument, file,
+        absl::StrCat("bad magic number ", hex,
+                     ": not an IDX file (expected 0x000008NN with 1 to 4 dimensions)"));
   }
   if (dtype != kIdxUnsignedByte) {
     char hex[8];
@@ -129,9 +139,10 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
   std::vector<unsigned char> raw_dims(4 * ndims);
   if (absl::Status s = in.Read(raw_dims.data(), raw_dims.size(), &got); !s.ok()) return s;
   if (got < raw_dims.size()) {
-    return FileError(absl::StatusCode::kDataLoss, file,
-                     absl::StrCat("truncated: header declares ", ndims, " dimensions but ends after ", got,
-                                  " of their ", raw_dims.size(), " bytes"));
+    return FileError(
+        absl::StatusCode::kDataLoss, file,
+        absl::StrCat("truncated: header declares ", ndims, " dimensions but ends after ", got,
+                     " of their ", raw_dims.size(), " bytes"));
   }
   std::vector<int64_t> dims(ndims);
   int64_t total = 1;
@@ -145,18 +156,20 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
     }
   }
   torch::Tensor data = torch::empty(dims, torch::kUInt8);
-  if (absl::Status s = in.Read(data.data_ptr<uint8_t>(), static_cast<size_t>(total), &got); !s.ok()) {
+  if (absl::Status s = in.Read(data.data_ptr<uint8_t>(), static_cast<size_t>(total), &got);
+      !s.ok()) {
     return s;
   }
   if (static_cast<int64_t>(got) < total) {
-    return FileError(absl::StatusCode::kDataLoss, file,
-                     absl::StrCat("truncated: header says ", absl::StrJoin(dims, "x"), " = ", total,
-                                  " bytes, file has ", got, in.StreamCut() ? " (gzip stream cut short)" : ""));
+    return FileError(
+        absl::StatusCode::kDataLoss, file,
+        absl::StrCat("truncated: header says ", absl::StrJoin(dims, "x"), " = ", total,
+                     " bytes, file has ", got, in.StreamCut() ? " (gzip stream cut short)" : ""));
   }
   if (!in.AtEnd()) {
     return FileError(absl::StatusCode::kDataLoss, file,
-                     absl::StrCat("trailing data after the ", absl::StrJoin(dims, "x"), " = ", total,
-                                  " bytes the header declares"));
+                     absl::StrCat("trailing data after the ", absl::StrJoin(dims, "x"), " = ",
+                                  total, " bytes the header declares"));
   }
   return data;
 }
@@ -167,27 +180,28 @@ absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file, const std::
   if (!images.ok()) return images.status();
   if (images->dim() != 3) {
     return FileError(absl::StatusCode::kInvalidArgument, images_file,
-                     absl::StrCat("expected images (magic 0x00000803, N x H x W), found ", images->dim(),
-                                  " dimensions"));
+                     absl::StrCat("expected images (magic 0x00000803, N x H x W), found ",
+                                  images->dim(), " dimensions"));
   }
   absl::StatusOr<torch::Tensor> labels = ReadIdxFile(labels_file);
   if (!labels.ok()) return labels.status();
   if (labels->dim() != 1) {
     return FileError(absl::StatusCode::kInvalidArgument, labels_file,
-                     absl::StrCat("expected labels (magic 0x00000801, N), found ", labels->dim(), " dimensions"));
+                     absl::StrCat("expected labels (magic 0x00000801, N), found ", labels->dim(),
+                                  " dimensions"));
   }
   if (labels->size(0) != images->size(0)) {
     return FileError(absl::StatusCode::kInvalidArgument, labels_file,
-                     absl::StrCat(labels->size(0), " labels but ", images_file, " has ", images->size(0),
-                                  " images"));
+                     absl::StrCat(labels->size(0), " labels but ", images_file, " has ",
+                                  images->size(0), " images"));
   }
   if (num_classes > 0) {
     const uint8_t* l = labels->data_ptr<uint8_t>();
     for (int64_t i = 0; i < labels->size(0); ++i) {
       if (l[i] >= num_classes) {
         return FileError(absl::StatusCode::kInvalidArgument, labels_file,
-                         absl::StrCat("label ", int{l[i]}, " at index ", i, " is out of range for ", num_classes,
-                                      " classes"));
+                         absl::StrCat("label ", int{l[i]}, " at index ", i, " is out of range for ",
+                                      num_classes, " classes"));
       }
     }
   }

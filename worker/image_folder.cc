@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 bool IsImageFile(const fs::path& p) {
   if (p.filename().string().rfind('.', 0) == 0) return false;  // hidden files
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".pgm", ".ppm", ".pnm"}) {
     if (ext == e) return true;
   }
@@ -73,7 +74,8 @@ class FolderDecoder {
     std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(file.c_str(), &w, &h, &n, channels_),
                                                      stbi_image_free);
     if (pixels == nullptr) {
-      return absl::DataLossError(absl::StrCat(file, ": cannot decode image: ", stbi_failure_reason()));
+      return absl::DataLossError(
+          absl::StrCat(file, ": cannot decode image: ", stbi_failure_reason()));
     }
     if (channels_ == 0) {
       // Gray (+alpha) -> 1 channel, colour (+alpha) -> 3. Redecode so stb drops alpha.
@@ -81,7 +83,8 @@ class FolderDecoder {
       if (n != channels_) {
         pixels.reset(stbi_load(file.c_str(), &w, &h, &n, channels_));
         if (pixels == nullptr) {
-          return absl::DataLossError(absl::StrCat(file, ": cannot decode image: ", stbi_failure_reason()));
+          return absl::DataLossError(
+              absl::StrCat(file, ": cannot decode image: ", stbi_failure_reason()));
         }
       }
     }
@@ -94,9 +97,9 @@ class FolderDecoder {
     torch::Tensor chw = hwc.permute({2, 0, 1}).contiguous();  // copies out of stb's buffer
     if (h == height_ && w == width_) return chw;
     if (!resize_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file, ": image is ", h, "x", w, " but ", first_file_, " is ", height_, "x", width_,
-                       "; set image_size to resize every image"));
+      return absl::InvalidArgumentError(absl::StrCat(file, ": image is ", h, "x", w, " but ",
+                                                     first_file_, " is ", height_, "x", width_,
+                                                     "; set image_size to resize every image"));
     }
     return ResizeImages(chw.unsqueeze(0), height_, width_).squeeze(0);
   }
@@ -106,7 +109,8 @@ class FolderDecoder {
   std::string first_file_;
 };
 
-absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir, const std::vector<std::string>& classes) {
+absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir,
+                                               const std::vector<std::string>& classes) {
   absl::StatusOr<std::vector<std::string>> present = SubFolders(split_dir);
   if (!present.ok()) return present.status();
   std::vector<Decoded> items;
@@ -122,7 +126,8 @@ absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir, const 
     for (fs::directory_iterator f(split_dir / name, ec), end; !ec && f != end; f.increment(ec)) {
       if (f->is_regular_file(ec) && IsImageFile(f->path())) files.push_back(f->path().string());
     }
-    if (ec) return absl::NotFoundError(absl::StrCat((split_dir / name).string(), ": ", ec.message()));
+    if (ec)
+      return absl::NotFoundError(absl::StrCat((split_dir / name).string(), ": ", ec.message()));
     std::sort(files.begin(), files.end());
     for (std::string& file : files) items.push_back({std::move(file), label});
   }
@@ -136,19 +141,21 @@ absl::StatusOr<ImageFolder> ReadImageFolder(const std::string& root, int height,
   const fs::path test_dir = fs::path(root) / "test";
   std::error_code ec;
   if (!fs::is_directory(train_dir, ec)) {
-    return absl::NotFoundError(
-        absl::StrCat(train_dir.string(), ": no such folder (an image folder holds train/<class>/<image>)"));
+    return absl::NotFoundError(absl::StrCat(
+        train_dir.string(), ": no such folder (an image folder holds train/<class>/<image>)"));
   }
   ImageFolder folder;
   absl::StatusOr<std::vector<std::string>> classes = SubFolders(train_dir);
   if (!classes.ok()) return classes.status();
-  if (classes->empty()) return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no class folders"));
+  if (classes->empty())
+    return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no class folders"));
   folder.classes = *std::move(classes);
 
   FolderDecoder decoder(height, width);
   absl::StatusOr<std::vector<Decoded>> train_items = ListSplit(train_dir, folder.classes);
   if (!train_items.ok()) return train_items.status();
-  if (train_items->empty()) return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no images"));
+  if (train_items->empty())
+    return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no images"));
   absl::StatusOr<ImageSet> train = decoder.Decode(*train_items);
   if (!train.ok()) return train.status();
   folder.train = *std::move(train);

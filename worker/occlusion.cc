@@ -21,7 +21,8 @@ int64_t DrawSide(DataRng& rng, const OcclusionSpec& spec, int64_t side) {
 }  // namespace
 
 torch::Tensor Occlude(const torch::Tensor& images, const OcclusionSpec& spec, Split split) {
-  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8, "Occlude: need uint8 [N, C, H, W]");
+  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
+              "Occlude: need uint8 [N, C, H, W]");
   const torch::Tensor source = images.contiguous();
   torch::Tensor out = source.clone();
   const int64_t n = source.size(0), c = source.size(1), h = source.size(2), w = source.size(3);
@@ -31,7 +32,8 @@ torch::Tensor Occlude(const torch::Tensor& images, const OcclusionSpec& spec, Sp
   const bool debris = spec.kind == "debris";
 
   for (int64_t i = 0; i < n; ++i) {
-    DataRng rng(MixSeed({static_cast<uint64_t>(spec.seed), static_cast<uint64_t>(split), static_cast<uint64_t>(i)}));
+    DataRng rng(MixSeed({static_cast<uint64_t>(spec.seed), static_cast<uint64_t>(split),
+                         static_cast<uint64_t>(i)}));
     uint8_t* image = dst + i * image_size;
     for (int k = 0; k < spec.count; ++k) {
       const int64_t oh = DrawSide(rng, spec, h), ow = DrawSide(rng, spec, w);
@@ -48,8 +50,8 @@ torch::Tensor Occlude(const torch::Tensor& images, const OcclusionSpec& spec, Sp
         const uint8_t* from = src + j * image_size;
         for (int64_t ch = 0; ch < c; ++ch) {
           for (int64_t y = 0; y < oh; ++y) {
-            std::memcpy(image + ch * plane + (dy + y) * w + dx, from + ch * plane + (sy + y) * w + sx,
-                        static_cast<size_t>(ow));
+            std::memcpy(image + ch * plane + (dy + y) * w + dx,
+                        from + ch * plane + (sy + y) * w + sx, static_cast<size_t>(ow));
           }
         }
       } else {

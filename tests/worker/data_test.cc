@@ -1,6 +1,7 @@
 // Datasets, readers, occlusion and the batch loader.
 #include <stb/stb_image_write.h>
 #include <stdlib.h>
+#include <torch/types.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -8,13 +9,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-#include <torch/types.h>
 // LibTorch pulls in glog, whose CHECK(cond) would shadow Catch2's.
 #undef CHECK
 #include <catch2/catch.hpp>
@@ -50,14 +50,16 @@ class TempDir {
 void WriteFile(const std::string& file, const Bytes& bytes) {
   fs::create_directories(fs::path(file).parent_path());
   std::ofstream out(file, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
 void WriteGz(const std::string& file, const Bytes& bytes) {
   gzFile gz = gzopen(file.c_str(), "wb");
   REQUIRE(gz != nullptr);
-  REQUIRE(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
+  REQUIRE(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
   REQUIRE(gzclose(gz) == Z_OK);
 }
 
@@ -76,16 +78,19 @@ Bytes Idx(const std::vector<uint32_t>& dims, const Bytes& data, uint32_t magic =
 
 // n images of h x w whose first two pixels spell the image's index, and
 // labels index % classes: a split can be traced back to the file.
-void WriteIdxDataset(const TempDir& dir, int n_train, int n_test, int h, int w, int classes, bool gz) {
+void WriteIdxDataset(const TempDir& dir, int n_train, int n_test, int h, int w, int classes,
+                     bool gz) {
   for (auto [prefix, n] : {std::pair<std::string, int>{"train", n_train}, {"t10k", n_test}}) {
     Bytes images(static_cast<size_t>(n * h * w)), labels(n);
     for (int i = 0; i < n; ++i) {
-      for (int k = 0; k < h * w; ++k) images[i * h * w + k] = static_cast<uint8_t>((i * 7 + k * 13) % 256);
+      for (int k = 0; k < h * w; ++k)
+        images[i * h * w + k] = static_cast<uint8_t>((i * 7 + k * 13) % 256);
       images[i * h * w] = static_cast<uint8_t>(i / 256);
       images[i * h * w + 1] = static_cast<uint8_t>(i % 256);
       labels[i] = static_cast<uint8_t>(i % classes);
     }
-    const std::string image_name = prefix + "-images-idx3-ubyte", label_name = prefix + "-labels-idx1-ubyte";
+    const std::string image_name = prefix + "-images-idx3-ubyte",
+                      label_name = prefix + "-labels-idx1-ubyte";
     const Bytes image_file = Idx({uint32_t(n), uint32_t(h), uint32_t(w)}, images);
     const Bytes label_file = Idx({uint32_t(n)}, labels);
     if (gz) {
@@ -129,12 +134,13 @@ bool Contains(const absl::Status& s, const std::string& text) {
   return std::string(s.message()).find(text) != std::string::npos;
 }
 
-#define REQUIRE_ERROR_MENTIONS(status, ...)                                  \
-  do {                                                                      \
-    const absl::Status s_ = (status);                                       \
-    INFO(s_.ToString());                                                    \
-    REQUIRE_FALSE(s_.ok());                                                 \
-    for (const std::string& t_ : std::initializer_list<std::string>{__VA_ARGS__}) CHECK(Contains(s_, t_));    \
+#define REQUIRE_ERROR_MENTIONS(status, ...)                                       \
+  do {                                                                            \
+    const absl::Status s_ = (status);                                             \
+    INFO(s_.ToString());                                                          \
+    REQUIRE_FALSE(s_.ok());                                                       \
+    for (const std::string& t_ : std::initializer_list<std::string>{__VA_ARGS__}) \
+      CHECK(Contains(s_, t_));                                                    \
   } while (0)
 
 }  // namespace
@@ -200,7 +206,8 @@ TEST_CASE("Validation split is a seeded partition of train; limits are prefixes"
   CHECK(all.size() == 1000);  // disjoint and complete
   CHECK(*all.rbegin() == 999);
   // Labels travel with their images.
-  for (size_t i = 0; i < train.size(); ++i) REQUIRE(d->train.labels[i].item<int64_t>() == train[i] % 10);
+  for (size_t i = 0; i < train.size(); ++i)
+    REQUIRE(d->train.labels[i].item<int64_t>() == train[i] % 10);
 
   spec.train_limit = 100;
   spec.val_limit = 30;
@@ -208,7 +215,8 @@ TEST_CASE("Validation split is a seeded partition of train; limits are prefixes"
   REQUIRE(limited.ok());
   CHECK(limited->train.size() == 100);
   CHECK(limited->val.size() == 30);
-  for (int64_t i : TracedIndices(limited->train)) CHECK(std::count(train.begin(), train.end(), i) == 1);
+  for (int64_t i : TracedIndices(limited->train))
+    CHECK(std::count(train.begin(), train.end(), i) == 1);
   for (int64_t i : TracedIndices(limited->val)) CHECK(std::count(val.begin(), val.end(), i) == 1);
 
   spec.train_limit = spec.val_limit = 0;
@@ -244,7 +252,8 @@ TEST_CASE("A gzip stream cut short is refused as truncated", "[data]") {
   TempDir dir;
   const std::string whole = dir / "whole.gz", cut = dir / "train-images-idx3-ubyte.gz";
   Bytes pixels(20 * 28 * 28);
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+  for (size_t i = 0; i < pixels.size(); ++i)
+    pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
   WriteGz(whole, Idx({20, 28, 28}, pixels));
   std::ifstream in(whole, std::ios::binary);
   Bytes compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -271,7 +280,8 @@ TEST_CASE("IDX images and labels of different counts are refused", "[data]") {
   const std::string images = dir / "i.gz", labels = dir / "l.gz";
   WriteGz(images, Idx({5, 2, 2}, Bytes(20)));
   WriteGz(labels, Idx({4}, Bytes(4)));
-  REQUIRE_ERROR_MENTIONS(ReadIdxPair(images, labels).status(), labels, "4 labels", images, "5 images");
+  REQUIRE_ERROR_MENTIONS(ReadIdxPair(images, labels).status(), labels, "4 labels", images,
+                         "5 images");
   // Swapped files: images where labels belong.
   REQUIRE_ERROR_MENTIONS(ReadIdxPair(labels, images).status(), labels, "expected images");
 }
@@ -295,7 +305,8 @@ TEST_CASE("A Fashion-MNIST label outside 10 classes is refused, naming the file"
 TEST_CASE("A missing dataset folder is refused, naming the file looked for", "[data]") {
   DataSpec spec;
   spec.path = "/nonexistent/fashion";
-  REQUIRE_ERROR_MENTIONS(LoadDatasets(spec).status(), "/nonexistent/fashion/train-images-idx3-ubyte.gz");
+  REQUIRE_ERROR_MENTIONS(LoadDatasets(spec).status(),
+                         "/nonexistent/fashion/train-images-idx3-ubyte.gz");
 }
 
 // ---------------------------------------------------------------- CIFAR
@@ -305,7 +316,8 @@ namespace {
 void AppendCifarRecord(Bytes* out, std::vector<uint8_t> label_bytes, uint8_t seed) {
   out->insert(out->end(), label_bytes.begin(), label_bytes.end());
   for (int ch = 0; ch < 3; ++ch) {
-    for (int k = 0; k < 1024; ++k) out->push_back(static_cast<uint8_t>(seed + ch + (k == 0 ? 100 : 0)));
+    for (int k = 0; k < 1024; ++k)
+      out->push_back(static_cast<uint8_t>(seed + ch + (k == 0 ? 100 : 0)));
   }
 }
 }  // namespace
@@ -371,7 +383,8 @@ TEST_CASE("A CIFAR file that is not a whole number of records is refused", "[dat
   file.resize(file.size() + 100);
   const std::string name = dir / "data_batch_1.bin";
   WriteFile(name, file);
-  REQUIRE_ERROR_MENTIONS(ReadCifarFiles({name}, 10).status(), name, "3173 bytes", "3073-byte CIFAR-10 records");
+  REQUIRE_ERROR_MENTIONS(ReadCifarFiles({name}, 10).status(), name, "3173 bytes",
+                         "3073-byte CIFAR-10 records");
   // A CIFAR-10 label byte read as CIFAR-100: 3073 is not a multiple of 3074.
   Bytes one;
   AppendCifarRecord(&one, {1}, 0);
@@ -470,11 +483,16 @@ TEST_CASE("An undecodable image in an image folder is refused, naming it", "[dat
 namespace {
 // 40 images, 2 channels, 20 x 20; image i is the constant i * 5.
 torch::Tensor ConstantImages() {
-  return (torch::arange(40, torch::kInt64) * 5).to(torch::kUInt8).view({40, 1, 1, 1}).expand({40, 2, 20, 20}).contiguous();
+  return (torch::arange(40, torch::kInt64) * 5)
+      .to(torch::kUInt8)
+      .view({40, 1, 1, 1})
+      .expand({40, 2, 20, 20})
+      .contiguous();
 }
 }  // namespace
 
-TEST_CASE("Occlusion is deterministic per seed, changes pixels, and differs across seeds", "[data]") {
+TEST_CASE("Occlusion is deterministic per seed, changes pixels, and differs across seeds",
+          "[data]") {
   const torch::Tensor images = ConstantImages();
   for (const char* kind : {"debris", "blobs"}) {
     INFO(kind);
@@ -498,7 +516,8 @@ TEST_CASE("Occlusion is deterministic per seed, changes pixels, and differs acro
   }
 }
 
-TEST_CASE("Debris are fragments of other images; blobs of one image do not depend on others", "[data]") {
+TEST_CASE("Debris are fragments of other images; blobs of one image do not depend on others",
+          "[data]") {
   const torch::Tensor images = ConstantImages();
   OcclusionSpec spec;
   spec.kind = "debris";
@@ -556,13 +575,15 @@ std::vector<Batch> Drain(BatchLoader& loader) {
 bool SameBatches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i].images, b[i].images) || !torch::equal(a[i].labels, b[i].labels)) return false;
+    if (!torch::equal(a[i].images, b[i].images) || !torch::equal(a[i].labels, b[i].labels))
+      return false;
   }
   return true;
 }
 }  // namespace
 
-TEST_CASE("The loader yields every image exactly once per epoch, in a new order each epoch", "[data]") {
+TEST_CASE("The loader yields every image exactly once per epoch, in a new order each epoch",
+          "[data]") {
   torch::manual_seed(0);
   const ImageSet set = IndexedSet(103);
   LoaderOptions options;
@@ -586,7 +607,8 @@ TEST_CASE("The loader yields every image exactly once per epoch, in a new order 
         const int64_t index = b.labels[i].item<int64_t>();
         seen.push_back(index);
         // The image is the stored one, normalised.
-        CHECK(torch::allclose(b.images[i], (set.images[index].to(torch::kFloat32) / 255 - 0.5) / 0.25, 1e-5, 1e-5));
+        CHECK(torch::allclose(
+            b.images[i], (set.images[index].to(torch::kFloat32) / 255 - 0.5) / 0.25, 1e-5, 1e-5));
       }
     }
     std::vector<int64_t> sorted = seen;
@@ -595,8 +617,10 @@ TEST_CASE("The loader yields every image exactly once per epoch, in a new order 
     std::iota(all.begin(), all.end(), 0);
     CHECK(sorted == all);
     CHECK(seen != sorted);  // shuffled
-    if (epoch == 0) first_order = seen;
-    else CHECK(seen != first_order);
+    if (epoch == 0)
+      first_order = seen;
+    else
+      CHECK(seen != first_order);
   }
   CHECK_FALSE(loader.Next().has_value());  // exhausted stays exhausted
 }
@@ -650,7 +674,10 @@ TEST_CASE("Batches depend only on seed and epoch: resumed epochs are identical",
 
 TEST_CASE("Augmentation shifts with black padding and mirrors", "[data]") {
   ImageSet set;
-  set.images = torch::arange(1, 1 + 4 * 6, torch::kInt64).to(torch::kUInt8).view({1, 1, 4, 6}).repeat({50, 1, 1, 1});
+  set.images = torch::arange(1, 1 + 4 * 6, torch::kInt64)
+                   .to(torch::kUInt8)
+                   .view({1, 1, 4, 6})
+                   .repeat({50, 1, 1, 1});
   set.labels = torch::zeros({50}, torch::kInt64);
   const torch::Tensor original = set.images[0][0].to(torch::kFloat32);
   LoaderOptions options;
@@ -663,7 +690,8 @@ TEST_CASE("Augmentation shifts with black padding and mirrors", "[data]") {
     int flipped = 0;
     for (int64_t i = 0; i < 50; ++i) {
       const torch::Tensor img = batch.images[i][0];
-      const bool same = torch::allclose(img, original), mirrored = torch::allclose(img, original.flip({1}));
+      const bool same = torch::allclose(img, original),
+                 mirrored = torch::allclose(img, original.flip({1}));
       CHECK((same || mirrored));
       flipped += mirrored;
     }
@@ -684,7 +712,8 @@ TEST_CASE("Augmentation shifts with black padding and mirrors", "[data]") {
         torch::Tensor expect = torch::zeros({4, 6});
         for (int y = 0; y < 4; ++y) {
           for (int x = 0; x < 6; ++x) {
-            if (y + dy >= 0 && y + dy < 4 && x + dx >= 0 && x + dx < 6) expect[y][x] = original[y + dy][x + dx];
+            if (y + dy >= 0 && y + dy < 4 && x + dx >= 0 && x + dx < 6)
+              expect[y][x] = original[y + dy][x + dx];
           }
         }
         if (torch::allclose(img, expect)) {
@@ -724,7 +753,8 @@ TEST_CASE("An empty split gives no batches", "[data]") {
   CHECK_FALSE(loader.Next().has_value());
 }
 
-TEST_CASE("Fashion-MNIST batches are normalised: mean 0 and std 1 over the training split", "[data]") {
+TEST_CASE("Fashion-MNIST batches are normalised: mean 0 and std 1 over the training split",
+          "[data]") {
   const Datasets& d = FashionMnist();
   LoaderOptions options;
   options.batch_size = 512;
@@ -749,8 +779,8 @@ TEST_CASE("Fashion-MNIST batches are normalised: mean 0 and std 1 over the train
 
 TEST_CASE("Data spec: image_size and num_classes parse, round-trip and are checked", "[data]") {
   using nlohmann::json;
-  absl::StatusOr<DataSpec> spec =
-      ParseDataSpec(json::parse(R"({"dataset": "mnist-idx", "path": "/d", "image_size": [32, 40], "num_classes": 26})"));
+  absl::StatusOr<DataSpec> spec = ParseDataSpec(json::parse(
+      R"({"dataset": "mnist-idx", "path": "/d", "image_size": [32, 40], "num_classes": 26})"));
   INFO(spec.status().ToString());
   REQUIRE(spec.ok());
   CHECK(spec->image_height == 32);
@@ -761,8 +791,10 @@ TEST_CASE("Data spec: image_size and num_classes parse, round-trip and are check
   CHECK(ToJson(*again) == ToJson(*spec));
   CHECK(ParseDataSpec(ToJson(DataSpec{})).ok());
 
-  REQUIRE_ERROR_MENTIONS(ParseDataSpec(json::parse(R"({"image_size": [28]})")).status(), "image_size: must be");
-  REQUIRE_ERROR_MENTIONS(ParseDataSpec(json::parse(R"({"image_size": [0, 28]})")).status(), "image_size");
+  REQUIRE_ERROR_MENTIONS(ParseDataSpec(json::parse(R"({"image_size": [28]})")).status(),
+                         "image_size: must be");
+  REQUIRE_ERROR_MENTIONS(ParseDataSpec(json::parse(R"({"image_size": [0, 28]})")).status(),
+                         "image_size");
   REQUIRE_ERROR_MENTIONS(ParseDataSpec(json::parse(R"({"num_classes": 12})")).status(),
                          "num_classes: is fixed by dataset fashion-mnist");
 }
