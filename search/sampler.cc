@@ -1,0 +1,107 @@
+#include "search/sampler.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "search/evolution_sampler.h"
+#include "search/sampler_base.h"
+#include "search/tpe_sampler.h"
+
+namespace convrnn::search {
+
+void History::AddPending(int64_t id, Assignment assignment) {
+  pending_[id] = std::move(assignment);
+}
+
+void History::Finish(int64_t id, TrialState state, std::vector<double> values) {
+  auto it = pending_.find(id);
+  Assignment assignment;
+  if (it != pending_.end()) {
+    assignment = std::move(it->second);
+    pending_.erase(it);
+  }
+  finished_.push_back({id, state, std::move(assignment), std::move(values)});
+}
+
+void History::Finish(int64_t id, TrialState state, std::vector<double> values,
+                     Assignment assignment) {
+  pending_.erase(id);
+  finished_.push_back({id, state, std::move(assignment), std::move(values)});
+}
+
+std::vector<double> SamplerBase::Losses(const std::vector<double>& values) const {
+  std::vector<double> losses(options_.goals.size(), std::numeric_limits<double>::infinity());
+  for (size_t i = 0; i < losses.size() && i < values.size(); ++i) {
+    if (!std::isnan(values[i])) losses[i] = AsLoss(values[i], options_.goals[i]);
+  }
+  return losses;
+}
+
+absl::Status SamplerBase::Sync(const History& history) {
+  const auto& finished = history.finished();
+  if (finished.size() < observed_) {  // a different (rebuilt) history
+    Reset();
+    observed_ = 0;
+  }
+  for (; observed_ < finished.size(); ++observed_) {
+    const FinishedTrial& t = finished[observed_];
+    if (t.state != TrialState::kFailed) {
+      if (absl::Status s = space_->Check(t.assignment); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("trial ", t.id, ": assignment does not fit the space: ", s.message()));
+      }
+      if (t.values.size() != options_.goals.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("trial ", t.id, ": has ", t.values.size(),
+                                                       " values for ", options_.goals.size(),
+                                                       " goals"));
+      }
+    }
+    Observe(t);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Suggestion> SamplerBase::Suggest(const History& history) {
+  if (absl::Status s = Sync(history); !s.ok()) return s;
+  uint64_t seed = MixSeed(options_.seed, history.finished().size());
+  for (const auto& [id, assignment] : history.pending()) seed = MixSeed(seed, id);
+  Rng rng(seed);
+  absl::Status last;
+  for (int attempt = 0; attempt <= options_.max_redraws; ++attempt) {
+    Assignment a = Propose(history, rng);
+    absl::StatusOr<ArchSpec> spec = space_->ToSpec(a);
+    if (spec.ok()) return Suggestion{std::move(a), ToJson(*spec)};
+    last = spec.status();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "no valid architecture after ", options_.max_redraws + 1, " draws; last: ", last.message()));
+}
+
+absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(std::string_view algorithm,
+                                                       std::shared_ptr<const Space> space,
+                                                       const SamplerOptions& options) {
+  if (space == nullptr) return absl::InvalidArgumentError("sampler needs a space");
+  if (options.goals.empty()) return absl::InvalidArgumentError("sampler needs at least one goal");
+  if (algorithm == "random") return std::make_unique<RandomSampler>(std::move(space), options);
+  if (algorithm == "tpe") {
+    if (options.gamma <= 0 || options.gamma > 1 || options.max_good < 1 ||
+        options.n_ei_candidates < 1 || options.bad_bins < 4 || options.prior_weight <= 0) {
+      return absl::InvalidArgumentError(
+          "tpe needs 0 < gamma <= 1, max_good >= 1, n_ei_candidates >= 1, bad_bins >= 4, "
+          "prior_weight > 0");
+    }
+    return std::make_unique<TpeSampler>(std::move(space), options);
+  }
+  if (algorithm == "evolution") {
+    if (options.population_size < 2 || options.tournament_size < 1 ||
+        options.tournament_size > options.population_size) {
+      return absl::InvalidArgumentError(
+          "evolution needs population_size >= 2 and 1 <= tournament_size <= population_size");
+    }
+    return std::make_unique<EvolutionSampler>(std::move(space), options);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "search.algorithm: must be one of random, tpe, evolution (got \"", std::string(algorithm), "\")"));
+}
+
+}  // namespace convrnn::search

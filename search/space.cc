@@ -1,0 +1,530 @@
+#include "search/space.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "util/json_object.h"
+
+namespace convrnn::search {
+
+using nlohmann::json;
+
+struct Space::Node {
+  enum class Kind { kLiteral, kObject, kArray, kParam, kFeedback };
+  Kind kind = Kind::kLiteral;
+  json literal;                    // kLiteral
+  std::vector<std::string> keys;   // kObject: keys of `children`
+  std::vector<Node> children;      // object values, array items, or a categorical's branches
+  int param = -1;                  // kParam
+};
+
+namespace {
+
+using Node = Space::Node;
+constexpr const char* kDistributionKeys[] = {"choice", "int", "uniform", "loguniform"};
+constexpr int kProbeSamples = 64;
+
+bool IsDistribution(const json& j) {
+  if (!j.is_object()) return false;
+  for (const char* k : kDistributionKeys) {
+    if (j.contains(k)) return true;
+  }
+  return false;
+}
+
+std::string Label(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Scalars compare numerically so that 3 matches 3.0.
+bool ScalarEqual(const json& a, const json& b) {
+  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+  return a == b;
+}
+
+// Builds the template tree, registering parameters in tree order.
+class Parser {
+ public:
+  explicit Parser(std::vector<Param>* params) : params_(params) {}
+
+  // `path`: the JSON key path for errors; `name`: the parameter name prefix.
+  absl::Status Build(const json& j, const std::string& path, const std::string& name, int parent,
+                     int parent_choice, Node* out) {
+    if (IsDistribution(j)) return BuildDistribution(j, path, name, parent, parent_choice, out);
+    if (j.is_object()) {
+      out->kind = Node::Kind::kObject;
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        Node child;
+        absl::Status s;
+        if (name.empty() && it.key() == "feedback") {
+          s = BuildFeedback(j, *it, JoinPath(path, "feedback"), parent, parent_choice, &child);
+        } else {
+          s = Build(*it, JoinPath(path, it.key()), JoinPath(name, it.key()), parent, parent_choice,
+                    &child);
+        }
+        if (!s.ok()) return s;
+        out->keys.push_back(it.key());
+        out->children.push_back(std::move(child));
+      }
+      return absl::OkStatus();
+    }
+    if (j.is_array()) {
+      out->kind = Node::Kind::kArray;
+      for (size_t i = 0; i < j.size(); ++i) {
+        Node child;
+        if (absl::Status s = Build(j[i], IndexPath(path, i), IndexPath(name, i), parent,
+                                   parent_choice, &child);
+            !s.ok()) {
+          return s;
+        }
+        out->children.push_back(std::move(child));
+      }
+      return absl::OkStatus();
+    }
+    out->kind = Node::Kind::kLiteral;
+    out->literal = j;
+    return absl::OkStatus();
+  }
+
+ private:
+  int AddParam(Param p, int parent, int parent_choice) {
+    p.parent = parent;
+    p.parent_choice = parent_choice;
+    params_->push_back(std::move(p));
+    return static_cast<int>(params_->size()) - 1;
+  }
+
+  static absl::Status ReadRange(const json& range, const std::string& path, bool integer,
+                                double* lo, double* hi) {
+    if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number()) {
+      return PathError(path, integer ? "must be [lo, hi] with integers lo <= hi"
+                                     : "must be [lo, hi] with numbers lo <= hi");
+    }
+    *lo = range[0].get<double>();
+    *hi = range[1].get<double>();
+    if (!std::isfinite(*lo) || !std::isfinite(*hi) || *lo > *hi) {
+      return PathError(path, "must be [lo, hi] with lo <= hi");
+    }
+    if (integer && (std::floor(*lo) != *lo || std::floor(*hi) != *hi)) {
+      return PathError(path, "must be [lo, hi] with integers lo <= hi");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildDistribution(const json& j, const std::string& path, const std::string& name,
+                                 int parent, int parent_choice, Node* out) {
+    std::string kind;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      bool known = false;
+      for (const char* k : kDistributionKeys) known = known || it.key() == k;
+      if (known && !kind.empty()) {
+        return PathError(path, absl::StrCat("a distribution has one of choice, int, uniform, "
+                                            "loguniform; found both ", kind, " and ", it.key()));
+      }
+      if (known) kind = it.key();
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() != kind && !(kind == "int" && it.key() == "step")) {
+        return PathError(JoinPath(path, it.key()),
+                         absl::StrCat("unknown key in a ", kind, " distribution"));
+      }
+    }
+    out->kind = Node::Kind::kParam;
+    Param p;
+    p.name = name;
+    const std::string dpath = JoinPath(path, kind);
+    if (kind == "choice") return BuildChoice(j["choice"], dpath, name, parent, parent_choice, out);
+    if (kind == "int") {
+      p.kind = Param::Kind::kInt;
+      if (absl::Status s = ReadRange(j["int"], dpath, true, &p.lo, &p.hi); !s.ok()) return s;
+      if (j.contains("step")) {
+        const json& step = j["step"];
+        if (!step.is_number_integer() || step.get<int64_t>() < 1) {
+          return PathError(JoinPath(path, "step"), "must be a positive integer");
+        }
+        p.step = step.get<double>();
+      }
+    } else {
+      p.kind = kind == "uniform" ? Param::Kind::kUniform : Param::Kind::kLogUniform;
+      if (absl::Status s = ReadRange(j[kind], dpath, false, &p.lo, &p.hi); !s.ok()) return s;
+      if (p.kind == Param::Kind::kLogUniform && p.lo <= 0.0) {
+        return PathError(dpath, "loguniform needs 0 < lo <= hi");
+      }
+    }
+    out->param = AddParam(std::move(p), parent, parent_choice);
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildChoice(const json& choices, const std::string& path, const std::string& name,
+                           int parent, int parent_choice, Node* out) {
+    if (!choices.is_array() || choices.empty()) {
+      return PathError(path, "must be a non-empty list of values");
+    }
+    // Objects that all carry a distinct literal "type" name their branches by it.
+    bool typed = true;
+    for (const json& c : choices) {
+      typed = typed && c.is_object() && !IsDistribution(c) && c.contains("type") &&
+              c["type"].is_string();
+    }
+    std::set<std::string> labels;
+    Param p;
+    p.kind = Param::Kind::kCategorical;
+    p.name = typed ? JoinPath(name, "type") : name;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      const json& c = choices[i];
+      p.labels.push_back(typed ? c["type"].get<std::string>()
+                               : (c.is_structured() ? std::to_string(i) : Label(c)));
+      if (!labels.insert(p.labels.back()).second) {
+        return PathError(IndexPath(path, i), absl::StrCat("duplicate choice ", c.dump()));
+      }
+    }
+    const std::vector<std::string> branch_labels = p.labels;
+    const int id = AddParam(std::move(p), parent, parent_choice);
+    out->param = id;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      Node branch;
+      const std::string branch_name = absl::StrCat(name, "[", branch_labels[i], "]");
+      if (absl::Status s = Build(choices[i], IndexPath(path, i), branch_name, id,
+                                 static_cast<int>(i), &branch);
+          !s.ok()) {
+        return s;
+      }
+      out->children.push_back(std::move(branch));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildFeedback(const json& root, const json& fb, const std::string& path, int parent,
+                             int parent_choice, Node* out) {
+    out->kind = Node::Kind::kFeedback;
+    std::vector<json> edges;
+    if (fb.is_object() && !IsDistribution(fb)) {
+      JsonObject o(fb, path);
+      std::string candidates;
+      o.Enum("candidates", &candidates, {"all_descending"});
+      if (o.ok() && candidates.empty()) o.Fail("candidates", "is required");
+      if (absl::Status s = o.Finish(); !s.ok()) return s;
+      auto layers = root.find("layers");
+      if (layers == root.end() || !layers->is_array()) {
+        return PathError(JoinPath(path, "candidates"),
+                         "all_descending needs a fixed list of layers");
+      }
+      const int n = static_cast<int>(layers->size());
+      for (int to = 0; to < n; ++to) {
+        for (int from = to + 1; from < n; ++from) {
+          edges.push_back({{"from", from}, {"to", to}, {"enabled", {{"choice", {false, true}}}}});
+        }
+      }
+    } else if (fb.is_array()) {
+      edges.assign(fb.begin(), fb.end());
+    } else {
+      return PathError(path, "must be a list of edges or {\"candidates\": \"all_descending\"}");
+    }
+    std::set<std::pair<int64_t, int64_t>> seen;
+    for (size_t e = 0; e < edges.size(); ++e) {
+      const json& edge = edges[e];
+      const std::string epath = IndexPath(path, e);
+      if (!edge.is_object()) return PathError(epath, "must be {\"from\": j, \"to\": i}");
+      for (const char* key : {"from", "to"}) {
+        if (!edge.contains(key) || !edge[key].is_number_integer()) {
+          return PathError(JoinPath(epath, key), "must be a fixed integer layer index");
+        }
+      }
+      const int64_t from = edge["from"].get<int64_t>(), to = edge["to"].get<int64_t>();
+      if (!seen.insert({from, to}).second) {
+        return PathError(epath, absl::StrCat("duplicate edge ", from, " -> ", to));
+      }
+      Node item;
+      if (absl::Status s = Build(edge, epath, absl::StrCat("feedback[", from, "->", to, "]"),
+                                 parent, parent_choice, &item);
+          !s.ok()) {
+        return s;
+      }
+      out->children.push_back(std::move(item));
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<Param>* params_;
+};
+
+}  // namespace
+
+int Param::Cardinality() const {
+  if (kind == Kind::kCategorical) return static_cast<int>(labels.size());
+  if (kind == Kind::kInt) return static_cast<int>(std::floor((hi - lo) / step)) + 1;
+  return 0;
+}
+
+absl::StatusOr<Space> Space::Parse(const json& space, const std::string& path) {
+  if (!space.is_object() || IsDistribution(space)) {
+    return PathError(path, "must be an architecture spec object");
+  }
+  Space result;
+  auto root = std::make_shared<Node>();
+  Parser parser(&result.params_);
+  if (absl::Status s = parser.Build(space, path, "", -1, -1, root.get()); !s.ok()) return s;
+  result.root_ = std::move(root);
+  // Probe: a space whose samples fail validation is refused now, at launch.
+  Rng rng(0x5eedULL);
+  for (int i = 0; i < kProbeSamples; ++i) {
+    absl::StatusOr<ArchSpec> spec = result.ToSpec(result.Sample(rng));
+    if (!spec.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ".", spec.status().message(), " (a sample of the space fails validation)"));
+    }
+  }
+  return result;
+}
+
+int Space::Find(const std::string& name) const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (params_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Space::IsActive(const Assignment& a, int id) const {
+  const Param& p = params_[id];
+  if (p.parent < 0) return true;
+  const double v = a[p.parent];
+  return !IsAbsent(v) && static_cast<int>(v) == p.parent_choice;
+}
+
+double Space::SampleParam(int id, Rng& rng) const {
+  const Param& p = params_[id];
+  switch (p.kind) {
+    case Param::Kind::kCategorical:
+    case Param::Kind::kInt: {
+      const double k = static_cast<double>(rng.Below(p.Cardinality()));
+      return p.categorical() ? k : p.lo + k * p.step;
+    }
+    case Param::Kind::kUniform:
+      return rng.Uniform(p.lo, p.hi);
+    case Param::Kind::kLogUniform:
+      return std::exp(rng.Uniform(std::log(p.lo), std::log(p.hi)));
+  }
+  return kAbsent;
+}
+
+Assignment Space::Sample(Rng& rng) const {
+  Assignment a(params_.size(), kAbsent);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (IsActive(a, static_cast<int>(i))) a[i] = SampleParam(static_cast<int>(i), rng);
+  }
+  return a;
+}
+
+void Space::Repair(Assignment* a, Rng& rng) const {
+  a->resize(params_.size(), kAbsent);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const bool active = IsActive(*a, static_cast<int>(i));
+    if (!active) {
+      (*a)[i] = kAbsent;
+    } else if (IsAbsent((*a)[i])) {
+      (*a)[i] = SampleParam(static_cast<int>(i), rng);
+    }
+  }
+}
+
+absl::Status Space::Check(const Assignment& a) const {
+  if (a.size() != params_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("assignment has ", a.size(), " values; the space has ", params_.size()));
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Param& p = params_[i];
+    const bool active = IsActive(a, static_cast<int>(i));
+    if (active == IsAbsent(a[i])) {
+      return PathError(p.name, active ? "is active but absent" : "is inactive but present");
+    }
+    if (!active) continue;
+    const double v = a[i];
+    bool ok = v >= p.lo - 1e-12 * std::abs(p.lo) && v <= p.hi + 1e-12 * std::abs(p.hi);
+    if (p.categorical()) ok = v >= 0 && v < p.Cardinality() && std::floor(v) == v;
+    if (p.kind == Param::Kind::kInt) ok = ok && std::floor((v - p.lo) / p.step) == (v - p.lo) / p.step;
+    if (!ok) return PathError(p.name, absl::StrCat("value ", v, " is out of range"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assignment& a,
+                  json* out) {
+  switch (node.kind) {
+    case Node::Kind::kLiteral:
+      *out = node.literal;
+      return absl::OkStatus();
+    case Node::Kind::kObject:
+      *out = json::object();
+      for (size_t i = 0; i < node.keys.size(); ++i) {
+        if (absl::Status s = Emit(node.children[i], params, a, &(*out)[node.keys[i]]); !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    case Node::Kind::kArray:
+    case Node::Kind::kFeedback:
+      *out = json::array();
+      for (const Node& child : node.children) {
+        json item;
+        if (absl::Status s = Emit(child, params, a, &item); !s.ok()) return s;
+        if (node.kind == Node::Kind::kFeedback) {
+          auto enabled = item.find("enabled");
+          if (enabled != item.end()) {
+            if (enabled->is_boolean() && !enabled->get<bool>()) continue;
+            if (enabled->is_boolean()) item.erase(enabled);
+          }
+        }
+        out->push_back(std::move(item));
+      }
+      return absl::OkStatus();
+    case Node::Kind::kParam: {
+      const Param& p = params[node.param];
+      const double v = a[node.param];
+      if (IsAbsent(v)) return PathError(p.name, "is active but absent from the assignment");
+      if (p.categorical()) {
+        const int k = static_cast<int>(v);
+        if (k < 0 || k >= static_cast<int>(node.children.size())) {
+          return PathError(p.name, absl::StrCat("choice index ", v, " is out of range"));
+        }
+        return Emit(node.children[k], params, a, out);
+      }
+      *out = p.kind == Param::Kind::kInt ? json(static_cast<int64_t>(std::llround(v))) : json(v);
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Matches a concrete value against the template, filling `a`.
+absl::Status Match(const Node& node, const std::vector<Param>& params, const json& v,
+                   const std::string& path, Assignment* a) {
+  switch (node.kind) {
+    case Node::Kind::kLiteral:
+      if (node.literal.is_structured() ? node.literal != v : !ScalarEqual(node.literal, v)) {
+        return PathError(path, absl::StrCat("is ", v.dump(), "; the space fixes ", node.literal.dump()));
+      }
+      return absl::OkStatus();
+    case Node::Kind::kObject:
+      if (!v.is_object()) return PathError(path, "must be an object");
+      for (size_t i = 0; i < node.keys.size(); ++i) {
+        auto it = v.find(node.keys[i]);
+        if (it == v.end()) return PathError(JoinPath(path, node.keys[i]), "is missing");
+        if (absl::Status s = Match(node.children[i], params, *it, JoinPath(path, node.keys[i]), a);
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    case Node::Kind::kArray:
+      if (!v.is_array() || v.size() != node.children.size()) {
+        return PathError(path, absl::StrCat("must be a list of ", node.children.size()));
+      }
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (absl::Status s = Match(node.children[i], params, v[i], IndexPath(path, i), a); !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    case Node::Kind::kFeedback: {
+      if (!v.is_array()) return PathError(path, "must be a list of edges");
+      std::set<std::pair<int64_t, int64_t>> on;
+      for (const json& e : v) {
+        if (!e.is_object() || !e.contains("from") || !e.contains("to")) continue;
+        if (e.contains("enabled") && e["enabled"] == false) continue;
+        on.insert({e["from"].get<int64_t>(), e["to"].get<int64_t>()});
+      }
+      size_t matched = 0;
+      for (size_t i = 0; i < node.children.size(); ++i) {
+        const Node& item = node.children[i];
+        json edge = json::object();
+        for (size_t k = 0; k < item.keys.size(); ++k) {
+          if (item.keys[k] != "enabled") edge[item.keys[k]] = item.children[k].literal;
+        }
+        const bool present = on.count({edge["from"].get<int64_t>(), edge["to"].get<int64_t>()}) > 0;
+        matched += present;
+        auto en = std::find(item.keys.begin(), item.keys.end(), "enabled");
+        const std::string epath = IndexPath(path, i);
+        if (en == item.keys.end()) {
+          if (!present) return PathError(epath, "the space fixes this edge on");
+          continue;
+        }
+        edge["enabled"] = present;
+        if (absl::Status s = Match(item, params, edge, epath, a); !s.ok()) return s;
+      }
+      if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
+      return absl::OkStatus();
+    }
+    case Node::Kind::kParam: {
+      const Param& p = params[node.param];
+      if (p.categorical()) {
+        for (size_t k = 0; k < node.children.size(); ++k) {
+          const Node& branch = node.children[k];
+          if (branch.kind == Node::Kind::kObject && v.is_object() && p.name.size() > 5 &&
+              p.name.compare(p.name.size() - 5, 5, ".type") == 0) {
+            auto type = v.find("type");
+            if (type == v.end() || !type->is_string() || *type != p.labels[k]) continue;
+          }
+          Assignment trial = *a;
+          trial[node.param] = static_cast<double>(k);
+          if (Match(branch, params, v, path, &trial).ok()) {
+            *a = std::move(trial);
+            return absl::OkStatus();
+          }
+        }
+        return PathError(path, absl::StrCat(v.dump(), " matches no choice of ", p.name));
+      }
+      if (!v.is_number()) return PathError(path, "must be a number");
+      const double x = v.get<double>();
+      (*a)[node.param] = x;
+      if (x < p.lo - 1e-9 * std::abs(p.lo) || x > p.hi + 1e-9 * std::abs(p.hi) ||
+          (p.kind == Param::Kind::kInt && std::floor((x - p.lo) / p.step) != (x - p.lo) / p.step)) {
+        return PathError(path, absl::StrCat(x, " is outside the space of ", p.name));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<json> Space::ToSpecJson(const Assignment& a) const {
+  if (a.size() != params_.size()) return Check(a);
+  json out;
+  if (absl::Status s = Emit(*root_, params_, a, &out); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<ArchSpec> Space::ToSpec(const Assignment& a) const {
+  absl::StatusOr<json> j = ToSpecJson(a);
+  if (!j.ok()) return j.status();
+  return ParseArchSpec(*j);
+}
+
+absl::StatusOr<Assignment> Space::FromSpec(const json& spec) const {
+  Assignment a(params_.size(), kAbsent);
+  if (absl::Status s = Match(*root_, params_, spec, "", &a); !s.ok()) return s;
+  if (absl::Status s = Check(a); !s.ok()) return s;
+  return a;
+}
+
+json Space::ToJson(const Assignment& a) const {
+  json out = json::object();
+  for (size_t i = 0; i < params_.size() && i < a.size(); ++i) {
+    if (IsAbsent(a[i])) continue;
+    const Param& p = params_[i];
+    if (p.categorical()) {
+      out[p.name] = p.labels[static_cast<int>(a[i])];
+    } else if (p.kind == Param::Kind::kInt) {
+      out[p.name] = static_cast<int64_t>(std::llround(a[i]));
+    } else {
+      out[p.name] = a[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace convrnn::search

@@ -1,0 +1,320 @@
+#include "search/tpe_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace convrnn::search {
+namespace {
+
+constexpr double kSqrt2 = 1.4142135623730951;
+constexpr double kLogSqrt2Pi = 0.9189385332046727;
+
+double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
+
+}  // namespace
+
+TpeSampler::TpeSampler(std::shared_ptr<const Space> space, const SamplerOptions& options)
+    : SamplerBase(std::move(space), options) {
+  const auto& params = space_->params();
+  ranges_.resize(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Param& p = params[i];
+    switch (p.kind) {
+      case Param::Kind::kCategorical:
+        break;
+      case Param::Kind::kInt:
+        ranges_[i] = {-0.5, p.Cardinality() - 0.5};
+        break;
+      case Param::Kind::kUniform:
+        ranges_[i] = {p.lo, p.hi};
+        break;
+      case Param::Kind::kLogUniform:
+        ranges_[i] = {std::log(p.lo), std::log(p.hi)};
+        break;
+    }
+  }
+  Reset();
+}
+
+void TpeSampler::Reset() {
+  observations_.clear();
+  completed_by_loss_.clear();
+  pruned_by_loss_.clear();
+  multi_good_.clear();
+  multi_good_for_ = static_cast<size_t>(-1);
+  n_valid_ = 0;
+  const auto& params = space_->params();
+  stats_.assign(params.size(), ParamStats{});
+  for (size_t i = 0; i < params.size(); ++i) {
+    stats_[i].counts.assign(params[i].categorical() ? params[i].Cardinality() : options_.bad_bins,
+                            0.0);
+  }
+}
+
+double TpeSampler::ToInternal(int id, double v) const {
+  const Param& p = space_->params()[id];
+  if (p.kind == Param::Kind::kInt) return (v - p.lo) / p.step;
+  if (p.kind == Param::Kind::kLogUniform) return std::log(v);
+  return v;
+}
+
+double TpeSampler::FromInternal(int id, double u) const {
+  const Param& p = space_->params()[id];
+  if (p.kind == Param::Kind::kInt) {
+    const double k = std::clamp(std::round(u), 0.0, static_cast<double>(p.Cardinality() - 1));
+    return p.lo + k * p.step;
+  }
+  const double v = p.kind == Param::Kind::kLogUniform ? std::exp(u) : u;
+  return std::clamp(v, p.lo, p.hi);
+}
+
+int TpeSampler::Bin(int id, double u) const {
+  const Range& r = ranges_[id];
+  if (r.hi <= r.lo) return 0;
+  const int b = static_cast<int>((u - r.lo) / (r.hi - r.lo) * options_.bad_bins);
+  return std::clamp(b, 0, options_.bad_bins - 1);
+}
+
+void TpeSampler::AddToStats(const Assignment& a, double weight,
+                            std::vector<ParamStats>* stats) const {
+  const auto& params = space_->params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (IsAbsent(a[i])) continue;
+    ParamStats& s = (*stats)[i];
+    if (params[i].categorical()) {
+      s.counts[static_cast<int>(a[i])] += weight;
+      continue;
+    }
+    const double u = ToInternal(static_cast<int>(i), a[i]);
+    s.counts[Bin(static_cast<int>(i), u)] += weight;
+    s.n += weight;
+    s.sum += weight * u;
+    s.sum_sq += weight * u * u;
+  }
+}
+
+void TpeSampler::Observe(const FinishedTrial& trial) {
+  if (trial.state == TrialState::kFailed) return;
+  const size_t index = observations_.size();
+  observations_.push_back({Losses(trial.values), trial.state == TrialState::kPruned,
+                           trial.assignment});
+  ++n_valid_;
+  AddToStats(trial.assignment, 1.0, &stats_);
+  auto& ranked = trial.state == TrialState::kPruned ? pruned_by_loss_ : completed_by_loss_;
+  const std::pair<double, size_t> key{observations_.back().losses[0], index};
+  ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), key), key);
+}
+
+std::vector<size_t> TpeSampler::GoodSet() {
+  const size_t n_good = std::min<size_t>(
+      static_cast<size_t>(std::ceil(options_.gamma * static_cast<double>(n_valid_))),
+      static_cast<size_t>(options_.max_good));
+  if (options_.goals.size() == 1) {
+    std::vector<size_t> good;
+    for (const auto* ranked : {&completed_by_loss_, &pruned_by_loss_}) {
+      for (size_t i = 0; i < ranked->size() && good.size() < n_good; ++i) {
+        good.push_back((*ranked)[i].second);
+      }
+    }
+    return good;
+  }
+  if (multi_good_for_ != observations_.size()) {
+    // Completed trials by Pareto rank, pruned ones after them.
+    multi_good_.clear();
+    for (bool pruned : {false, true}) {
+      std::vector<size_t> ids;
+      std::vector<std::vector<double>> points;
+      for (size_t i = 0; i < observations_.size(); ++i) {
+        if (observations_[i].pruned != pruned) continue;
+        ids.push_back(i);
+        points.push_back(observations_[i].losses);
+      }
+      const std::vector<Goal> goals(options_.goals.size(), Goal::kMinimize);
+      const std::vector<int> rank = NonDominatedSort(points, goals, n_good);
+      std::vector<size_t> order;
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (rank[k] >= 0) order.push_back(k);
+      }
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t a, size_t b) { return rank[a] < rank[b]; });
+      for (size_t k : order) {
+        if (multi_good_.size() < n_good) multi_good_.push_back(ids[k]);
+      }
+    }
+    multi_good_for_ = observations_.size();
+  }
+  return multi_good_;
+}
+
+double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const ParamStats& bad,
+                                 Rng& rng) {
+  const Range r = ranges_[id];
+  const double range = r.hi - r.lo;
+  if (range <= 0) return FromInternal(id, r.lo);
+
+  // l(x): adaptive Parzen window over the good values and a prior at the centre.
+  std::vector<double> mus = good;
+  const double prior_mu = 0.5 * (r.lo + r.hi);
+  mus.push_back(prior_mu);
+  std::sort(mus.begin(), mus.end());
+  const size_t m = mus.size();
+  std::vector<double> sigmas(m), weights(m, 1.0), coef(m);
+  const double min_sigma = range / std::min(100.0, 1.0 + static_cast<double>(good.size()));
+  bool prior_seen = false;
+  for (size_t i = 0; i < m; ++i) {
+    if (!prior_seen && mus[i] == prior_mu) {
+      prior_seen = true;
+      sigmas[i] = range;
+      weights[i] = options_.prior_weight;
+    } else {
+      const double left = i > 0 ? mus[i] - mus[i - 1] : mus[i] - r.lo;
+      const double right = i + 1 < m ? mus[i + 1] - mus[i] : r.hi - mus[i];
+      sigmas[i] = std::clamp(std::max(left, right), min_sigma, range);
+    }
+    const double z = NormalCdf((r.hi - mus[i]) / sigmas[i]) - NormalCdf((r.lo - mus[i]) / sigmas[i]);
+    coef[i] = std::exp(-kLogSqrt2Pi - std::log(sigmas[i]) - std::log(std::max(z, 1e-300)));
+  }
+  const double total_weight = std::accumulate(weights.begin(), weights.end(), 0.0);
+  auto log_l = [&](double x) {
+    double s = 0.0;
+    for (size_t i = 0; i < m; ++i) {
+      const double d = (x - mus[i]) / sigmas[i];
+      s += weights[i] * coef[i] * std::exp(-0.5 * d * d);
+    }
+    return std::log(std::max(s / total_weight, 1e-300));
+  };
+
+  // g(x): the bad histogram smoothed with a Gaussian kernel, plus a flat prior.
+  const int bins = options_.bad_bins;
+  const double bin_width = range / bins;
+  double n_bad = 0.0;
+  for (double c : bad.counts) n_bad += c;
+  double sd = range / std::sqrt(12.0);
+  if (bad.n > 1) {
+    const double mean = bad.sum / bad.n;
+    sd = std::sqrt(std::max(bad.sum_sq / bad.n - mean * mean, 0.0));
+  }
+  const double bad_sigma =
+      std::clamp(1.06 * sd * std::pow(std::max(n_bad, 1.0), -0.2),
+                 std::max(bin_width, range / std::min(100.0, 1.0 + n_bad)), range);
+  const double sb = bad_sigma / bin_width;
+  const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sb)));
+  std::vector<double> kernel(width + 1);
+  for (int d = 0; d <= width; ++d) kernel[d] = std::exp(-0.5 * (d / sb) * (d / sb));
+  std::vector<double> smooth(bins, 0.0);
+  for (int k = 0; k < bins; ++k) {
+    if (bad.counts[k] <= 0) continue;
+    const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
+    double norm = 0.0;
+    for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
+    const double scale = bad.counts[k] / norm;
+    for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
+  }
+  const double prior_density = options_.prior_weight / range;
+  auto log_g = [&](double x) {
+    const double density = (smooth[Bin(id, x)] / bin_width + prior_density) /
+                           (n_bad + options_.prior_weight);
+    return std::log(density);
+  };
+
+  const bool integral = space_->params()[id].kind == Param::Kind::kInt;
+  double best_u = prior_mu, best_score = -std::numeric_limits<double>::infinity();
+  for (int c = 0; c < options_.n_ei_candidates; ++c) {
+    // Pick a component by weight, draw from it truncated to the range.
+    double pick = rng.Uniform() * total_weight;
+    size_t j = 0;
+    while (j + 1 < m && pick >= weights[j]) pick -= weights[j++];
+    double u = r.lo + rng.Uniform() * range;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const double draw = mus[j] + sigmas[j] * rng.Normal();
+      if (draw >= r.lo && draw <= r.hi) {
+        u = draw;
+        break;
+      }
+    }
+    if (integral) u = std::clamp(std::round(u), r.lo + 0.5, r.hi - 0.5);
+    const double score = log_l(u) - log_g(u);
+    if (score > best_score) {
+      best_score = score;
+      best_u = u;
+    }
+  }
+  return FromInternal(id, best_u);
+}
+
+Assignment TpeSampler::Propose(const History& history, Rng& rng) {
+  if (n_valid_ < static_cast<size_t>(std::max(1, options_.n_startup_trials))) {
+    return space_->Sample(rng);
+  }
+  const auto& params = space_->params();
+  const std::vector<size_t> good = GoodSet();
+
+  // Good-set statistics, and pending trials as constant liars in the bad set.
+  std::vector<ParamStats> good_stats(params.size());
+  for (size_t i = 0; i < params.size(); ++i) good_stats[i].counts.assign(stats_[i].counts.size(), 0);
+  for (size_t g : good) AddToStats(observations_[g].assignment, 1.0, &good_stats);
+  std::vector<ParamStats> liars(params.size());
+  for (size_t i = 0; i < params.size(); ++i) liars[i].counts.assign(stats_[i].counts.size(), 0);
+  for (const auto& [id, assignment] : history.pending()) {
+    if (assignment.size() == params.size()) AddToStats(assignment, 1.0, &liars);
+  }
+
+  Assignment a(params.size(), kAbsent);
+  std::vector<double> good_values;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int id = static_cast<int>(i);
+    if (!space_->IsActive(a, id)) continue;
+    const Param& p = params[i];
+    ParamStats bad = stats_[i];
+    for (size_t k = 0; k < bad.counts.size(); ++k) {
+      bad.counts[k] += liars[i].counts[k] - good_stats[i].counts[k];
+    }
+    if (p.categorical()) {
+      // Optuna's categorical kernel: each observation puts 1 on its choice
+      // and prior_weight / n on every choice (then weighs 1 in all), and a
+      // prior component puts 1 / n on each choice with weight prior_weight.
+      // So no choice ever becomes impossible after a streak of good trials.
+      const int n = p.Cardinality();
+      const double pw = options_.prior_weight;
+      auto mass = [&](const std::vector<double>& counts, double total, int k) {
+        return (std::max(counts[k], 0.0) + total * pw / n) / (1.0 + pw) + pw / n;
+      };
+      double n_good = 0.0, n_bad = 0.0;
+      for (int k = 0; k < n; ++k) {
+        n_good += good_stats[i].counts[k];
+        n_bad += std::max(bad.counts[k], 0.0);
+      }
+      std::vector<double> l(n);
+      double l_total = 0.0;
+      for (int k = 0; k < n; ++k) l_total += l[k] = mass(good_stats[i].counts, n_good, k);
+      int best = 0;
+      double best_score = -std::numeric_limits<double>::infinity();
+      for (int c = 0; c < options_.n_ei_candidates; ++c) {
+        double pick = rng.Uniform() * l_total;
+        int k = 0;
+        while (k + 1 < n && pick >= l[k]) pick -= l[k++];
+        // Normalisers of l and g do not depend on k.
+        const double score = std::log(l[k]) - std::log(mass(bad.counts, n_bad, k));
+        if (score > best_score) {
+          best_score = score;
+          best = k;
+        }
+      }
+      a[i] = best;
+      continue;
+    }
+    good_values.clear();
+    for (size_t g : good) {
+      const double v = observations_[g].assignment[i];
+      if (!IsAbsent(v)) good_values.push_back(ToInternal(id, v));
+    }
+    bad.n = stats_[i].n;  // the spread of all values sets the bad bandwidth
+    bad.sum = stats_[i].sum;
+    bad.sum_sq = stats_[i].sum_sq;
+    a[i] = SampleNumeric(id, good_values, bad, rng);
+  }
+  return a;
+}
+
+}  // namespace convrnn::search

@@ -1,0 +1,83 @@
+// "tpe": the Tree-structured Parzen Estimator (Bergstra et al. 2011), the
+// algorithm Nayebi et al. searched ConvRNNs with (through HyperOpt).
+//
+// Finished trials are split by loss into a good set (the best
+// ceil(gamma * n), at most max_good; completed trials rank before pruned
+// ones) and a bad set (the rest, plus every pending trial as a "constant
+// liar" so parallel workers are steered apart). Parameters are drawn in tree
+// order, so a conditional parameter is only drawn when its branch was chosen,
+// and each parameter is modelled only on the trials where it was active.
+// Per parameter, n_ei_candidates draws from l(x) (good density) are scored
+// by l(x) / g(x) (bad density) and the best is kept.
+//   categorical: each observation smoothed by prior_weight over all choices,
+//                plus a flat prior component (as Optuna);
+//   numeric:     adaptive Parzen window over the good values plus a flat
+//                prior component (HyperOpt's bandwidth rule), in log space
+//                for loguniform and in grid-index space for int.
+// The bad set of a numeric parameter is a histogram of bad_bins bins over
+// its range, Gaussian-smoothed (Scott's rule) when scored. Counts over all
+// trials are kept incrementally and the good set (at most max_good trials)
+// is subtracted per call, so a suggestion costs
+// O(params * (max_good * n_ei + bad_bins * kernel width) + pending),
+// independent of the number of finished trials. With several goals the good
+// set is the best max_good trials by non-dominated rank, re-ranked when new
+// results arrive (O(n * front size)).
+//
+// Thread-safety: as Sampler.
+#ifndef CONVRNN_SEARCH_TPE_SAMPLER_H_
+#define CONVRNN_SEARCH_TPE_SAMPLER_H_
+
+#include <utility>
+#include <vector>
+
+#include "search/sampler_base.h"
+
+namespace convrnn::search {
+
+class TpeSampler final : public SamplerBase {
+ public:
+  TpeSampler(std::shared_ptr<const Space> space, const SamplerOptions& options);
+
+ protected:
+  void Observe(const FinishedTrial& trial) override;
+  void Reset() override;
+  Assignment Propose(const History& history, Rng& rng) override;
+
+ private:
+  struct Observation {
+    std::vector<double> losses;
+    bool pruned = false;
+    Assignment assignment;
+  };
+  // Sufficient statistics of one parameter over all observations.
+  struct ParamStats {
+    std::vector<double> counts;  // per choice (categorical) or per bin (numeric)
+    double n = 0, sum = 0, sum_sq = 0;  // numeric: internal values
+  };
+  // Internal (model) coordinates of a numeric parameter.
+  struct Range {
+    double lo = 0, hi = 0;
+  };
+
+  void AddToStats(const Assignment& a, double weight, std::vector<ParamStats>* stats) const;
+  int Bin(int id, double u) const;
+  double ToInternal(int id, double v) const;
+  double FromInternal(int id, double u) const;
+  std::vector<size_t> GoodSet();
+  double SampleNumeric(int id, const std::vector<double>& good, const ParamStats& bad, Rng& rng);
+
+  std::vector<Range> ranges_;  // per parameter (numeric)
+  std::vector<Observation> observations_;
+  std::vector<ParamStats> stats_;
+  // Single goal: indices into observations_ sorted by (loss, index).
+  std::vector<std::pair<double, size_t>> completed_by_loss_;
+  std::vector<std::pair<double, size_t>> pruned_by_loss_;
+  // Several goals: the good set, recomputed when observations change.
+  std::vector<size_t> multi_good_;
+  size_t multi_good_for_ = static_cast<size_t>(-1);
+  size_t n_valid_ = 0;  // observations that are not failed
+};
+
+}  // namespace convrnn::search
+
+#endif  // CONVRNN_SEARCH_TPE_SAMPLER_H_
