@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
@@ -64,7 +63,8 @@ class MedianStopper final : public EarlyStopper {
     double& best = best_it->second;
     best = std::min(best, AsLoss(value, options_.goal));
     std::vector<double>& others = by_epoch_[epoch];
-    if (epoch > options_.warmup_epochs && others.size() >= static_cast<size_t>(options_.min_trials)) {
+    if (epoch > options_.warmup_epochs &&
+        others.size() >= static_cast<size_t>(options_.min_trials)) {
       const size_t n = others.size();
       const double median = n % 2 ? others[n / 2] : 0.5 * (others[n / 2 - 1] + others[n / 2]);
       if (best > median) seen->second = Decision::kStop;
@@ -75,8 +75,8 @@ class MedianStopper final : public EarlyStopper {
 
  private:
   EarlyStoppingOptions options_;
-  std::map<int64_t, double> best_;                 // best loss so far per trial
-  std::map<int, std::vector<double>> by_epoch_;    // sorted best-so-far losses per epoch
+  std::map<int64_t, double> best_;               // best loss so far per trial
+  std::map<int, std::vector<double>> by_epoch_;  // sorted best-so-far losses per epoch
   std::map<std::pair<int64_t, int>, Decision> decided_;
 };
 

@@ -20,9 +20,8 @@ Assignment EvolutionSampler::Mutate(const Space& space, const Assignment& parent
   for (size_t i = 0; i < params.size(); ++i) {
     if (IsAbsent(parent[i])) continue;
     const Param& p = params[i];
-    const bool can_change = (p.categorical() || p.kind == Param::Kind::kInt)
-                                ? p.Cardinality() > 1
-                                : p.hi > p.lo;
+    const bool can_change =
+        (p.categorical() || p.kind == Param::Kind::kInt) ? p.Cardinality() > 1 : p.hi > p.lo;
     if (can_change) mutable_ids.push_back(static_cast<int>(i));
   }
   Assignment child = parent;
@@ -34,8 +33,9 @@ Assignment EvolutionSampler::Mutate(const Space& space, const Assignment& parent
     // knob here is a kernel size or a width: a few values, no locality worth
     // keeping).
     const int n = p.Cardinality();
-    const int current = p.categorical() ? static_cast<int>(parent[id])
-                                        : static_cast<int>(std::llround((parent[id] - p.lo) / p.step));
+    const int current = p.categorical()
+                            ? static_cast<int>(parent[id])
+                            : static_cast<int>(std::llround((parent[id] - p.lo) / p.step));
     int k = static_cast<int>(rng.Below(n - 1));
     if (k >= current) ++k;
     child[id] = p.categorical() ? k : p.lo + k * p.step;

@@ -20,7 +20,8 @@ double Loss(double v, Goal g) {
 absl::StatusOr<Goal> ParseGoal(std::string_view text) {
   if (text == "max") return Goal::kMaximize;
   if (text == "min") return Goal::kMinimize;
-  return absl::InvalidArgumentError(absl::StrCat("goal must be \"max\" or \"min\", not \"", std::string(text), "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("goal must be \"max\" or \"min\", not \"", std::string(text), "\""));
 }
 
 bool Dominates(const std::vector<double>& a, const std::vector<double>& b,

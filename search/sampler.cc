@@ -100,8 +100,9 @@ absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(std::string_view algorith
     }
     return std::make_unique<EvolutionSampler>(std::move(space), options);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "search.algorithm: must be one of random, tpe, evolution (got \"", std::string(algorithm), "\")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("search.algorithm: must be one of random, tpe, evolution (got \"",
+                   std::string(algorithm), "\")"));
 }
 
 }  // namespace convrnn::search

@@ -28,7 +28,6 @@ bool IsDistribution(const json& j) {
 
 std::string Label(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
-
 // Builds the template tree, registering parameters in tree order.
 class Parser {
  public:
@@ -59,8 +58,8 @@ class Parser {
       out->kind = Node::Kind::kArray;
       for (size_t i = 0; i < j.size(); ++i) {
         Node child;
-        if (absl::Status s = Build(j[i], IndexPath(path, i), IndexPath(name, i), parent,
-                                   parent_choice, &child);
+        if (absl::Status s =
+                Build(j[i], IndexPath(path, i), IndexPath(name, i), parent, parent_choice, &child);
             !s.ok()) {
           return s;
         }
@@ -106,7 +105,8 @@ class Parser {
       for (const char* k : kDistributionKeys) known = known || it.key() == k;
       if (known && !kind.empty()) {
         return PathError(path, absl::StrCat("a distribution has one of choice, int, uniform, "
-                                            "loguniform; found both ", kind, " and ", it.key()));
+                                            "loguniform; found both ",
+                                            kind, " and ", it.key()));
       }
       if (known) kind = it.key();
     }
@@ -172,8 +172,8 @@ class Parser {
     for (size_t i = 0; i < choices.size(); ++i) {
       Node branch;
       const std::string branch_name = absl::StrCat(name, "[", branch_labels[i], "]");
-      if (absl::Status s = Build(choices[i], IndexPath(path, i), branch_name, id,
-                                 static_cast<int>(i), &branch);
+      if (absl::Status s =
+              Build(choices[i], IndexPath(path, i), branch_name, id, static_cast<int>(i), &branch);
           !s.ok()) {
         return s;
       }
@@ -258,8 +258,8 @@ absl::StatusOr<Space> Space::Parse(const json& space, const std::string& path) {
   for (int i = 0; i < kProbeSamples; ++i) {
     absl::StatusOr<ArchSpec> spec = result.ToSpec(result.Sample(rng));
     if (!spec.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".", spec.status().message(), " (a sample of the space fails validation)"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ".", spec.status().message(),
+                                                     " (a sample of the space fails validation)"));
     }
   }
   return result;
@@ -330,7 +330,8 @@ absl::Status Space::Check(const Assignment& a) const {
     const double v = a[i];
     bool ok = v >= p.lo - 1e-12 * std::abs(p.lo) && v <= p.hi + 1e-12 * std::abs(p.hi);
     if (p.categorical()) ok = v >= 0 && v < p.Cardinality() && std::floor(v) == v;
-    if (p.kind == Param::Kind::kInt) ok = ok && std::floor((v - p.lo) / p.step) == (v - p.lo) / p.step;
+    if (p.kind == Param::Kind::kInt)
+      ok = ok && std::floor((v - p.lo) / p.step) == (v - p.lo) / p.step;
     if (!ok) return PathError(p.name, absl::StrCat("value ", v, " is out of range"));
   }
   return absl::OkStatus();

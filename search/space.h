@@ -31,10 +31,9 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -73,7 +72,8 @@ struct Param {
 class Space {
  public:
   // `path` prefixes every error ("space.layers[0].kernel: ...").
-  static absl::StatusOr<Space> Parse(const nlohmann::json& space, const std::string& path = "space");
+  static absl::StatusOr<Space> Parse(const nlohmann::json& space,
+                                     const std::string& path = "space");
 
   const std::vector<Param>& params() const { return params_; }
   // Index of the parameter named `name`, or -1.

@@ -1,11 +1,10 @@
 // Assignments to concrete specs and back: Space::ToSpecJson, ToSpec, FromSpec, ToJson.
-#include "search/space.h"
-
 #include <algorithm>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "search/space.h"
 #include "search/space_node.h"
 #include "util/json_object.h"
 
@@ -77,7 +76,8 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
   switch (node.kind) {
     case Node::Kind::kLiteral:
       if (node.literal.is_structured() ? node.literal != v : !ScalarEqual(node.literal, v)) {
-        return PathError(path, absl::StrCat("is ", v.dump(), "; the space fixes ", node.literal.dump()));
+        return PathError(path,
+                         absl::StrCat("is ", v.dump(), "; the space fixes ", node.literal.dump()));
       }
       return absl::OkStatus();
     case Node::Kind::kObject:
@@ -96,7 +96,8 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
         return PathError(path, absl::StrCat("must be a list of ", node.children.size()));
       }
       for (size_t i = 0; i < v.size(); ++i) {
-        if (absl::Status s = Match(node.children[i], params, v[i], IndexPath(path, i), a); !s.ok()) {
+        if (absl::Status s = Match(node.children[i], params, v[i], IndexPath(path, i), a);
+            !s.ok()) {
           return s;
         }
       }

@@ -5,10 +5,9 @@
 #ifndef CONVRNN_SEARCH_SPACE_NODE_H_
 #define CONVRNN_SEARCH_SPACE_NODE_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "search/space.h"
 
@@ -17,10 +16,10 @@ namespace convrnn::search {
 struct Space::Node {
   enum class Kind { kLiteral, kObject, kArray, kParam, kFeedback };
   Kind kind = Kind::kLiteral;
-  nlohmann::json literal;          // kLiteral
-  std::vector<std::string> keys;   // kObject: keys of `children`
-  std::vector<Node> children;      // object values, array items, or a categorical's branches
-  int param = -1;                  // kParam
+  nlohmann::json literal;         // kLiteral
+  std::vector<std::string> keys;  // kObject: keys of `children`
+  std::vector<Node> children;     // object values, array items, or a categorical's branches
+  int param = -1;                 // kParam
   // kParam categorical: branches are objects named by their literal "type".
   bool typed_branches = false;
 };

@@ -97,8 +97,8 @@ void TpeSampler::AddToStats(const Assignment& a, double weight,
 void TpeSampler::Observe(const FinishedTrial& trial) {
   if (trial.state == TrialState::kFailed) return;
   const size_t index = observations_.size();
-  observations_.push_back({Losses(trial.values), trial.state == TrialState::kPruned,
-                           trial.assignment});
+  observations_.push_back(
+      {Losses(trial.values), trial.state == TrialState::kPruned, trial.assignment});
   ++n_valid_;
   AddToStats(trial.assignment, 1.0, &stats_);
   auto& ranked = trial.state == TrialState::kPruned ? pruned_by_loss_ : completed_by_loss_;
@@ -172,7 +172,8 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const 
       const double right = i + 1 < m ? mus[i + 1] - mus[i] : r.hi - mus[i];
       sigmas[i] = std::clamp(std::max(left, right), min_sigma, range);
     }
-    const double z = NormalCdf((r.hi - mus[i]) / sigmas[i]) - NormalCdf((r.lo - mus[i]) / sigmas[i]);
+    const double z =
+        NormalCdf((r.hi - mus[i]) / sigmas[i]) - NormalCdf((r.lo - mus[i]) / sigmas[i]);
     coef[i] = std::exp(-kLogSqrt2Pi - std::log(sigmas[i]) - std::log(std::max(z, 1e-300)));
   }
   const double total_weight = std::accumulate(weights.begin(), weights.end(), 0.0);
@@ -213,8 +214,8 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const 
   }
   const double prior_density = options_.prior_weight / range;
   auto log_g = [&](double x) {
-    const double density = (smooth[Bin(id, x)] / bin_width + prior_density) /
-                           (n_bad + options_.prior_weight);
+    const double density =
+        (smooth[Bin(id, x)] / bin_width + prior_density) / (n_bad + options_.prior_weight);
     return std::log(density);
   };
 
@@ -252,7 +253,8 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
 
   // Good-set statistics, and pending trials as constant liars in the bad set.
   std::vector<ParamStats> good_stats(params.size());
-  for (size_t i = 0; i < params.size(); ++i) good_stats[i].counts.assign(stats_[i].counts.size(), 0);
+  for (size_t i = 0; i < params.size(); ++i)
+    good_stats[i].counts.assign(stats_[i].counts.size(), 0);
   for (size_t g : good) AddToStats(observations_[g].assignment, 1.0, &good_stats);
   std::vector<ParamStats> liars(params.size());
   for (size_t i = 0; i < params.size(); ++i) liars[i].counts.assign(stats_[i].counts.size(), 0);

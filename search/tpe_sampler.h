@@ -51,7 +51,7 @@ class TpeSampler final : public SamplerBase {
   };
   // Sufficient statistics of one parameter over all observations.
   struct ParamStats {
-    std::vector<double> counts;  // per choice (categorical) or per bin (numeric)
+    std::vector<double> counts;         // per choice (categorical) or per bin (numeric)
     double n = 0, sum = 0, sum_sq = 0;  // numeric: internal values
   };
   // Internal (model) coordinates of a numeric parameter.

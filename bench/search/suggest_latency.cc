@@ -23,20 +23,20 @@ namespace convrnn::search {
 namespace {
 
 nlohmann::json BenchSpace() {
-  nlohmann::json cell = {
-      {"choice",
-       {{{"type", "feedforward"}},
-        {{"type", "time_decay"}, {"decay_init", {{"uniform", {-1.0, 1.0}}}}},
-        {{"type", "gru"}, {"recurrent_kernel", {{"choice", {1, 3, 5}}}}},
-        {{"type", "rgc"},
-         {"tau_kernel", {{"choice", {1, 3, 5, 7}}}},
-         {"tau_offset", {{"uniform", {0.0, 2.0}}}}}}}};
+  nlohmann::json cell = {{"choice",
+                          {{{"type", "feedforward"}},
+                           {{"type", "time_decay"}, {"decay_init", {{"uniform", {-1.0, 1.0}}}}},
+                           {{"type", "gru"}, {"recurrent_kernel", {{"choice", {1, 3, 5}}}}},
+                           {{"type", "rgc"},
+                            {"tau_kernel", {{"choice", {1, 3, 5, 7}}}},
+                            {"tau_offset", {{"uniform", {0.0, 2.0}}}}}}}};
   nlohmann::json space = {{"time", {{"steps", 10}}},
                           {"layers", nlohmann::json::array()},
                           {"feedback", {{"candidates", "all_descending"}}},
                           {"train", {{"lr", {{"loguniform", {1e-4, 1.0}}}}}}};
   for (int l = 0; l < 6; ++l) {
-    space["layers"].push_back({{"channels", 8}, {"kernel", {{"choice", {1, 3, 5, 7}}}}, {"cell", cell}});
+    space["layers"].push_back(
+        {{"channels", 8}, {"kernel", {{"choice", {1, 3, 5, 7}}}}, {"cell", cell}});
   }
   return space;
 }
@@ -66,8 +66,8 @@ int Main(int argc, char** argv) {
   }
   auto space = std::make_shared<const Space>(*Space::Parse(BenchSpace()));
   std::printf("space: %zu parameters\n", space->params().size());
-  std::printf("%-10s %8s %10s %10s %10s %12s\n", "sampler", "trials", "p50_ms", "p99_ms",
-              "mean_ms", "ingest_ms");
+  std::printf("%-10s %8s %10s %10s %10s %12s\n", "sampler", "trials", "p50_ms", "p99_ms", "mean_ms",
+              "ingest_ms");
   for (const char* algorithm : {"tpe", "evolution", "random"}) {
     for (int n : {100, 1000, 10000}) {
       History history;

@@ -11,7 +11,8 @@ constexpr Decision kGo = Decision::kContinue;
 constexpr Decision kStop = Decision::kStop;
 
 std::unique_ptr<EarlyStopper> Make(const nlohmann::json& j, Goal goal = Goal::kMaximize) {
-  absl::StatusOr<EarlyStoppingOptions> options = ParseEarlyStopping(j, "search.early_stopping", goal);
+  absl::StatusOr<EarlyStoppingOptions> options =
+      ParseEarlyStopping(j, "search.early_stopping", goal);
   REQUIRE(options.ok());
   absl::StatusOr<std::unique_ptr<EarlyStopper>> stopper = CreateEarlyStopper(*options);
   REQUIRE(stopper.ok());
@@ -20,8 +21,8 @@ std::unique_ptr<EarlyStopper> Make(const nlohmann::json& j, Goal goal = Goal::kM
 
 TEST_CASE("ASHA promotes the top 1/eta at each rung, asynchronously", "[search]") {
   // Rungs at epochs 1, 3, 9 (27 is the full budget).
-  auto asha = Make({{"rule", "asha"}, {"reduction_factor", 3}, {"min_resource", 1},
-                    {"max_resource", 27}});
+  auto asha =
+      Make({{"rule", "asha"}, {"reduction_factor", 3}, {"min_resource", 1}, {"max_resource", 27}});
   // Rung 0: keep the best max(1, floor(n/3)) seen so far.
   CHECK(asha->Decide(1, 1, 0.50) == kGo);    // alone: best of 1
   CHECK(asha->Decide(2, 1, 0.60) == kGo);    // best of 2
@@ -46,14 +47,14 @@ TEST_CASE("ASHA promotes the top 1/eta at each rung, asynchronously", "[search]"
 }
 
 TEST_CASE("ASHA with a loss to minimise and eta 2", "[search]") {
-  auto asha = Make({{"rule", "asha"}, {"reduction_factor", 2}, {"min_resource", 2}},
-                   Goal::kMinimize);
+  auto asha =
+      Make({{"rule", "asha"}, {"reduction_factor", 2}, {"min_resource", 2}}, Goal::kMinimize);
   CHECK(asha->Decide(1, 1, 9.0) == kGo);  // epoch 1 is before the first rung
   CHECK(asha->Decide(1, 2, 1.0) == kGo);
   CHECK(asha->Decide(2, 2, 2.0) == kStop);  // top 1 of 2
   CHECK(asha->Decide(3, 2, 0.5) == kGo);
-  CHECK(asha->Decide(4, 2, 0.9) == kGo);    // top 2 of 4: 0.5, 0.9
-  CHECK(asha->Decide(1, 4, 1.0) == kGo);    // rung at 4
+  CHECK(asha->Decide(4, 2, 0.9) == kGo);  // top 2 of 4: 0.5, 0.9
+  CHECK(asha->Decide(1, 4, 1.0) == kGo);  // rung at 4
 }
 
 TEST_CASE("median rule stops trials worse than the median at the same epoch", "[search]") {
@@ -64,7 +65,7 @@ TEST_CASE("median rule stops trials worse than the median at the same epoch", "[
   }
   // Others at epoch 2 (best so far): 0.2, 0.4, 0.6 -> median 0.4.
   CHECK(median->Decide(4, 1, 0.9) == kGo);
-  CHECK(median->Decide(4, 2, 0.1) == kGo);   // best so far 0.9 beats 0.4
+  CHECK(median->Decide(4, 2, 0.1) == kGo);    // best so far 0.9 beats 0.4
   CHECK(median->Decide(5, 2, 0.3) == kStop);  // 0.3 < median of 0.2, 0.4, 0.6, 0.9
   CHECK(median->Decide(5, 2, 0.9) == kStop);  // repeated report: same answer
   CHECK(median->Decide(6, 2, 0.5) == kGo);    // median of 0.2 0.3 0.4 0.6 0.9 is 0.4
@@ -72,8 +73,8 @@ TEST_CASE("median rule stops trials worse than the median at the same epoch", "[
 
 TEST_CASE("early stopping options are checked with key paths", "[search]") {
   auto bad = [](const nlohmann::json& j) {
-    absl::StatusOr<EarlyStoppingOptions> o = ParseEarlyStopping(j, "search.early_stopping",
-                                                                Goal::kMaximize);
+    absl::StatusOr<EarlyStoppingOptions> o =
+        ParseEarlyStopping(j, "search.early_stopping", Goal::kMaximize);
     REQUIRE_FALSE(o.ok());
     return std::string(o.status().message());
   };

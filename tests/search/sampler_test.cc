@@ -90,8 +90,9 @@ TEST_CASE("TPE and evolution beat random on an objective with a known optimum", 
     evo_wins += evolution > random;
   }
   const double random = sum[0] / kSeeds, tpe = sum[1] / kSeeds, evolution = sum[2] / kSeeds;
-  INFO("wins over random: tpe " << tpe_wins << ", evolution " << evo_wins << "; mean best after " << kTrials << " trials: random " << random << ", tpe " << tpe
-                          << ", evolution " << evolution << " (optimum 4.5)");
+  INFO("wins over random: tpe " << tpe_wins << ", evolution " << evo_wins << "; mean best after "
+                                << kTrials << " trials: random " << random << ", tpe " << tpe
+                                << ", evolution " << evolution << " (optimum 4.5)");
   CHECK(tpe > random + 0.2);
   CHECK(evolution > random + 0.5);
   CHECK(tpe_wins >= kSeeds - 3);
@@ -99,8 +100,8 @@ TEST_CASE("TPE and evolution beat random on an objective with a known optimum", 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(seconds < 15.0);
-  WARN("mean best: random " << random << ", tpe " << tpe << ", evolution " << evolution
-                            << " in " << seconds << " s");
+  WARN("mean best: random " << random << ", tpe " << tpe << ", evolution " << evolution << " in "
+                            << seconds << " s");
 }
 
 // Branin (minimum 0.397887) on two RGC knobs mapped to x1 in [-5, 10], x2 in [0, 15].
@@ -157,7 +158,10 @@ History MakeHistory(const Space& space, int n) {
     Assignment a = space.Sample(rng);
     const double value = rng.Uniform();
     h.AddPending(t, a);
-    h.Finish(t, t == 3 ? TrialState::kFailed : t % 5 == 0 ? TrialState::kPruned : TrialState::kCompleted,
+    h.Finish(t,
+             t == 3       ? TrialState::kFailed
+             : t % 5 == 0 ? TrialState::kPruned
+                          : TrialState::kCompleted,
              {value});
   }
   h.AddPending(n, space.Sample(rng));

@@ -148,9 +148,12 @@ TEST_CASE("bad spaces are refused naming the key path", "[search]") {
        "space.feedback[1]: duplicate edge"},
       {"/feedback", json::parse(R"([{"from": {"int": [1, 2]}, "to": 0}])"),
        "space.feedback[0].from"},
-      {"/layers/0/cell", {{"choice", {{{"type", "gru"}, {"tau_kernel", 3}}}}},
+      {"/layers/0/cell",
+       {{"choice", {{{"type", "gru"}, {"tau_kernel", 3}}}}},
        "space.layers[0].cell.tau_kernel: is not a knob of cell type gru"},
-      {"/layers/2/cell", {{"choice", {{{"type", "lstm"}}, {{"type", "lstm"}}}}}, "duplicate choice"},
+      {"/layers/2/cell",
+       {{"choice", {{{"type", "lstm"}}, {{"type", "lstm"}}}}},
+       "duplicate choice"},
       {"/train/momentum", {{"uniform", {0.5, 2.0}}}, "space.train.momentum"},
   };
   for (const Case& c : cases) {

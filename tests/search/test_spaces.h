@@ -10,18 +10,17 @@ namespace convrnn::search::testing {
 // type (the rgc with several knobs), all descending feedback candidates, and
 // searched training hyperparameters.
 inline nlohmann::json ConvRnnSpace(int layers = 4) {
-  nlohmann::json cell = {
-      {"choice",
-       {{{"type", "feedforward"}},
-        {{"type", "time_decay"}, {"decay_init", {{"uniform", {-1.0, 1.0}}}}},
-        {{"type", "gru"}, {"recurrent_kernel", {{"choice", {1, 3, 5}}}}},
-        {{"type", "lstm"}, {"forget_bias", {{"uniform", {0.0, 2.0}}}}},
-        {{"type", "rgc"},
-         {"tau_offset", {{"uniform", {-2.0, 2.0}}}},
-         {"gate_kernel", {{"choice", {1, 3, 5, 7}}}},
-         {"tau_kernel", {{"int", {1, 7}}, {"step", 2}}},
-         {"cell_channels", {{"int", {8, 64}}, {"step", 8}}},
-         {"out_residual", {{"choice", {false, true}}}}}}}};
+  nlohmann::json cell = {{"choice",
+                          {{{"type", "feedforward"}},
+                           {{"type", "time_decay"}, {"decay_init", {{"uniform", {-1.0, 1.0}}}}},
+                           {{"type", "gru"}, {"recurrent_kernel", {{"choice", {1, 3, 5}}}}},
+                           {{"type", "lstm"}, {"forget_bias", {{"uniform", {0.0, 2.0}}}}},
+                           {{"type", "rgc"},
+                            {"tau_offset", {{"uniform", {-2.0, 2.0}}}},
+                            {"gate_kernel", {{"choice", {1, 3, 5, 7}}}},
+                            {"tau_kernel", {{"int", {1, 7}}, {"step", 2}}},
+                            {"cell_channels", {{"int", {8, 64}}, {"step", 8}}},
+                            {"out_residual", {{"choice", {false, true}}}}}}}};
   nlohmann::json space = {
       {"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
       {"num_classes", 10},
@@ -34,7 +33,8 @@ inline nlohmann::json ConvRnnSpace(int layers = 4) {
         {"batch_size", {{"choice", {64, 128, 256}}}},
         {"epochs", 2}}}};
   for (int l = 0; l < layers; ++l) {
-    space["layers"].push_back({{"channels", 16}, {"kernel", 3}, {"pool", l % 2 == 1}, {"cell", cell}});
+    space["layers"].push_back(
+        {{"channels", 16}, {"kernel", 3}, {"pool", l % 2 == 1}, {"cell", cell}});
   }
   return space;
 }
