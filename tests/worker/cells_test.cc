@@ -2,8 +2,7 @@
 // against the value computed from its equation (DESIGN.md §3).
 #include <cmath>
 
-#include <catch2/catch.hpp>
-#include <torch/torch.h>
+#include "tests/torch_catch.h"
 
 #include "worker/cells.h"
 

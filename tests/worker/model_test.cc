@@ -2,9 +2,8 @@
 #include <map>
 #include <string>
 
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include "tests/torch_catch.h"
 
 #include "worker/cost.h"
 #include "worker/model.h"

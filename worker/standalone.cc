@@ -1,0 +1,66 @@
+#include "worker/standalone.h"
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "util/exit_code.h"
+#include "worker/arch_spec.h"
+#include "worker/data.h"
+#include "worker/data_spec.h"
+#include "worker/trainer.h"
+
+namespace convrnn {
+
+using nlohmann::json;
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::cerr << "convrnn-worker: " << status.message() << std::endl;
+  return ExitCodeFor(status);
+}
+
+}  // namespace
+
+int RunStandalone(const StandaloneConfig& config) {
+  absl::StatusOr<ArchSpec> spec = ReadArchSpecFile(config.spec_file);
+  if (!spec.ok()) return Fail(spec.status());
+  DataSpec data_spec;
+  if (!config.data_file.empty()) {
+    absl::StatusOr<DataSpec> parsed = ReadDataSpecFile(config.data_file);
+    if (!parsed.ok()) return Fail(parsed.status());
+    data_spec = *parsed;
+  }
+  absl::StatusOr<Datasets> data = LoadDatasets(data_spec);
+  if (!data.ok()) return Fail(data.status());
+  std::cerr << "convrnn-worker: " << data->description << std::endl;
+
+  TrainerOptions options;
+  options.device = config.device;
+  options.threads = config.threads > 0 ? config.threads : DefaultThreads(1);
+  options.checkpoint_dir = config.checkpoint_dir;
+  options.resume = config.resume;
+  options.evaluate_test = config.evaluate_test;
+  options.on_epoch = [](const EpochMetrics& m) {
+    json line = ToJson(m);
+    line["event"] = "epoch";
+    std::cout << line.dump() << std::endl;
+    return true;
+  };
+  options.on_warning = [](const std::string& message) {
+    std::cerr << "convrnn-worker: warning: " << message << std::endl;
+  };
+  absl::StatusOr<TrainResult> result = Train(*spec, *data, options);
+  if (!result.ok()) {
+    json line = {{"event", "failed"}, {"reason", std::string(result.status().message())}};
+    std::cout << line.dump() << std::endl;
+    return Fail(result.status());
+  }
+  json line = ToJson(*result);
+  line["event"] = "final";
+  std::cout << line.dump() << std::endl;
+  return kExitOk;
+}
+
+}  // namespace convrnn

@@ -1,0 +1,27 @@
+// `convrnn-worker --spec FILE`: train one architecture without a server and
+// print one JSON line per epoch and a final JSON line on stdout.
+//
+// Thread-safety: runs on the calling thread.
+#ifndef CONVRNN_WORKER_STANDALONE_H_
+#define CONVRNN_WORKER_STANDALONE_H_
+
+#include <string>
+
+namespace convrnn {
+
+struct StandaloneConfig {
+  std::string spec_file;       // architecture spec (required)
+  std::string data_file;       // data spec; empty: Fashion-MNIST defaults
+  std::string device = "cpu";  // cpu | cuda:N
+  int threads = 0;             // intra-op threads; 0: DefaultThreads(1)
+  std::string checkpoint_dir;  // empty: no checkpoints
+  bool resume = true;          // resume from checkpoint_dir
+  bool evaluate_test = false;  // also report test top-1
+};
+
+// Returns the process exit status (0, 1, or 2 for bad input).
+int RunStandalone(const StandaloneConfig& config);
+
+}  // namespace convrnn
+
+#endif  // CONVRNN_WORKER_STANDALONE_H_
