@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
                  "Write a checkpoint every epoch here and resume from it");
   app.add_flag("--no-resume", no_resume, "Ignore an existing checkpoint");
   app.add_flag("--test", config.evaluate_test, "Also report top-1 on the test split");
+  app.add_flag("--dry-run", config.dry_run,
+               "Validate the specs and print the canonical spec, parameters and FLOPs");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 
 #include "util/exit_code.h"
 #include "worker/arch_spec.h"
+#include "worker/cost.h"
 #include "worker/data.h"
 #include "worker/data_spec.h"
 #include "worker/trainer.h"
@@ -31,6 +32,16 @@ int RunStandalone(const StandaloneConfig& config) {
     absl::StatusOr<DataSpec> parsed = ReadDataSpecFile(config.data_file);
     if (!parsed.ok()) return Fail(parsed.status());
     data_spec = *parsed;
+  }
+  if (config.dry_run) {
+    CostEstimate cost = EstimateCost(*spec);
+    json line = {{"event", "spec"},
+                 {"spec", ToJson(*spec)},
+                 {"data", ToJson(data_spec)},
+                 {"params", cost.params},
+                 {"flops_per_image", cost.flops_per_image}};
+    std::cout << line.dump() << std::endl;
+    return kExitOk;
   }
   absl::StatusOr<Datasets> data = LoadDatasets(data_spec);
   if (!data.ok()) return Fail(data.status());

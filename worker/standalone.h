@@ -17,6 +17,7 @@ struct StandaloneConfig {
   std::string checkpoint_dir;  // empty: no checkpoints
   bool resume = true;          // resume from checkpoint_dir
   bool evaluate_test = false;  // also report test top-1
+  bool dry_run = false;        // validate, print the canonical spec and its cost, no training
 };
 
 // Returns the process exit status (0, 1, or 2 for bad input).
