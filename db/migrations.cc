@@ -1,0 +1,151 @@
+#include "db/migrations.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace convrnn::db {
+namespace {
+
+// Version 1: campaigns, trials with leases, per-epoch metrics, workers, events.
+// Every hot query has an index (see SqliteStore::ExplainHotQueries):
+//   trials_by_campaign_state  counts per state, listing with a state filter,
+//                             leasing within one campaign
+//   trials_by_state           leasing the oldest pending trial of any campaign
+//   trials_by_deadline        reaping expired leases (live leases only)
+//   trials_by_lease           every fenced call finds its trial by token
+//   trials_by_worker          a worker's current trial
+//   events_by_campaign        watch streams resuming from an id
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE campaigns (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('RUNNING', 'STOPPED', 'COMPLETED', 'FAILED')),
+  config_json TEXT NOT NULL,
+  max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+);
+
+CREATE TABLE workers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  hostname TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  device TEXT NOT NULL,
+  version TEXT NOT NULL,
+  registered_us INTEGER NOT NULL,
+  last_seen_us INTEGER NOT NULL
+);
+
+CREATE TABLE trials (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL
+    CHECK (state IN ('PENDING', 'LEASED', 'RUNNING', 'COMPLETED', 'FAILED', 'PRUNED')),
+  attempt INTEGER NOT NULL CHECK (attempt >= 1),
+  worker_id INTEGER REFERENCES workers(id),
+  lease_token INTEGER,
+  lease_deadline_us INTEGER,
+  spec_json TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  metrics_json TEXT,
+  failure_reason TEXT,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  UNIQUE (campaign_id, number)
+);
+CREATE INDEX trials_by_campaign_state ON trials(campaign_id, state, number);
+CREATE INDEX trials_by_state ON trials(state, id);
+CREATE INDEX trials_by_deadline ON trials(lease_deadline_us)
+  WHERE lease_deadline_us IS NOT NULL;
+CREATE UNIQUE INDEX trials_by_lease ON trials(lease_token) WHERE lease_token IS NOT NULL;
+CREATE INDEX trials_by_worker ON trials(worker_id, state) WHERE worker_id IS NOT NULL;
+
+CREATE TABLE epochs (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  epoch INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  metrics_json TEXT NOT NULL,
+  reported_us INTEGER NOT NULL,
+  PRIMARY KEY (trial_id, epoch)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  trial_id INTEGER REFERENCES trials(id),
+  type TEXT NOT NULL,
+  payload_json TEXT NOT NULL,
+  time_us INTEGER NOT NULL
+);
+CREATE INDEX events_by_campaign ON events(campaign_id, id);
+
+-- Monotonic counters; lease_token is the fencing token, never reused.
+CREATE TABLE counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('lease_token', 0);
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& SchemaMigrations() {
+  static const auto* const kMigrations = new std::vector<Migration>{
+      {1, "campaigns, trials with leases, epochs, workers, events", kSchemaV1},
+  };
+  return *kMigrations;
+}
+
+int LatestSchemaVersion() { return SchemaMigrations().back().version; }
+
+absl::StatusOr<int> SchemaVersion(Connection& conn) {
+  absl::StatusOr<Stmt> exists = conn.Prepare(
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'");
+  if (!exists.ok()) return exists.status();
+  absl::StatusOr<bool> row = exists->Step();
+  if (!row.ok()) return row.status();
+  if (exists->Int64(0) == 0) return 0;
+  absl::StatusOr<Stmt> max = conn.Prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+  if (!max.ok()) return max.status();
+  row = max->Step();
+  if (!row.ok()) return row.status();
+  return static_cast<int>(max->Int64(0));
+}
+
+absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
+                     int target_version) {
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (target_version < 0) target_version = latest;
+  Transaction txn(&conn);
+  if (absl::Status s = txn.Begin(); !s.ok()) return s;
+  absl::StatusOr<int> current = SchemaVersion(conn);
+  if (!current.ok()) return current.status();
+  if (*current > latest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        conn.path(), ": database schema version ", *current,
+        " is newer than this build understands (", latest,
+        "); use a newer convrnn-server or a copy of the database"));
+  }
+  if (*current == 0) {
+    absl::Status s = conn.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, description TEXT NOT NULL)");
+    if (!s.ok()) return s;
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= *current || m.version > target_version) continue;
+    absl::Status s = conn.Exec(m.sql);
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("migrating to schema version ", m.version, ": ",
+                                                 s.message()));
+    }
+    absl::StatusOr<Stmt> record =
+        conn.Prepare("INSERT INTO schema_version (version, description) VALUES (?1, ?2)");
+    if (!record.ok()) return record.status();
+    s = record->Bind(1, int64_t{m.version}).Bind(2, m.description).Run();
+    if (!s.ok()) return s;
+  }
+  return txn.Commit();
+}
+
+}  // namespace convrnn::db

@@ -1,0 +1,38 @@
+// Read queries on any Connection, shared by SqliteStore's read pool (plain
+// reads) and its writer (reads inside a write transaction).
+//
+// Internal to db/. Thread-safety: as Connection (one thread per connection).
+#ifndef CONVRNN_DB_READS_H_
+#define CONVRNN_DB_READS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "db/sqlite_connection.h"
+#include "db/store.h"
+
+namespace convrnn::db::reads {
+
+// NOT_FOUND naming the id when absent.
+absl::StatusOr<Campaign> GetCampaign(Connection& conn, int64_t campaign_id);
+absl::StatusOr<std::vector<Campaign>> ListCampaigns(Connection& conn, int64_t before_id,
+                                                    int limit);
+absl::StatusOr<Trial> GetTrial(Connection& conn, int64_t trial_id);
+// The trial holding (or last ended by) `lease_token`; nullopt when none.
+absl::StatusOr<std::optional<Trial>> TrialByLease(Connection& conn, int64_t lease_token);
+absl::StatusOr<std::vector<Trial>> ListTrials(Connection& conn, const TrialQuery& query);
+absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id);
+absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_id,
+                                             std::string_view metric, bool maximize, int k);
+absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t trial_id);
+absl::StatusOr<Worker> GetWorker(Connection& conn, int64_t worker_id);
+absl::StatusOr<std::vector<Worker>> ListWorkers(Connection& conn, int64_t seen_since_us);
+absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign_id,
+                                              int64_t after_id, int limit);
+
+}  // namespace convrnn::db::reads
+
+#endif  // CONVRNN_DB_READS_H_

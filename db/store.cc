@@ -1,0 +1,69 @@
+#include "db/store.h"
+
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "db/sqlite_store.h"
+#include "db/status_macros.h"
+
+namespace convrnn::db {
+namespace {
+
+constexpr std::array<std::pair<TrialState, std::string_view>, 6> kTrialStates = {{
+    {TrialState::kPending, "PENDING"},
+    {TrialState::kLeased, "LEASED"},
+    {TrialState::kRunning, "RUNNING"},
+    {TrialState::kCompleted, "COMPLETED"},
+    {TrialState::kFailed, "FAILED"},
+    {TrialState::kPruned, "PRUNED"},
+}};
+
+constexpr std::array<std::pair<CampaignState, std::string_view>, 4> kCampaignStates = {{
+    {CampaignState::kRunning, "RUNNING"},
+    {CampaignState::kStopped, "STOPPED"},
+    {CampaignState::kCompleted, "COMPLETED"},
+    {CampaignState::kFailed, "FAILED"},
+}};
+
+}  // namespace
+
+std::string_view TrialStateName(TrialState state) {
+  for (const auto& [value, name] : kTrialStates) {
+    if (value == state) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::string_view CampaignStateName(CampaignState state) {
+  for (const auto& [value, name] : kCampaignStates) {
+    if (value == state) return name;
+  }
+  return "UNKNOWN";
+}
+
+absl::StatusOr<TrialState> ParseTrialState(std::string_view name) {
+  for (const auto& [value, known] : kTrialStates) {
+    if (known == name) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown trial state \"", Sv(name), "\"; expected PENDING, LEASED, RUNNING, COMPLETED, FAILED "
+      "or PRUNED"));
+}
+
+absl::StatusOr<CampaignState> ParseCampaignState(std::string_view name) {
+  for (const auto& [value, known] : kCampaignStates) {
+    if (known == name) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown campaign state \"", Sv(name), "\"; expected RUNNING, STOPPED, COMPLETED or FAILED"));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   const Options& options) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<Store>(std::move(*store));
+}
+
+}  // namespace convrnn::db
