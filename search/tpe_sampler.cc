@@ -88,9 +88,6 @@ void TpeSampler::AddToStats(const Assignment& a, double weight,
     }
     const double u = ToInternal(static_cast<int>(i), a[i]);
     s.counts[Bin(static_cast<int>(i), u)] += weight;
-    s.n += weight;
-    s.sum += weight * u;
-    s.sum_sq += weight * u * u;
   }
 }
 
@@ -191,14 +188,9 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const 
   const double bin_width = range / bins;
   double n_bad = 0.0;
   for (double c : bad.counts) n_bad += c;
-  double sd = range / std::sqrt(12.0);
-  if (bad.n > 1) {
-    const double mean = bad.sum / bad.n;
-    sd = std::sqrt(std::max(bad.sum_sq / bad.n - mean * mean, 0.0));
-  }
-  const double bad_sigma =
-      std::clamp(1.06 * sd * std::pow(std::max(n_bad, 1.0), -0.2),
-                 std::max(bin_width, range / std::min(100.0, 1.0 + n_bad)), range);
+  // Optuna's minimum bandwidth ("magic clip"): about the spacing of the bad
+  // points, so g keeps the detail that makes l/g informative.
+  const double bad_sigma = std::clamp(range / std::min(100.0, 1.0 + n_bad), bin_width, range);
   const double sb = bad_sigma / bin_width;
   const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sb)));
   std::vector<double> kernel(width + 1);
@@ -273,14 +265,16 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       bad.counts[k] += liars[i].counts[k] - good_stats[i].counts[k];
     }
     if (p.categorical()) {
-      // Optuna's categorical kernel: each observation puts 1 on its choice
-      // and prior_weight / n on every choice (then weighs 1 in all), and a
-      // prior component puts 1 / n on each choice with weight prior_weight.
-      // So no choice ever becomes impossible after a streak of good trials.
+      // Optuna's categorical kernel: each of the N observations puts 1 on
+      // its choice plus e = prior_weight / (N + 1) on every choice (rows
+      // normalised), and a prior component with weight prior_weight puts
+      // 1 / n on each. So no choice ever becomes impossible, yet large bad
+      // sets stay close to their empirical frequencies.
       const int n = p.Cardinality();
       const double pw = options_.prior_weight;
       auto mass = [&](const std::vector<double>& counts, double total, int k) {
-        return (std::max(counts[k], 0.0) + total * pw / n) / (1.0 + pw) + pw / n;
+        const double e = pw / (total + 1.0);
+        return (std::max(counts[k], 0.0) + total * e) / (1.0 + n * e) + pw / n;
       };
       double n_good = 0.0, n_bad = 0.0;
       for (int k = 0; k < n; ++k) {
@@ -311,9 +305,6 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       const double v = observations_[g].assignment[i];
       if (!IsAbsent(v)) good_values.push_back(ToInternal(id, v));
     }
-    bad.n = stats_[i].n;  // the spread of all values sets the bad bandwidth
-    bad.sum = stats_[i].sum;
-    bad.sum_sq = stats_[i].sum_sq;
     a[i] = SampleNumeric(id, good_values, bad, rng);
   }
   return a;

@@ -9,13 +9,15 @@
 // and each parameter is modelled only on the trials where it was active.
 // Per parameter, n_ei_candidates draws from l(x) (good density) are scored
 // by l(x) / g(x) (bad density) and the best is kept.
-//   categorical: each observation smoothed by prior_weight over all choices,
-//                plus a flat prior component (as Optuna);
-//   numeric:     adaptive Parzen window over the good values plus a flat
-//                prior component (HyperOpt's bandwidth rule), in log space
-//                for loguniform and in grid-index space for int.
+//   categorical: Optuna's kernel (each observation smoothed over all choices
+//                by prior_weight / (N + 1)) plus a uniform prior component;
+//   numeric:     adaptive Parzen window over the good values plus a broad
+//                prior component centred on the range (Optuna/HyperOpt's
+//                bandwidth rule), in log space for loguniform and in
+//                grid-index space for int.
 // The bad set of a numeric parameter is a histogram of bad_bins bins over
-// its range, Gaussian-smoothed (Scott's rule) when scored. Counts over all
+// its range, smoothed when scored by a Gaussian of Optuna's minimum
+// bandwidth range / min(100, 1 + n_bad) (at least one bin). Counts over all
 // trials are kept incrementally and the good set (at most max_good trials)
 // is subtracted per call, so a suggestion costs
 // O(params * (max_good * n_ei + bad_bins * kernel width) + pending),
@@ -51,8 +53,7 @@ class TpeSampler final : public SamplerBase {
   };
   // Sufficient statistics of one parameter over all observations.
   struct ParamStats {
-    std::vector<double> counts;         // per choice (categorical) or per bin (numeric)
-    double n = 0, sum = 0, sum_sq = 0;  // numeric: internal values
+    std::vector<double> counts;  // per choice (categorical) or per bin (numeric)
   };
   // Internal (model) coordinates of a numeric parameter.
   struct Range {

@@ -7,6 +7,7 @@ size N the study is filled with N random completed trials (add_trials), then
 each timed sample is ask + the define-by-run suggestions + tell.
 
   /usr/bin/python3 bench/search/optuna_tpe.py --cpp build-search/bench/search/convrnn_search_bench
+  /usr/bin/python3 bench/search/optuna_tpe.py --quality 20   # median best after 25..200 trials
 
 Needs Debian's python3-optuna (deps/debian-packages.txt). Reference only; never linked.
 """
@@ -86,6 +87,26 @@ def measure(n, samples):
     return ms[len(ms) // 2], ms[min(len(ms) - 1, int(0.99 * len(ms)))]
 
 
+def quality(seeds):
+    checkpoints = [25, 50, 100, 200]
+    print(f"{'sampler':<10}" + "".join(f" {'best@' + str(c):>10}" for c in checkpoints)
+          + f"   (median of {seeds} seeds, optimum 3.8)")
+    for name, make in (("random", optuna.samplers.RandomSampler),
+                       ("optuna-tpe", optuna.samplers.TPESampler)):
+        best = [[] for _ in checkpoints]
+        for seed in range(1, seeds + 1):
+            study = optuna.create_study(direction="maximize", sampler=make(seed=seed))
+            b = -1e9
+            for t in range(checkpoints[-1]):
+                trial = study.ask()
+                value = suggest(trial)
+                study.tell(trial, value)
+                b = max(b, value)
+                if t + 1 in checkpoints:
+                    best[checkpoints.index(t + 1)].append(b)
+        print(f"{name:<10}" + "".join(f" {statistics.median(v):>10.3f}" for v in best), flush=True)
+
+
 def ours(binary):
     rows = {}
     out = subprocess.run([binary, "--samples", "200"], check=True, capture_output=True, text=True).stdout
@@ -100,8 +121,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cpp", help="path of convrnn_search_bench, to print the ratio")
     parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--quality", type=int, default=0, help="seeds for the quality run")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.quality:
+        quality(args.quality)
+        return
     cpp = ours(args.cpp) if args.cpp else {}
     print(f"optuna {optuna.__version__}")
     print(f"{'trials':>8} {'optuna_p50_ms':>14} {'optuna_p99_ms':>14} {'ours_p50_ms':>12} {'ratio_p50':>10}")

@@ -4,6 +4,9 @@
 // The same space and objective as bench/search/optuna_tpe.py.
 //
 //   build-search/bench/search/convrnn_search_bench [--samples N]
+//   build-search/bench/search/convrnn_search_bench --quality 20
+//     median over 20 seeds of the best objective after 25, 50, 100, 200
+//     trials (optimum 3.8), for comparison with optuna_tpe.py --quality.
 //
 // For each history size the sampler first ingests the history (one-time,
 // reported separately), then each timed call is one Suggest plus finishing
@@ -59,12 +62,49 @@ double Percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
 }
 
+// Median over `seeds` of the best value after each checkpoint.
+void Quality(std::shared_ptr<const Space> space, int seeds) {
+  const std::vector<int> checkpoints = {25, 50, 100, 200};
+  std::printf("%-10s", "sampler");
+  for (int c : checkpoints) std::printf(" %9s%d", "best@", c);
+  std::printf("   (median of %d seeds, optimum 3.8)\n", seeds);
+  for (const char* algorithm : {"random", "tpe", "evolution"}) {
+    std::vector<std::vector<double>> best(checkpoints.size());
+    for (int seed = 1; seed <= seeds; ++seed) {
+      SamplerOptions options;
+      options.seed = seed;
+      auto sampler = *CreateSampler(algorithm, space, options);
+      History history;
+      double b = -1e9;
+      for (int t = 0; t < checkpoints.back(); ++t) {
+        absl::StatusOr<Suggestion> sg = sampler->Suggest(history);
+        const double value = Objective(*ParseArchSpec(sg->spec));
+        b = std::max(b, value);
+        history.AddPending(t, sg->assignment);
+        history.Finish(t, TrialState::kCompleted, {value});
+        for (size_t c = 0; c < checkpoints.size(); ++c) {
+          if (t + 1 == checkpoints[c]) best[c].push_back(b);
+        }
+      }
+    }
+    std::printf("%-10s", algorithm);
+    for (auto& v : best) std::printf(" %10.3f", Percentile(v, 0.5));
+    std::printf("\n");
+  }
+}
+
 int Main(int argc, char** argv) {
   int samples = 200;
+  int quality_seeds = 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--samples") == 0) samples = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--quality") == 0) quality_seeds = std::atoi(argv[i + 1]);
   }
   auto space = std::make_shared<const Space>(*Space::Parse(BenchSpace()));
+  if (quality_seeds > 0) {
+    Quality(space, quality_seeds);
+    return 0;
+  }
   std::printf("space: %zu parameters\n", space->params().size());
   std::printf("%-10s %8s %10s %10s %10s %12s\n", "sampler", "trials", "p50_ms", "p99_ms", "mean_ms",
               "ingest_ms");
