@@ -121,10 +121,10 @@ absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
   absl::StatusOr<int> current = SchemaVersion(conn);
   if (!current.ok()) return current.status();
   if (*current > latest) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        conn.path(), ": database schema version ", *current,
-        " is newer than this build understands (", latest,
-        "); use a newer convrnn-server or a copy of the database"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(conn.path(), ": database schema version ", *current,
+                     " is newer than this build understands (", latest,
+                     "); use a newer convrnn-server or a copy of the database"));
   }
   if (*current == 0) {
     absl::Status s = conn.Exec(
@@ -136,8 +136,8 @@ absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
     if (m.version <= *current || m.version > target_version) continue;
     absl::Status s = conn.Exec(m.sql);
     if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("migrating to schema version ", m.version, ": ",
-                                                 s.message()));
+      return absl::Status(
+          s.code(), absl::StrCat("migrating to schema version ", m.version, ": ", s.message()));
     }
     absl::StatusOr<Stmt> record =
         conn.Prepare("INSERT INTO schema_version (version, description) VALUES (?1, ?2)");

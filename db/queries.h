@@ -25,7 +25,8 @@ inline const std::string kWorkerColumns =
 inline const std::string kInsertCampaign =  // ?1 name ?2 config ?3 max_attempts ?4 now
     "INSERT INTO campaigns (name, state, config_json, max_attempts, created_us, updated_us) "
     "VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?4)";
-inline const std::string kGetCampaign = "SELECT " + kCampaignColumns + " FROM campaigns WHERE id = ?1";
+inline const std::string kGetCampaign =
+    "SELECT " + kCampaignColumns + " FROM campaigns WHERE id = ?1";
 inline const std::string kListCampaigns =  // ?1 before_id (NULL: newest) ?2 limit
     "SELECT " + kCampaignColumns +
     " FROM campaigns WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2";
@@ -53,7 +54,8 @@ inline const std::string kCountTrials =  // ?1 campaign
 // ?1 campaign ?2 JSON path of the metric ?3 k
 inline const std::string kTopTrialsWhere =
     " FROM trials WHERE campaign_id = ?1 AND state = 'COMPLETED' "
-    "AND json_type(metrics_json, ?2) IN ('integer', 'real') ORDER BY json_extract(metrics_json, ?2) ";
+    "AND json_type(metrics_json, ?2) IN ('integer', 'real') ORDER BY json_extract(metrics_json, "
+    "?2) ";
 inline const std::string kTopTrialsMax =
     "SELECT " + kTrialColumns + kTopTrialsWhere + "DESC, number LIMIT ?3";
 inline const std::string kTopTrialsMin =

@@ -138,12 +138,24 @@ absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id) {
     DB_ASSIGN_OR_RETURN(TrialState state, ParseTrialState(stmt.Text(0)));
     const int64_t n = stmt.Int64(1);
     switch (state) {
-      case TrialState::kPending: counts.pending = n; break;
-      case TrialState::kLeased: counts.leased = n; break;
-      case TrialState::kRunning: counts.running = n; break;
-      case TrialState::kCompleted: counts.completed = n; break;
-      case TrialState::kFailed: counts.failed = n; break;
-      case TrialState::kPruned: counts.pruned = n; break;
+      case TrialState::kPending:
+        counts.pending = n;
+        break;
+      case TrialState::kLeased:
+        counts.leased = n;
+        break;
+      case TrialState::kRunning:
+        counts.running = n;
+        break;
+      case TrialState::kCompleted:
+        counts.completed = n;
+        break;
+      case TrialState::kFailed:
+        counts.failed = n;
+        break;
+      case TrialState::kPruned:
+        counts.pruned = n;
+        break;
     }
   }
 }

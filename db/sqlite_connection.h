@@ -74,6 +74,7 @@ class Connection {
   // Runs a script of statements that return no rows (DDL, pragmas).
   absl::Status Exec(std::string_view sql);
   // A prepared statement for `sql`, compiled once per connection.
+  // REQUIRES: no other Stmt for the same `sql` is alive (they share one handle).
   absl::StatusOr<Stmt> Prepare(const std::string& sql);
 
   // Status for SQLite result code `rc`: "<path>: <what>: <message>".

@@ -1,9 +1,8 @@
 #include "db/sqlite_store.h"
 
 #include <algorithm>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -49,8 +48,8 @@ absl::StatusOr<int64_t> InsertEvent(Connection& conn, int64_t campaign_id, int64
 }
 
 // Records a trial's change of state; `extra` adds fields to the payload.
-absl::Status TrialEvent(Connection& conn, const Trial& trial, std::string_view type,
-                        json extra, int64_t now_us) {
+absl::Status TrialEvent(Connection& conn, const Trial& trial, std::string_view type, json extra,
+                        int64_t now_us) {
   extra["state"] = TrialStateName(trial.state);
   extra["attempt"] = trial.attempt;
   return InsertEvent(conn, trial.campaign_id, trial.id, type, extra.dump(), now_us).status();
@@ -139,8 +138,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
       if (check.Text(0) != "ok" && problems.size() < 5) problems.push_back(check.Text(0));
     }
     if (!problems.empty()) {
-      return absl::DataLossError(absl::StrCat(path, ": database is corrupt: ",
-                                              absl::StrJoin(problems, "; ")));
+      return absl::DataLossError(
+          absl::StrCat(path, ": database is corrupt: ", absl::StrJoin(problems, "; ")));
     }
   }
   DB_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
@@ -154,8 +153,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   return store;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
-SqliteStore::ExplainHotQueries() {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SqliteStore::ExplainHotQueries() {
   static const auto* const kHot = new std::vector<std::pair<std::string, const std::string*>>{
       {"count_trials", &sql::kCountTrials},
       {"list_trials_in_state", &sql::kListTrialsInState},
@@ -169,27 +167,26 @@ SqliteStore::ExplainHotQueries() {
       {"list_workers", &sql::kListWorkers},
       {"list_events", &sql::kListEvents},
   };
-  return Read([&](Connection& conn)
-                  -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
-    std::vector<std::pair<std::string, std::string>> plans;
-    for (const auto& [name, query] : *kHot) {
-      DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("EXPLAIN QUERY PLAN " + *query));
-      std::vector<std::string> steps;
-      while (true) {
-        DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-        if (!has_row) break;
-        steps.push_back(stmt.Text(3));
-      }
-      plans.emplace_back(name, absl::StrJoin(steps, "; "));
-    }
-    return plans;
-  });
+  return Read(
+      [&](Connection& conn) -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
+        std::vector<std::pair<std::string, std::string>> plans;
+        for (const auto& [name, query] : *kHot) {
+          DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("EXPLAIN QUERY PLAN " + *query));
+          std::vector<std::string> steps;
+          while (true) {
+            DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            if (!has_row) break;
+            steps.push_back(stmt.Text(3));
+          }
+          plans.emplace_back(name, absl::StrJoin(steps, "; "));
+        }
+        return plans;
+      });
 }
 
 // --- Campaigns -------------------------------------------------------------
 
-absl::StatusOr<Campaign> SqliteStore::CreateCampaign(const NewCampaign& campaign,
-                                                     int64_t now_us) {
+absl::StatusOr<Campaign> SqliteStore::CreateCampaign(const NewCampaign& campaign, int64_t now_us) {
   if (campaign.max_attempts < 1) {
     return absl::InvalidArgumentError("trial.max_attempts: must be at least 1");
   }
@@ -225,8 +222,7 @@ absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState st
         stmt.Bind(1, campaign_id).Bind(2, CampaignStateName(state)).Bind(3, now_us).Run());
     if (conn.changes() == 0) return absl::OkStatus();  // Already in that state.
     json payload = {{"state", CampaignStateName(state)}};
-    return InsertEvent(conn, campaign_id, 0, kEventCampaignState, payload.dump(), now_us)
-        .status();
+    return InsertEvent(conn, campaign_id, 0, kEventCampaignState, payload.dump(), now_us).status();
   });
 }
 
@@ -290,9 +286,9 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     }
     int64_t trial_id = 0;
     {
-      DB_ASSIGN_OR_RETURN(Stmt next, conn.Prepare(request.campaign_id == 0
-                                                      ? sql::kNextPendingAny
-                                                      : sql::kNextPendingInCampaign));
+      DB_ASSIGN_OR_RETURN(Stmt next,
+                          conn.Prepare(request.campaign_id == 0 ? sql::kNextPendingAny
+                                                                : sql::kNextPendingInCampaign));
       if (request.campaign_id != 0) next.Bind(1, request.campaign_id);
       DB_ASSIGN_OR_RETURN(bool found, next.Step());
       if (!found) return std::optional<Trial>();
@@ -343,8 +339,8 @@ absl::StatusOr<Trial> SqliteStore::ExtendLease(int64_t lease_token, int64_t dead
 }
 
 absl::StatusOr<Trial> SqliteStore::RecordEpoch(int64_t lease_token, int epoch,
-                                               const std::string& metrics_json,
-                                               int64_t deadline_us, int64_t now_us) {
+                                               const std::string& metrics_json, int64_t deadline_us,
+                                               int64_t now_us) {
   DB_ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
   if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
@@ -375,15 +371,13 @@ absl::StatusOr<Trial> SqliteStore::RecordEpoch(int64_t lease_token, int epoch,
 }
 
 absl::StatusOr<Trial> SqliteStore::CompleteTrial(int64_t lease_token,
-                                                 const std::string& metrics_json,
-                                                 int64_t now_us) {
+                                                 const std::string& metrics_json, int64_t now_us) {
   DB_ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
     DB_ASSIGN_OR_RETURN(std::optional<Trial> held, reads::TrialByLease(conn, lease_token));
     if (held.has_value() && held->state == TrialState::kCompleted) {
-      return absl::AlreadyExistsError(absl::StrCat("trial ", held->id,
-                                                   " was already completed by lease ",
-                                                   lease_token));
+      return absl::AlreadyExistsError(
+          absl::StrCat("trial ", held->id, " was already completed by lease ", lease_token));
     }
     DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
     DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
@@ -450,10 +444,9 @@ absl::StatusOr<std::vector<Trial>> SqliteStore::ExpireLeases(int64_t now_us) {
     std::vector<Trial> changed;
     for (int64_t id : expired) {
       DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, id));
-      const std::string reason = absl::StrCat("lease ", trial.lease_token, " expired at ",
-                                              trial.lease_deadline_us, " us");
-      DB_ASSIGN_OR_RETURN(Trial after,
-                          EndAttempt(conn, trial, reason, /*retryable=*/true, now_us));
+      const std::string reason =
+          absl::StrCat("lease ", trial.lease_token, " expired at ", trial.lease_deadline_us, " us");
+      DB_ASSIGN_OR_RETURN(Trial after, EndAttempt(conn, trial, reason, /*retryable=*/true, now_us));
       changed.push_back(std::move(after));
     }
     return changed;
@@ -507,8 +500,7 @@ absl::StatusOr<int64_t> SqliteStore::AppendEvent(const Event& event) {
   }
   return Write([&](Connection& conn) -> absl::StatusOr<int64_t> {
     DB_RETURN_IF_ERROR(reads::GetCampaign(conn, event.campaign_id).status());
-    return InsertEvent(conn, event.campaign_id, event.trial_id, event.type, payload,
-                       event.time_us);
+    return InsertEvent(conn, event.campaign_id, event.trial_id, event.type, payload, event.time_us);
   });
 }
 

@@ -80,9 +80,8 @@ class SqliteStore final : public Store {
   absl::Status MarkRunning(int64_t lease_token, int64_t now_us) override;
   absl::StatusOr<Trial> ExtendLease(int64_t lease_token, int64_t deadline_us,
                                     int64_t now_us) override;
-  absl::StatusOr<Trial> RecordEpoch(int64_t lease_token, int epoch,
-                                    const std::string& metrics_json, int64_t deadline_us,
-                                    int64_t now_us) override;
+  absl::StatusOr<Trial> RecordEpoch(int64_t lease_token, int epoch, const std::string& metrics_json,
+                                    int64_t deadline_us, int64_t now_us) override;
   absl::StatusOr<Trial> CompleteTrial(int64_t lease_token, const std::string& metrics_json,
                                       int64_t now_us) override;
   absl::StatusOr<Trial> FailTrial(int64_t lease_token, std::string_view reason, bool retryable,

@@ -4,11 +4,10 @@
 #ifndef CONVRNN_DB_STATUS_MACROS_H_
 #define CONVRNN_DB_STATUS_MACROS_H_
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
-
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace convrnn::db {
@@ -21,10 +20,10 @@ inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.dat
 #define CONVRNN_DB_CONCAT(a, b) CONVRNN_DB_CONCAT_INNER(a, b)
 
 // Returns the status of `expr` (a Status) from the enclosing function unless OK.
-#define DB_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    ::absl::Status db_status_ = (expr);            \
-    if (!db_status_.ok()) return db_status_;       \
+#define DB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status db_status_ = (expr);      \
+    if (!db_status_.ok()) return db_status_; \
   } while (false)
 
 // `lhs = *expr` for a StatusOr `expr`, or returns its status.

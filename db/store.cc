@@ -46,9 +46,10 @@ absl::StatusOr<TrialState> ParseTrialState(std::string_view name) {
   for (const auto& [value, known] : kTrialStates) {
     if (known == name) return value;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown trial state \"", Sv(name), "\"; expected PENDING, LEASED, RUNNING, COMPLETED, FAILED "
-      "or PRUNED"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown trial state \"", Sv(name),
+                   "\"; expected PENDING, LEASED, RUNNING, COMPLETED, FAILED "
+                   "or PRUNED"));
 }
 
 absl::StatusOr<CampaignState> ParseCampaignState(std::string_view name) {

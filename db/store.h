@@ -64,14 +64,14 @@ struct Trial {
   int64_t campaign_id = 0;
   int64_t number = 0;  // 1, 2, ... within the campaign.
   TrialState state = TrialState::kPending;
-  int attempt = 1;            // Current or last attempt, from 1.
-  int64_t worker_id = 0;      // Holder of the current (or last) lease; 0 if none.
-  int64_t lease_token = 0;    // Current lease; kept after COMPLETED/FAILED/PRUNED
-                              // to name the lease that ended it. 0 if none.
+  int attempt = 1;                // Current or last attempt, from 1.
+  int64_t worker_id = 0;          // Holder of the current (or last) lease; 0 if none.
+  int64_t lease_token = 0;        // Current lease; kept after COMPLETED/FAILED/PRUNED
+                                  // to name the lease that ended it. 0 if none.
   int64_t lease_deadline_us = 0;  // 0 unless LEASED or RUNNING.
   std::string spec_json;
-  std::string params_json;   // Sampled search-space values; "{}" if none.
-  std::string metrics_json;  // Final metrics object; "" unless COMPLETED.
+  std::string params_json;     // Sampled search-space values; "{}" if none.
+  std::string metrics_json;    // Final metrics object; "" unless COMPLETED.
   std::string failure_reason;  // Set when FAILED or PRUNED (and last requeue reason).
   int64_t created_us = 0;
   int64_t updated_us = 0;
@@ -195,9 +195,8 @@ class Store {
   virtual absl::StatusOr<TrialCounts> CountTrials(int64_t campaign_id) = 0;
   // Best `k` COMPLETED trials by a final metric (a name of [A-Za-z0-9_]);
   // trials without the metric are left out.
-  virtual absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id,
-                                                       std::string_view metric, bool maximize,
-                                                       int k) = 0;
+  virtual absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id, std::string_view metric,
+                                                       bool maximize, int k) = 0;
   virtual absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(int64_t trial_id) = 0;
 
   // --- Leases ------------------------------------------------------------
@@ -212,8 +211,8 @@ class Store {
   // Records (or, on a retried attempt, replaces) one epoch's metrics, moves
   // LEASED -> RUNNING and optionally extends the lease (deadline_us > 0).
   virtual absl::StatusOr<Trial> RecordEpoch(int64_t lease_token, int epoch,
-                                            const std::string& metrics_json,
-                                            int64_t deadline_us, int64_t now_us) = 0;
+                                            const std::string& metrics_json, int64_t deadline_us,
+                                            int64_t now_us) = 0;
   // RUNNING/LEASED -> COMPLETED with final metrics. ALREADY_EXISTS when this
   // same token already completed the trial (a retried call: treat as success).
   virtual absl::StatusOr<Trial> CompleteTrial(int64_t lease_token, const std::string& metrics_json,

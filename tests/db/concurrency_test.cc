@@ -83,15 +83,15 @@ TEST_CASE("reads do not wait while another connection holds the write lock", "[d
   // lock and keeps it.
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open(dir.File("store.db").c_str(), &other) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE campaigns SET name = 'x';", nullptr,
-                       nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE campaigns SET name = 'x';", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
 
   auto start = std::chrono::steady_clock::now();
   TrialCounts counts = Must(f.store->CountTrials(f.campaign.id));
   auto read_time = std::chrono::steady_clock::now() - start;
   CHECK(counts.pending == 1);
   CHECK(Must(f.store->GetCampaign(f.campaign.id)).name == "demo");  // Uncommitted: unseen.
-  CHECK(read_time < std::chrono::milliseconds(150));  // Did not sit in busy_timeout.
+  CHECK(read_time < std::chrono::milliseconds(150));                // Did not sit in busy_timeout.
 
   // A write waits busy_timeout_ms, then fails as UNAVAILABLE naming the file.
   absl::Status write = f.store->InsertTrial(f.campaign.id, "{}", "{}", kT0).status();

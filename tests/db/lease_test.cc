@@ -84,7 +84,8 @@ TEST_CASE("a stale fencing token is refused and changes nothing", "[db]") {
 
   // B's token works.
   Must(f.store->RecordEpoch(b.lease_token, 1, R"({"val_top1":0.5})", now + 60 * kSecond, now));
-  Trial done = Must(f.store->CompleteTrial(b.lease_token, R"({"val_top1":0.8,"params":1000})", now));
+  Trial done =
+      Must(f.store->CompleteTrial(b.lease_token, R"({"val_top1":0.8,"params":1000})", now));
   CHECK(done.state == TrialState::kCompleted);
   CHECK(done.lease_deadline_us == 0);
 }
@@ -139,7 +140,8 @@ TEST_CASE("a retryable failure re-queues; a non-retryable one fails at once", "[
   // The second attempt of the first trial uses up max_attempts = 2.
   Trial again = f.Lease(f.worker.id, kT0 + 2);
   CHECK(again.attempt == 2);
-  Trial final_fail = Must(f.store->FailTrial(again.lease_token, "CUDA out of memory", true, kT0 + 3));
+  Trial final_fail =
+      Must(f.store->FailTrial(again.lease_token, "CUDA out of memory", true, kT0 + 3));
   CHECK(final_fail.state == TrialState::kFailed);
 }
 
@@ -162,7 +164,8 @@ TEST_CASE("completing twice with the same token reports ALREADY_EXISTS", "[db]")
   f.AddTrial();
   Trial t = f.Lease(f.worker.id, kT0);
   Must(f.store->CompleteTrial(t.lease_token, R"({"val_top1":0.7})", kT0 + 1));
-  absl::Status again = f.store->CompleteTrial(t.lease_token, R"({"val_top1":0.1})", kT0 + 2).status();
+  absl::Status again =
+      f.store->CompleteTrial(t.lease_token, R"({"val_top1":0.1})", kT0 + 2).status();
   CHECK(again.code() == absl::StatusCode::kAlreadyExists);
   CHECK(Must(f.store->GetTrial(t.id)).metrics_json == R"({"val_top1":0.7})");
 }

@@ -61,7 +61,8 @@ TEST_CASE("hot queries use indexes with ten thousand stored trials", "[db]") {
   CHECK(plan_of("trial_by_lease").find("trials_by_lease") != std::string::npos);
 
   // And the operations behind them still behave at this size.
-  std::optional<Trial> t = Must(store->LeaseTrial({worker.id, 0, kT0 + kTrials, kT0 + kTrials + 5}));
+  std::optional<Trial> t =
+      Must(store->LeaseTrial({worker.id, 0, kT0 + kTrials, kT0 + kTrials + 5}));
   REQUIRE(t.has_value());
   CHECK(Must(store->ExpireLeases(kT0 + kTrials + 10)).size() == 1);
 }

@@ -23,7 +23,8 @@ TEST_CASE("counts, filtered listing and paging", "[db]") {
   CHECK(counts.completed == 1);
   CHECK(counts.total() == 7);
 
-  std::vector<Trial> pending = Must(f.store->ListTrials({f.campaign.id, TrialState::kPending, 0, 3}));
+  std::vector<Trial> pending =
+      Must(f.store->ListTrials({f.campaign.id, TrialState::kPending, 0, 3}));
   REQUIRE(pending.size() == 3);
   CHECK(pending[0].number == 4);
   CHECK(pending[2].number == 6);
@@ -144,8 +145,7 @@ TEST_CASE("unknown ids are NOT_FOUND and bad input INVALID_ARGUMENT", "[db]") {
         StatusCode::kNotFound);
   CHECK(f.store->TouchWorker(999, kT0).code() == StatusCode::kNotFound);
   CHECK(f.store->LeaseTrial({999, 0, kT0, kT0 + 1}).status().code() == StatusCode::kNotFound);
-  CHECK(f.store->AppendEvent({0, 999, 0, "x", "{}", kT0}).status().code() ==
-        StatusCode::kNotFound);
+  CHECK(f.store->AppendEvent({0, 999, 0, "x", "{}", kT0}).status().code() == StatusCode::kNotFound);
   CHECK(f.store->CreateCampaign({"x", "{}", 0}, kT0).status().code() ==
         StatusCode::kInvalidArgument);
   f.AddTrial();

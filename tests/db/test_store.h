@@ -5,12 +5,11 @@
 
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
-
-#include <catch2/catch.hpp>
 
 #include "absl/status/statusor.h"
 #include "db/store.h"
