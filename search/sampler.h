@@ -16,6 +16,10 @@
 // coordinator that rebuilds its History gets the same suggestions; parallel
 // workers get different ones because each pending trial changes the input.
 //
+// A Sampler remembers how many finished trials it has read, so it must be
+// given the same History on every call; after rebuilding a History (a
+// restart) create a fresh Sampler. A History that shrank is re-read whole.
+//
 // Cost: a Sampler reads only the trials finished since its last call (it
 // keeps its statistics incrementally), plus the pending ones; a suggestion's
 // cost does not grow with the number of finished trials (tpe_sampler.h says
