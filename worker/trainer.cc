@@ -234,6 +234,10 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
     int64_t batches = 0;
     double lr = t.lr;
     while (step < total_steps) {
+      if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+        return absl::CancelledError(absl::StrCat("training cancelled at epoch ", epoch + 1,
+                                                 ", step ", step));
+      }
       std::optional<Batch> batch = loader.Next();
       if (!batch) break;
       lr = LearningRate(t, step, total_steps, epoch);

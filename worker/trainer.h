@@ -7,13 +7,14 @@
 // uninterrupted one). LibTorch exceptions never escape: every failure comes
 // back as a Status with its reason — a non-finite loss is ABORTED ("the
 // trial diverged"), running out of memory is RESOURCE_EXHAUSTED, a spec that
-// does not fit the data is INVALID_ARGUMENT.
+// does not fit the data is INVALID_ARGUMENT, a cancelled run is CANCELLED.
 //
 // Thread-safety: Train() may run in several threads at once on separate
 // devices; callbacks run on the calling thread.
 #ifndef CONVRNN_WORKER_TRAINER_H_
 #define CONVRNN_WORKER_TRAINER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -72,6 +73,9 @@ struct TrainerOptions {
   std::function<void(const std::string&)> on_warning;
   // Called every few optimizer steps (a heartbeat for long epochs).
   std::function<void(int64_t step)> on_step;
+  // When set and true, training stops before the next step and Train()
+  // returns CANCELLED (a lost lease, a shutdown). Checked every step.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 absl::StatusOr<TrainResult> Train(const ArchSpec& spec, const Datasets& data,

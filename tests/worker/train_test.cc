@@ -175,6 +175,19 @@ TEST_CASE("budgets in steps, early stopping and mismatched specs", "[train]") {
   }
 }
 
+TEST_CASE("a cancelled run stops with CANCELLED", "[train]") {
+  std::atomic<bool> cancel{false};
+  TrainerOptions options;
+  options.cancel = &cancel;
+  options.on_step = [&](int64_t step) {
+    if (step >= 20) cancel = true;
+  };
+  absl::StatusOr<TrainResult> result = Train(Parse(SmallSpec("feedforward")), Subset(), options);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == absl::StatusCode::kCancelled);
+  CHECK_THAT(std::string(result.status().message()), Catch::Contains("epoch 1, step 20"));
+}
+
 TEST_CASE("bf16 and channels-last train on CUDA", "[train][.gpu]") {
   REQUIRE(torch::cuda::is_available());
   json j = SmallSpec("rgc");
