@@ -97,6 +97,9 @@ inline const std::string kRequeueTrial =  // ?1 trial ?2 reason ?3 now
     "UPDATE trials SET state = 'PENDING', attempt = attempt + 1, lease_token = NULL, "
     "lease_deadline_us = NULL, failure_reason = ?2, updated_us = ?3 "
     "WHERE id = ?1 AND state IN ('LEASED', 'RUNNING')";
+inline const std::string kReleaseTrial =  // ?1 trial ?2 reason ?3 now
+    "UPDATE trials SET state = 'PENDING', lease_token = NULL, lease_deadline_us = NULL, "
+    "failure_reason = ?2, updated_us = ?3 WHERE id = ?1 AND state IN ('LEASED', 'RUNNING')";
 inline const std::string kExpiredLeases =  // ?1 now
     "SELECT id FROM trials WHERE lease_deadline_us < ?1 ORDER BY lease_deadline_us";
 inline const std::string kRaiseDeadlines =  // ?1 min deadline ?2 now

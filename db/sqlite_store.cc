@@ -429,6 +429,22 @@ absl::StatusOr<Trial> SqliteStore::PruneTrial(int64_t lease_token, std::string_v
   return EndLease(lease_token, TrialState::kPruned, reason, /*retryable=*/false, now_us);
 }
 
+absl::StatusOr<Trial> SqliteStore::ReleaseLease(int64_t lease_token, std::string_view reason,
+                                                int64_t now_us) {
+  return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
+    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kReleaseTrial));
+    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, reason).Bind(3, now_us).Run());
+    if (conn.changes() != 1) {
+      return absl::InternalError(absl::StrCat("trial ", trial.id, " changed under its lease"));
+    }
+    DB_ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
+    DB_RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialRequeued,
+                                  {{"reason", reason}, {"lease_token", lease_token}}, now_us));
+    return after;
+  });
+}
+
 absl::StatusOr<std::vector<Trial>> SqliteStore::ExpireLeases(int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<std::vector<Trial>> {
     std::vector<int64_t> expired;

@@ -86,6 +86,8 @@ class SqliteStore final : public Store {
                                       int64_t now_us) override;
   absl::StatusOr<Trial> FailTrial(int64_t lease_token, std::string_view reason, bool retryable,
                                   int64_t now_us) override;
+  absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, std::string_view reason,
+                                     int64_t now_us) override;
   absl::StatusOr<Trial> PruneTrial(int64_t lease_token, std::string_view reason,
                                    int64_t now_us) override;
   absl::StatusOr<std::vector<Trial>> ExpireLeases(int64_t now_us) override;

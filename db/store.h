@@ -224,6 +224,10 @@ class Store {
   // RUNNING/LEASED -> PRUNED (early stopping).
   virtual absl::StatusOr<Trial> PruneTrial(int64_t lease_token, std::string_view reason,
                                            int64_t now_us) = 0;
+  // RUNNING/LEASED -> PENDING with the same attempt: the lease ends through no
+  // fault of the trial (its campaign was stopped), so no attempt is spent.
+  virtual absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, std::string_view reason,
+                                             int64_t now_us) = 0;
   // Every LEASED/RUNNING trial whose deadline < now_us goes back to PENDING
   // with attempt + 1, or to FAILED when it used its campaign's max_attempts.
   // Returns those trials in their new state. Indexed on the deadline.

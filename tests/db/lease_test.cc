@@ -273,5 +273,26 @@ TEST_CASE("a restart grace period raises every live deadline", "[db]") {
   CHECK(Must(f.store->GetTrial(t.id)).lease_deadline_us == kT0 + 100 * kSecond);
 }
 
+TEST_CASE("releasing a lease re-queues the trial without spending an attempt", "[db]") {
+  TempDir dir;
+  Fixture f(dir, /*max_attempts=*/1);
+  f.AddTrial();
+  Trial t = f.Lease(f.worker.id, kT0);
+  Trial released = Must(f.store->ReleaseLease(t.lease_token, "campaign stopped", kT0 + 1));
+  CHECK(released.state == TrialState::kPending);
+  CHECK(released.attempt == 1);
+  CHECK(released.failure_reason == "campaign stopped");
+  // The old token is fenced off; the trial can be leased again at the same attempt.
+  CHECK(f.store->RecordEpoch(t.lease_token, 1, R"({"val_top1":0.1})", 0, kT0 + 2).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  Trial again = f.Lease(f.other_worker.id, kT0 + 3);
+  CHECK(again.id == t.id);
+  CHECK(again.attempt == 1);
+  std::vector<Event> events = Must(f.store->ListEvents(f.campaign.id, 0, 100));
+  bool requeued = false;
+  for (const Event& e : events) requeued |= e.type == kEventTrialRequeued;
+  CHECK(requeued);
+}
+
 }  // namespace
 }  // namespace convrnn::db::testing
