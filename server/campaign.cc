@@ -1,0 +1,161 @@
+#include "server/campaign.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "util/json_object.h"
+
+namespace convrnn::server {
+namespace {
+
+using nlohmann::json;
+
+bool IsMetricName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root) {
+  const std::string path = root->PathOf("objectives");
+  if (!list.is_array() || list.empty()) {
+    root->Fail(PathError(path, "must be a non-empty array of {\"metric\", \"goal\"}"));
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list.size(); ++i) {
+    JsonObject o(list[i], IndexPath(path, i));
+    Objective objective;
+    std::string goal;
+    o.String("metric", &objective.metric);
+    o.Enum("goal", &goal, {"max", "min"});
+    if (o.ok() && !IsMetricName(objective.metric)) {
+      o.Fail("metric", "must be a metric name of letters, digits and '_' (e.g. val_top1)");
+    }
+    if (o.ok() && goal.empty()) o.Fail("goal", "is required (max or min)");
+    if (o.ok() && !seen.insert(objective.metric).second) o.Fail("metric", "is listed twice");
+    if (absl::Status s = o.Finish(); !s.ok()) {
+      root->Fail(std::move(s));
+      return;
+    }
+    objective.goal = goal == "min" ? search::Goal::kMinimize : search::Goal::kMaximize;
+    config->objectives.push_back(std::move(objective));
+  }
+}
+
+void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
+                 const json** early_stopping) {
+  JsonObject o(j, root->PathOf("search"));
+  o.Enum("algorithm", &config->algorithm, {"random", "tpe", "evolution"});
+  int64_t seed = 0;
+  o.Int64("seed", &seed, 0, int64_t{1} << 53);
+  config->seed = static_cast<uint64_t>(seed);
+  if (o.ok() && !o.Has("max_trials")) o.Fail("max_trials", "is required");
+  o.Int("max_trials", &config->max_trials, 1, kMaxTrialsLimit);
+  config->max_parallel = config->max_trials;
+  o.Int("max_parallel", &config->max_parallel, 1, kMaxTrialsLimit);
+  *early_stopping = o.Get("early_stopping");
+  root->Fail(o.Finish());
+}
+
+void ParseTrial(const json& j, CampaignConfig* config, JsonObject* root) {
+  JsonObject o(j, root->PathOf("trial"));
+  o.Int("max_attempts", &config->max_attempts, 1, kMaxAttemptsLimit);
+  o.Int("lease_seconds", &config->lease_seconds, 1, kMaxLeaseSeconds);
+  root->Fail(o.Finish());
+}
+
+}  // namespace
+
+std::string ObjectiveName(const Objective& objective) {
+  return absl::StrCat(objective.metric, ":",
+                      objective.goal == search::Goal::kMaximize ? "max" : "min");
+}
+
+absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
+  CampaignConfig config;
+  JsonObject root(j, "");
+  if (!root.ok()) return root.Finish();
+
+  if (!root.Has("name")) root.Fail("name", "is required");
+  root.String("name", &config.name);
+  if (root.ok() && config.name.empty()) root.Fail("name", "must not be empty");
+
+  // data: defaults to fashion-mnist at its Debian location.
+  const json* data = root.Get("data");
+  if (root.ok()) {
+    absl::StatusOr<DataSpec> spec =
+        ParseDataSpec(data != nullptr ? *data : json::object(), "data");
+    if (spec.ok()) {
+      config.data = *std::move(spec);
+      config.data_json = ToJson(config.data).dump();
+    } else {
+      root.Fail(spec.status());
+    }
+  }
+
+  const json* objectives = root.Get("objectives");
+  if (root.ok()) {
+    if (objectives != nullptr) {
+      ParseObjectives(*objectives, &config, &root);
+    } else {
+      config.objectives.push_back({"val_top1", search::Goal::kMaximize});
+    }
+  }
+
+  const json* search = root.Get("search");
+  const json* early_stopping = nullptr;
+  if (root.ok()) {
+    if (search == nullptr) {
+      root.Fail("search", "is required (at least {\"max_trials\": N})");
+    } else {
+      ParseSearch(*search, &config, &root, &early_stopping);
+    }
+  }
+  if (root.ok() && config.max_parallel > config.max_trials) {
+    // More workers than trials is harmless; clamp rather than refuse.
+    config.max_parallel = config.max_trials;
+  }
+  if (root.ok() && early_stopping != nullptr && !early_stopping->is_null()) {
+    absl::StatusOr<search::EarlyStoppingOptions> options = search::ParseEarlyStopping(
+        *early_stopping, "search.early_stopping", config.objectives.front().goal);
+    if (options.ok()) {
+      config.early_stopping = *options;
+    } else {
+      root.Fail(options.status());
+    }
+  }
+
+  const json* trial = root.Get("trial");
+  if (root.ok() && trial != nullptr) ParseTrial(*trial, &config, &root);
+
+  // The space last: its probe samples are the costly part of the check.
+  const json* space = root.Get("space");
+  if (root.ok()) {
+    if (space == nullptr) {
+      root.Fail("space", "is required");
+    } else {
+      absl::StatusOr<search::Space> parsed = search::Space::Parse(*space, "space");
+      if (parsed.ok()) {
+        config.space = std::make_shared<const search::Space>(*std::move(parsed));
+      } else {
+        root.Fail(parsed.status());
+      }
+    }
+  }
+  if (absl::Status s = root.Finish(); !s.ok()) return s;
+  return config;
+}
+
+absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text) {
+  json j;
+  if (absl::Status s = ParseJsonText(text, "campaign", &j); !s.ok()) return s;
+  return ParseCampaign(j);
+}
+
+}  // namespace convrnn::server

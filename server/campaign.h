@@ -1,0 +1,78 @@
+// A search campaign as the coordinator runs it: the campaign JSON of
+// DESIGN.md §7, parsed and validated once at launch (and again when a
+// restarted coordinator reloads it from the store).
+//
+//   {"name": "...",
+//    "data": <data spec>,                        default {} (fashion-mnist)
+//    "space": <architecture spec with distributions>,
+//    "search": {"algorithm": "random"|"tpe"|"evolution",   default "random"
+//               "seed": 0,                                  default 0
+//               "max_trials": N,                            required
+//               "max_parallel": P,                          default max_trials
+//               "early_stopping": null | {"rule": "asha"|"median", ...}},
+//    "objectives": [{"metric": "val_top1", "goal": "max"}, ...],
+//                                                default [val_top1:max]
+//    "trial": {"max_attempts": 3, "lease_seconds": 60}}
+//
+// Every error is INVALID_ARGUMENT naming the key path
+// ("search.max_parallel: must be an integer in [1, 100000]"); unknown keys
+// are refused. The space is parsed by search/space.h, which also probes it,
+// so a space that cannot produce a valid spec is refused here, at launch.
+//
+// Thread-safety: a CampaignConfig is immutable after parsing; share it const.
+#ifndef CONVRNN_SERVER_CAMPAIGN_H_
+#define CONVRNN_SERVER_CAMPAIGN_H_
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "search/early_stopping.h"
+#include "search/pareto.h"
+#include "search/space.h"
+#include "worker/data_spec.h"
+
+namespace convrnn::server {
+
+struct Objective {
+  std::string metric;  // a final-metric name of [A-Za-z0-9_]
+  search::Goal goal = search::Goal::kMaximize;
+};
+
+struct CampaignConfig {
+  std::string name;
+  DataSpec data;
+  // Canonical ToJson(data): what LeaseTrialResponse.data_json carries.
+  std::string data_json;
+  std::shared_ptr<const search::Space> space;
+  std::string algorithm = "random";
+  uint64_t seed = 0;
+  int max_trials = 0;
+  int max_parallel = 0;
+  std::optional<search::EarlyStoppingOptions> early_stopping;
+  // At least one; the first drives early stopping and Best's default.
+  std::vector<Objective> objectives;
+  int max_attempts = 3;
+  int lease_seconds = 60;
+};
+
+// Upper bounds of the numeric fields (the range is named in the errors).
+inline constexpr int kMaxTrialsLimit = 1'000'000;
+inline constexpr int kMaxAttemptsLimit = 100;
+inline constexpr int kMaxLeaseSeconds = 7 * 24 * 3600;
+
+absl::StatusOr<CampaignConfig> ParseCampaign(const nlohmann::json& json);
+// Parses the text first; malformed JSON is INVALID_ARGUMENT too.
+absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text);
+
+// "val_top1:max".
+std::string ObjectiveName(const Objective& objective);
+
+}  // namespace convrnn::server
+
+#endif  // CONVRNN_SERVER_CAMPAIGN_H_

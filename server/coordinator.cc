@@ -1,0 +1,696 @@
+// The coordinator's life cycle and the worker path: loading, proposing,
+// leasing, progress, completion, failure and the reaper. The read-only
+// queries (best, pareto, export, workers, events) are in
+// coordinator_queries.cc.
+#include "server/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "search/early_stopping.h"
+#include "search/sampler.h"
+#include "server/coordinator_runtime.h"
+#include "server/metrics.h"
+
+namespace convrnn::server {
+
+using nlohmann::json;
+
+namespace {
+
+bool IsLive(db::TrialState state) {
+  return state == db::TrialState::kLeased || state == db::TrialState::kRunning;
+}
+
+bool IsFinal(db::TrialState state) {
+  return state == db::TrialState::kCompleted || state == db::TrialState::kFailed ||
+         state == db::TrialState::kPruned;
+}
+
+int64_t InFlight(const db::TrialCounts& c) { return c.pending + c.leased + c.running; }
+
+}  // namespace
+
+Coordinator::Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options)
+    : store_(store), clock_(clock), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
+    db::Store& store, Clock& clock, const CoordinatorOptions& options) {
+  std::unique_ptr<Coordinator> coordinator(new Coordinator(store, clock, options));
+  if (absl::Status s = coordinator->Load(); !s.ok()) return s;
+  if (options.start_reaper) {
+    coordinator->reaper_ = std::thread([c = coordinator.get()] { c->ReaperLoop(); });
+  }
+  return coordinator;
+}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+void Coordinator::Shutdown() {
+  if (!stop_reaper_.HasBeenNotified()) stop_reaper_.Notify();
+  if (reaper_.joinable()) reaper_.join();
+  {
+    absl::MutexLock lock(&events_mu_);
+    shut_down_ = true;
+  }
+  events_cv_.SignalAll();
+}
+
+// --- Loading -----------------------------------------------------------------
+
+absl::Status Coordinator::Load() {
+  const int64_t now = clock_.NowMicros();
+  // Workers kept training while we were down: let them reach us before any
+  // of their leases can expire.
+  absl::StatusOr<int64_t> extended =
+      store_.ExtendAllLeases(now + absl::ToInt64Microseconds(options_.restart_grace), now);
+  if (!extended.ok()) return extended.status();
+
+  int64_t before_id = 0;
+  while (true) {
+    absl::StatusOr<std::vector<db::Campaign>> page = store_.ListCampaigns(before_id, 100);
+    if (!page.ok()) return page.status();
+    for (const db::Campaign& campaign : *page) {
+      absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(campaign.id);
+      if (!counts.ok()) return counts.status();
+      const bool active = campaign.state == db::CampaignState::kRunning ||
+                          campaign.state == db::CampaignState::kStopped;
+      if (!active && counts->leased + counts->running == 0) continue;  // loaded on demand
+      absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = LoadRuntime(campaign);
+      if (!rt.ok()) return rt.status();
+    }
+    if (page->size() < 100) break;
+    before_id = page->back().id;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::Runtime(
+    int64_t campaign_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = campaigns_.find(campaign_id);
+    if (it != campaigns_.end()) return it->second;
+  }
+  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
+  if (!campaign.ok()) return campaign.status();
+  return LoadRuntime(*campaign);
+}
+
+absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadRuntime(
+    const db::Campaign& campaign) {
+  absl::StatusOr<CampaignConfig> config = ParseCampaignText(campaign.config_json);
+  if (!config.ok()) {
+    return absl::DataLossError(absl::StrCat("campaign ", campaign.id,
+                                            ": stored config no longer parses: ",
+                                            config.status().message()));
+  }
+  auto rt = std::make_shared<CampaignRuntime>(campaign.id, *std::move(config), campaign.state);
+  {
+    absl::MutexLock lock(&rt->mu);
+    if (absl::Status s = RebuildHistory(*rt); !s.ok()) return s;
+  }
+  absl::MutexLock lock(&mu_);
+  // Another thread may have loaded it meanwhile; keep the first.
+  auto [it, inserted] = campaigns_.emplace(campaign.id, rt);
+  return it->second;
+}
+
+absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
+  const bool active =
+      rt.state == db::CampaignState::kRunning || rt.state == db::CampaignState::kStopped;
+  std::vector<db::Trial> trials;
+  if (active) {
+    absl::StatusOr<std::vector<db::Trial>> all = AllTrials(rt.id, std::nullopt);
+    if (!all.ok()) return all.status();
+    trials = *std::move(all);
+  } else {
+    // Ended campaign: only its leases in flight matter.
+    for (db::TrialState state : {db::TrialState::kLeased, db::TrialState::kRunning}) {
+      absl::StatusOr<std::vector<db::Trial>> live = AllTrials(rt.id, state);
+      if (!live.ok()) return live.status();
+      trials.insert(trials.end(), live->begin(), live->end());
+    }
+  }
+  for (const db::Trial& t : trials) {
+    if (IsLive(t.state)) AddLease(t.lease_token, {rt.id, t.id, t.worker_id});
+  }
+  if (!active) return absl::OkStatus();
+  if (absl::Status s = rt.InitSearch(); !s.ok()) return s;
+
+  // Replay the stopper over the stored epochs, trial by trial, so its rungs
+  // hold what they held before the restart. The last report of a pruned
+  // trial is also its value for the sampler.
+  std::map<int64_t, Metrics> last_report;
+  if (rt.stopper != nullptr) {
+    const std::string& metric = rt.config.objectives.front().metric;
+    for (const db::Trial& t : trials) {
+      if (t.state == db::TrialState::kPending) continue;
+      absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(t.id);
+      if (!epochs.ok()) return epochs.status();
+      for (const db::EpochMetrics& e : *epochs) {
+        Metrics m = ParseMetricsJson(e.metrics_json);
+        auto v = m.find(metric);
+        if (v != m.end()) rt.stopper->Decide(t.id, e.epoch, v->second);
+        last_report[t.id] = std::move(m);
+      }
+    }
+  }
+
+  // Finished trials in the order they finished, then the pending ones.
+  std::vector<const db::Trial*> finished;
+  for (const db::Trial& t : trials) {
+    if (IsFinal(t.state)) finished.push_back(&t);
+  }
+  std::stable_sort(finished.begin(), finished.end(), [](const db::Trial* a, const db::Trial* b) {
+    return std::tie(a->updated_us, a->id) < std::tie(b->updated_us, b->id);
+  });
+  for (const db::Trial* t : finished) {
+    Metrics values_from;
+    if (t->state == db::TrialState::kCompleted) values_from = ParseMetricsJson(t->metrics_json);
+    if (t->state == db::TrialState::kPruned) values_from = last_report[t->id];
+    rt.RecordFinished(*t, values_from);
+  }
+  for (const db::Trial& t : trials) {
+    if (!IsFinal(t.state)) rt.RecordPending(t);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<db::Trial>> Coordinator::AllTrials(int64_t campaign_id,
+                                                              std::optional<db::TrialState> state) {
+  std::vector<db::Trial> all;
+  db::TrialQuery query;
+  query.campaign_id = campaign_id;
+  query.state = state;
+  query.limit = 1000;
+  while (true) {
+    absl::StatusOr<std::vector<db::Trial>> page = store_.ListTrials(query);
+    if (!page.ok()) return page.status();
+    for (db::Trial& t : *page) all.push_back(std::move(t));
+    if (static_cast<int>(page->size()) < query.limit) break;
+    query.after_number = all.back().number;
+  }
+  return all;
+}
+
+// --- Campaigns ---------------------------------------------------------------
+
+absl::StatusOr<CampaignView> Coordinator::View(const db::Campaign& campaign) {
+  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(campaign.id);
+  if (!counts.ok()) return counts.status();
+  return CampaignView{campaign, *counts};
+}
+
+absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json) {
+  absl::StatusOr<CampaignConfig> config = ParseCampaignText(campaign_json);
+  if (!config.ok()) return config.status();
+  db::NewCampaign fresh;
+  fresh.name = config->name;
+  fresh.config_json = campaign_json;
+  fresh.max_attempts = config->max_attempts;
+  absl::StatusOr<db::Campaign> campaign = store_.CreateCampaign(fresh, clock_.NowMicros());
+  if (!campaign.ok()) return campaign.status();
+  NotifyEvents();
+  auto rt = std::make_shared<CampaignRuntime>(campaign->id, *std::move(config), campaign->state);
+  {
+    absl::MutexLock lock(&rt->mu);
+    if (absl::Status s = rt->InitSearch(); !s.ok()) return s;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    campaigns_.emplace(campaign->id, rt);
+  }
+  return View(*campaign);
+}
+
+absl::StatusOr<CampaignView> Coordinator::GetCampaign(int64_t campaign_id) {
+  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
+  if (!campaign.ok()) return campaign.status();
+  return View(*campaign);
+}
+
+int Coordinator::PageSize(int requested) const {
+  if (requested <= 0) return options_.default_page_size;
+  return std::min(requested, options_.max_page_size);
+}
+
+absl::StatusOr<CampaignPage> Coordinator::ListCampaigns(int64_t before_id, int page_size) {
+  const int limit = PageSize(page_size);
+  absl::StatusOr<std::vector<db::Campaign>> campaigns = store_.ListCampaigns(before_id, limit + 1);
+  if (!campaigns.ok()) return campaigns.status();
+  CampaignPage page;
+  for (const db::Campaign& c : *campaigns) {
+    if (static_cast<int>(page.campaigns.size()) == limit) {
+      page.next_before_id = page.campaigns.back().campaign.id;
+      break;
+    }
+    absl::StatusOr<CampaignView> view = View(c);
+    if (!view.ok()) return view.status();
+    page.campaigns.push_back(*std::move(view));
+  }
+  return page;
+}
+
+absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
+                                                  std::optional<db::TrialState> state,
+                                                  int64_t after_number, int page_size) {
+  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
+  db::TrialQuery query;
+  query.campaign_id = campaign_id;
+  query.state = state;
+  query.after_number = after_number;
+  query.limit = PageSize(page_size) + 1;
+  absl::StatusOr<std::vector<db::Trial>> trials = store_.ListTrials(query);
+  if (!trials.ok()) return trials.status();
+  TrialPage page;
+  page.trials = *std::move(trials);
+  if (static_cast<int>(page.trials.size()) == query.limit) {
+    page.trials.pop_back();
+    page.next_after_number = page.trials.back().number;
+  }
+  return page;
+}
+
+absl::StatusOr<TrialDetail> Coordinator::GetTrial(int64_t trial_id) {
+  absl::StatusOr<db::Trial> trial = store_.GetTrial(trial_id);
+  if (!trial.ok()) return trial.status();
+  absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(trial_id);
+  if (!epochs.ok()) return epochs.status();
+  return TrialDetail{*std::move(trial), *std::move(epochs)};
+}
+
+absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
+  if (!rt.ok()) return rt.status();
+  {
+    absl::MutexLock lock(&(*rt)->mu);
+    switch ((*rt)->state) {
+      case db::CampaignState::kStopped:
+        break;
+      case db::CampaignState::kRunning: {
+        absl::Status s =
+            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros());
+        if (!s.ok()) return s;
+        (*rt)->state = db::CampaignState::kStopped;
+        NotifyEvents();
+        break;
+      }
+      default:
+        return absl::FailedPreconditionError(
+            absl::StrCat("campaign ", campaign_id, " has ended (",
+                         db::CampaignStateName((*rt)->state).data(), "); nothing to stop"));
+    }
+  }
+  return GetCampaign(campaign_id);
+}
+
+absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
+  if (!rt.ok()) return rt.status();
+  {
+    absl::MutexLock lock(&(*rt)->mu);
+    switch ((*rt)->state) {
+      case db::CampaignState::kRunning:
+        break;
+      case db::CampaignState::kStopped: {
+        absl::Status s =
+            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros());
+        if (!s.ok()) return s;
+        (*rt)->state = db::CampaignState::kRunning;
+        NotifyEvents();
+        // Everything may have finished while it was stopped.
+        if (absl::Status done = MaybeCompleteCampaign(**rt); !done.ok()) return done;
+        break;
+      }
+      default:
+        return absl::FailedPreconditionError(
+            absl::StrCat("campaign ", campaign_id, " has ended (",
+                         db::CampaignStateName((*rt)->state).data(), "); it cannot resume"));
+    }
+  }
+  return GetCampaign(campaign_id);
+}
+
+absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
+  if (rt.state != db::CampaignState::kRunning) return absl::OkStatus();
+  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
+  if (!counts.ok()) return counts.status();
+  if (counts->total() < rt.config.max_trials || InFlight(*counts) > 0) return absl::OkStatus();
+  absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
+  if (!s.ok()) return s;
+  rt.state = db::CampaignState::kCompleted;
+  NotifyEvents();
+  return absl::OkStatus();
+}
+
+void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
+                                  const Metrics& values_from) {
+  EraseLeaseOfTrial(trial.id);
+  absl::MutexLock lock(&rt.mu);
+  rt.RecordFinished(trial, values_from);
+  // A failure here leaves the campaign RUNNING with nothing in flight; the
+  // next finished trial, lease request or restart checks again.
+  (void)MaybeCompleteCampaign(rt);
+}
+
+// --- Workers -----------------------------------------------------------------
+
+absl::StatusOr<Registration> Coordinator::RegisterWorker(const db::Worker& worker) {
+  const int64_t now = clock_.NowMicros();
+  absl::StatusOr<db::Worker> stored = store_.RegisterWorker(worker, now);
+  if (!stored.ok()) return stored.status();
+  {
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[stored->id] = now;
+  }
+  return Registration{stored->id, absl::ToInt64Milliseconds(options_.heartbeat_interval)};
+}
+
+void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
+  {
+    absl::MutexLock lock(&mu_);
+    int64_t& last = last_touch_us_[worker_id];
+    if (now_us - last < absl::ToInt64Microseconds(options_.worker_touch_interval)) return;
+    last = now_us;
+  }
+  (void)store_.TouchWorker(worker_id, now_us);  // liveness only; a failure is harmless
+}
+
+absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& rt,
+                                                               int64_t worker_id, int64_t now_us) {
+  absl::MutexLock lock(&rt.mu);
+  if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
+  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
+  if (!counts.ok()) return counts.status();
+  const db::LeaseRequest request{worker_id, rt.id, now_us,
+                                 now_us + int64_t{rt.config.lease_seconds} * 1'000'000};
+  if (counts->pending == 0) {
+    // Propose a new trial when the budget and max_parallel allow.
+    if (counts->total() >= rt.config.max_trials || InFlight(*counts) >= rt.config.max_parallel) {
+      return std::nullopt;
+    }
+    absl::StatusOr<search::Suggestion> suggestion = rt.sampler->Suggest(rt.history);
+    if (!suggestion.ok()) {
+      if (suggestion.status().code() != absl::StatusCode::kFailedPrecondition) {
+        return suggestion.status();
+      }
+      // The space cannot produce a valid trial: the campaign cannot go on.
+      absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
+      if (!s.ok()) return s;
+      rt.state = db::CampaignState::kFailed;
+      NotifyEvents();
+      return std::nullopt;
+    }
+    absl::StatusOr<db::Trial> inserted =
+        store_.InsertTrial(rt.id, suggestion->spec.dump(),
+                           rt.config.space->ToJson(suggestion->assignment).dump(), now_us);
+    if (!inserted.ok()) return inserted.status();
+    rt.history.AddPending(inserted->id, std::move(suggestion->assignment));
+    NotifyEvents();
+  }
+  absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
+  if (!leased.ok()) return leased.status();
+  if (leased->has_value()) {
+    AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id});
+    NotifyEvents();
+  }
+  return leased;
+}
+
+absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
+  const int64_t now = clock_.NowMicros();
+  std::vector<std::shared_ptr<CampaignRuntime>> running;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, rt] : campaigns_) running.push_back(rt);  // oldest first
+  }
+  LeaseGrant grant;
+  for (const std::shared_ptr<CampaignRuntime>& rt : running) {
+    absl::StatusOr<std::optional<db::Trial>> trial = TryLease(*rt, worker_id, now);
+    if (!trial.ok()) return trial.status();
+    if (!trial->has_value()) continue;
+    grant.has_trial = true;
+    grant.trial = **std::move(trial);
+    grant.data_json = rt->config.data_json;
+    grant.heartbeat_interval_ms =
+        std::min(absl::ToInt64Milliseconds(options_.heartbeat_interval),
+                 int64_t{rt->config.lease_seconds} * 1000 / 3);
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[worker_id] = now;  // LeaseTrial wrote last_seen
+    return grant;
+  }
+  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
+  if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
+  return grant;
+}
+
+std::optional<Coordinator::LeaseInfo> Coordinator::FindLease(int64_t token) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it == leases_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Coordinator::AddLease(int64_t token, const LeaseInfo& info) {
+  absl::MutexLock lock(&mu_);
+  leases_[token] = info;
+  lease_of_trial_[info.trial_id] = token;
+}
+
+void Coordinator::EraseLease(int64_t token) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it == leases_.end()) return;
+  auto by_trial = lease_of_trial_.find(it->second.trial_id);
+  if (by_trial != lease_of_trial_.end() && by_trial->second == token) {
+    lease_of_trial_.erase(by_trial);
+  }
+  leases_.erase(it);
+}
+
+void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = lease_of_trial_.find(trial_id);
+  if (it == lease_of_trial_.end()) return;
+  leases_.erase(it->second);
+  lease_of_trial_.erase(it);
+}
+
+namespace {
+
+absl::Status StaleLease(int64_t token) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "lease ", token, " is not held: it expired, was taken over or its trial ended"));
+}
+
+absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease ", token, " is held by worker ", holder, ", not worker ", caller));
+}
+
+}  // namespace
+
+absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
+  const int64_t now = clock_.NowMicros();
+  HeartbeatResult result;
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value() || info->worker_id != worker_id) {
+    result.lease_lost = true;
+    MaybeTouchWorker(worker_id, now);
+    return result;
+  }
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(info->campaign_id);
+  if (!rt.ok()) return rt.status();
+  if ((*rt)->Stopped()) {
+    absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
+    EraseLease(lease_token);
+    if (released.ok()) NotifyEvents();
+    result.lease_lost = true;
+    return result;
+  }
+  const int64_t deadline = now + int64_t{(*rt)->config.lease_seconds} * 1'000'000;
+  absl::StatusOr<db::Trial> trial = store_.ExtendLease(lease_token, deadline, now);
+  if (!trial.ok()) {
+    if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
+    EraseLease(lease_token);
+    result.lease_lost = true;
+    return result;
+  }
+  MaybeTouchWorker(worker_id, now);
+  result.lease_deadline_us = deadline;
+  return result;
+}
+
+absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, int64_t lease_token,
+                                                           int epoch, const Metrics& metrics) {
+  if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value()) return StaleLease(lease_token);
+  if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt_or = Runtime(info->campaign_id);
+  if (!rt_or.ok()) return rt_or.status();
+  CampaignRuntime& rt = **rt_or;
+  ProgressResult result;
+  if (rt.Stopped()) {
+    absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
+    EraseLease(lease_token);
+    if (!released.ok()) return released.status();
+    NotifyEvents();
+    result.stop = true;
+    result.reason = "campaign stopped";
+    return result;
+  }
+  const int64_t deadline = now + int64_t{rt.config.lease_seconds} * 1'000'000;
+  absl::StatusOr<db::Trial> trial =
+      store_.RecordEpoch(lease_token, epoch, MetricsToJson(metrics), deadline, now);
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  result.lease_deadline_us = deadline;
+
+  search::Decision decision = search::Decision::kContinue;
+  {
+    absl::MutexLock lock(&rt.mu);
+    auto value = metrics.find(rt.config.objectives.front().metric);
+    if (rt.stopper != nullptr && value != metrics.end()) {
+      decision = rt.stopper->Decide(trial->id, epoch, value->second);
+    }
+  }
+  if (decision == search::Decision::kContinue) return result;
+
+  const std::string reason =
+      absl::StrCat("pruned by ", rt.config.early_stopping->rule ==
+                                         search::EarlyStoppingOptions::Rule::kAsha
+                                     ? "asha"
+                                     : "median",
+                   " at epoch ", epoch);
+  absl::StatusOr<db::Trial> pruned = store_.PruneTrial(lease_token, reason, now);
+  if (!pruned.ok()) {
+    if (pruned.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return pruned.status();
+  }
+  NotifyEvents();
+  OnTrialFinished(rt, *pruned, WithCost(metrics, pruned->spec_json));
+  result.stop = true;
+  result.reason = reason;
+  return result;
+}
+
+absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_token,
+                                           const Metrics& metrics) {
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  Metrics final_metrics = metrics;
+  if (info.has_value()) {
+    if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+    if (!metrics.count("params") || !metrics.count("flops")) {
+      absl::StatusOr<db::Trial> trial = store_.GetTrial(info->trial_id);
+      if (!trial.ok()) return trial.status();
+      final_metrics = WithCost(metrics, trial->spec_json);
+    }
+  }
+  // Without a known lease the store still answers: ALREADY_EXISTS for a
+  // retried completion of this lease, FAILED_PRECONDITION for a stale one.
+  absl::StatusOr<db::Trial> trial =
+      store_.CompleteTrial(lease_token, MetricsToJson(final_metrics), now);
+  if (trial.status().code() == absl::StatusCode::kAlreadyExists) return true;
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
+  if (!rt.ok()) return rt.status();
+  OnTrialFinished(**rt, *trial, final_metrics);
+  return false;
+}
+
+absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_token,
+                                             const std::string& reason, bool retryable) {
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value()) return StaleLease(lease_token);
+  if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+  absl::StatusOr<db::Trial> trial =
+      store_.FailTrial(lease_token, reason.empty() ? "failed (no reason given)" : reason,
+                       retryable, now);
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  FailResult result{trial->state == db::TrialState::kPending, trial->attempt};
+  if (result.requeued) {
+    EraseLease(lease_token);
+  } else {
+    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
+    if (!rt.ok()) return rt.status();
+    OnTrialFinished(**rt, *trial, {});
+  }
+  return result;
+}
+
+// --- Reaper ------------------------------------------------------------------
+
+absl::StatusOr<int> Coordinator::ReapOnce() {
+  absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(clock_.NowMicros());
+  if (!expired.ok()) return expired.status();
+  for (const db::Trial& trial : *expired) {
+    if (trial.state != db::TrialState::kFailed) {
+      EraseLeaseOfTrial(trial.id);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial.campaign_id);
+    if (!rt.ok()) return rt.status();
+    OnTrialFinished(**rt, trial, {});
+  }
+  if (!expired->empty()) NotifyEvents();
+  return static_cast<int>(expired->size());
+}
+
+void Coordinator::ReaperLoop() {
+  while (true) {
+    const int64_t wake = clock_.NowMicros() + absl::ToInt64Microseconds(options_.reap_interval);
+    if (!clock_.SleepUntil(wake, &stop_reaper_)) return;
+    // A failed pass (the store busy) is retried at the next interval.
+    (void)ReapOnce();
+  }
+}
+
+// --- Event notification ------------------------------------------------------
+
+void Coordinator::NotifyEvents() {
+  {
+    absl::MutexLock lock(&events_mu_);
+    ++event_seq_;
+  }
+  events_cv_.SignalAll();
+}
+
+void Coordinator::WakeWatchers() { NotifyEvents(); }
+
+int64_t Coordinator::event_sequence() const {
+  absl::MutexLock lock(&events_mu_);
+  return event_seq_;
+}
+
+int64_t Coordinator::AwaitEvents(int64_t seen, absl::Duration max_wait) {
+  absl::MutexLock lock(&events_mu_);
+  const absl::Time deadline = absl::Now() + max_wait;
+  while (event_seq_ <= seen && !shut_down_) {
+    if (events_cv_.WaitWithDeadline(&events_mu_, deadline)) break;
+  }
+  return event_seq_;
+}
+
+}  // namespace convrnn::server

@@ -1,0 +1,308 @@
+// The coordinator: owns campaigns, proposes trials through search/, leases
+// them to workers, reaps expired leases, decides early stopping, and feeds
+// watchers. It knows nothing of gRPC: server/service.h translates the wire
+// contract (proto/convrnn.proto) to these calls, one call per RPC.
+//
+// Durability: every state change goes through Store (one SQLite transaction)
+// before a call returns, so an RPC is acknowledged only once it is durable.
+// In-memory state is a cache of the store, rebuilt once by Create():
+//   * per campaign: the parsed config, its sampler and sampler History, its
+//     early stopper (replayed from the stored epochs), and its state;
+//   * the live leases: token -> (campaign, trial, worker), so a heartbeat
+//     needs no read to find the lease's campaign and lease_seconds.
+//
+// What each call costs (n = the campaign's trials; no hot path reads every
+// trial; "write" is one SQLite transaction on the single writer):
+//   RegisterWorker   1 write.
+//   LeaseTrial       per RUNNING campaign tried, oldest first: 1 indexed
+//                    CountTrials; then 1 write (lease a re-queued trial), or
+//                    Suggest (flat in n, see search/sampler.h) + 2 writes
+//                    (insert, lease). Nothing to do: 1 write (worker seen).
+//   Heartbeat        1 write (extend); the worker's last-seen time is
+//                    written at most once per Options::worker_touch_interval.
+//   ReportProgress   1 write (record epoch + extend); with early stopping an
+//                    O(log r) decision in memory (r = reports at that rung),
+//                    and 1 write + 1 CountTrials when it prunes.
+//   CompleteTrial    1 write, + 1 indexed read when params/flops must be
+//                    estimated, + 1 CountTrials (is the campaign done?).
+//   FailTrial        1 write (+ 1 CountTrials when it fails for good).
+//   Reaper           every Options::reap_interval: 1 write, indexed on the
+//                    deadline; costs nothing per healthy lease.
+//   Get/List*        indexed reads, one page at a time; counts via CountTrials.
+//   Best             TopTrials: 1 indexed read of k rows.
+//   Pareto, Export   read every trial of the campaign (user queries, not on
+//                    the worker path).
+//   Watch            1 indexed ListEvents read per batch; watchers sleep on a
+//                    condition variable between appends.
+//
+// Thread-safety: every public method may be called from many threads at once.
+// A campaign's sampler, history and early stopper are serialised by that
+// campaign's mutex; the lease table by the coordinator's.
+#ifndef CONVRNN_SERVER_COORDINATOR_H_
+#define CONVRNN_SERVER_COORDINATOR_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "db/store.h"
+#include "server/campaign.h"
+#include "server/metrics.h"
+#include "util/clock.h"
+
+namespace convrnn::server {
+
+struct CoordinatorOptions {
+  // How often the reaper thread expires overdue leases. Default: 1 s.
+  absl::Duration reap_interval = absl::Seconds(1);
+  // Run the reaper thread. Tests that drive ReapOnce() themselves may turn
+  // it off. Default: true.
+  bool start_reaper = true;
+  // After a restart every live lease gets at least this long from start
+  // before it can expire, so workers that trained on while the coordinator
+  // was down can reach it again. Default: 60 s.
+  absl::Duration restart_grace = absl::Seconds(60);
+  // Heartbeat interval given to workers at registration, and the most a
+  // lease asks for; a lease asks for at most a third of its lease_seconds.
+  // Default: 10 s.
+  absl::Duration heartbeat_interval = absl::Seconds(10);
+  // When there is nothing to lease: ask again after this long. Default: 2 s.
+  absl::Duration retry_after = absl::Seconds(2);
+  // A worker not heard from for this long is presumed dead (three leases of
+  // the default 60 s). Default: 3 min.
+  absl::Duration worker_dead_after = absl::Minutes(3);
+  // Heartbeats and reports record the worker's last-seen time at most this
+  // often, saving a write per call. Default: 5 s.
+  absl::Duration worker_touch_interval = absl::Seconds(5);
+  // Page size when a request asks for 0, and the most one page holds.
+  // Defaults: 100 and 1000.
+  int default_page_size = 100;
+  int max_page_size = 1000;
+};
+
+// A campaign with its trials per state.
+struct CampaignView {
+  db::Campaign campaign;
+  db::TrialCounts counts;
+};
+
+struct CampaignPage {
+  std::vector<CampaignView> campaigns;
+  int64_t next_before_id = 0;  // 0: this was the last page
+};
+
+struct TrialPage {
+  std::vector<db::Trial> trials;
+  int64_t next_after_number = 0;  // 0: this was the last page
+};
+
+struct TrialDetail {
+  db::Trial trial;
+  std::vector<db::EpochMetrics> epochs;
+};
+
+struct RankedTrials {
+  std::string metric;
+  bool maximize = true;
+  std::vector<db::Trial> trials;  // best first
+};
+
+struct ParetoFrontResult {
+  std::vector<Objective> objectives;
+  std::vector<db::Trial> trials;  // non-dominated, best first by the first objective
+};
+
+struct ExportedDocument {
+  std::string content_type;  // "text/csv" or "application/json"
+  std::string content;
+};
+
+struct WorkerView {
+  db::Worker worker;
+  bool presumed_dead = false;
+};
+
+struct Registration {
+  int64_t worker_id = 0;
+  int64_t heartbeat_interval_ms = 0;
+};
+
+struct LeaseGrant {
+  bool has_trial = false;
+  db::Trial trial;          // when has_trial; trial.lease_token is the fencing token
+  std::string data_json;    // the campaign's canonical data spec
+  int64_t heartbeat_interval_ms = 0;
+  int64_t retry_after_ms = 0;  // when !has_trial
+};
+
+struct HeartbeatResult {
+  bool lease_lost = false;
+  int64_t lease_deadline_us = 0;
+};
+
+struct ProgressResult {
+  bool stop = false;
+  std::string reason;  // why stop
+  int64_t lease_deadline_us = 0;
+};
+
+struct FailResult {
+  bool requeued = false;
+  int attempt = 0;
+};
+
+// A batch of a campaign's events for a watcher.
+struct EventBatch {
+  std::vector<db::Event> events;
+  // The campaign has ended (COMPLETED or FAILED) and every event was read:
+  // the watch is over.
+  bool finished = false;
+};
+
+class Coordinator {
+ public:
+  // Loads every campaign from the store, rebuilds the in-memory state, gives
+  // live leases the restart grace period and starts the reaper.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(db::Store& store, Clock& clock,
+                                                             const CoordinatorOptions& options = {});
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+  // Calls Shutdown().
+  ~Coordinator();
+
+  // Stops the reaper and wakes every AwaitEvents caller. Idempotent. Calls
+  // made afterwards still work (the store stays open until it is destroyed).
+  void Shutdown();
+
+  // --- Campaigns (CampaignService) ---------------------------------------
+  // Validates (INVALID_ARGUMENT naming the key path) and stores a campaign
+  // in state RUNNING. Its trials are proposed as workers ask for them.
+  absl::StatusOr<CampaignView> Launch(const std::string& campaign_json);
+  // Newest first; before_id 0 starts at the newest. page_size 0: default.
+  absl::StatusOr<CampaignPage> ListCampaigns(int64_t before_id, int page_size);
+  absl::StatusOr<CampaignView> GetCampaign(int64_t campaign_id);
+  // In trial-number order, after `after_number`; `state` unset: every state.
+  absl::StatusOr<TrialPage> ListTrials(int64_t campaign_id, std::optional<db::TrialState> state,
+                                       int64_t after_number, int page_size);
+  absl::StatusOr<TrialDetail> GetTrial(int64_t trial_id);
+  // No new leases; trials in flight are told to stop at their next report or
+  // heartbeat and go back to PENDING (no attempt spent). Stopping a stopped
+  // campaign is a no-op; an ended one is FAILED_PRECONDITION.
+  absl::StatusOr<CampaignView> Stop(int64_t campaign_id);
+  // STOPPED -> RUNNING (RUNNING: no-op; ended: FAILED_PRECONDITION).
+  absl::StatusOr<CampaignView> Resume(int64_t campaign_id);
+  // Top-k completed trials by `metric` (empty: the first objective); `goal`
+  // "max"/"min" (empty: the objective's goal, or max). top_k 0: 10.
+  absl::StatusOr<RankedTrials> Best(int64_t campaign_id, int top_k, const std::string& metric,
+                                    const std::string& goal);
+  // `objectives` as "metric:max"/"metric:min"; empty: val_top1:max, params:min.
+  absl::StatusOr<ParetoFrontResult> Pareto(int64_t campaign_id,
+                                           const std::vector<std::string>& objectives);
+  // "csv" or "json": one row/object per trial.
+  absl::StatusOr<ExportedDocument> Export(int64_t campaign_id, const std::string& format);
+  absl::StatusOr<std::vector<WorkerView>> ListWorkers(bool include_dead);
+
+  // --- Workers (WorkerService) -------------------------------------------
+  absl::StatusOr<Registration> RegisterWorker(const db::Worker& worker);
+  // The next trial for `worker_id` (NOT_FOUND for an unknown worker), or
+  // has_trial false with a retry delay.
+  absl::StatusOr<LeaseGrant> LeaseTrial(int64_t worker_id);
+  // Extends the lease by its campaign's lease_seconds; lease_lost when the
+  // lease is stale or its campaign was stopped.
+  absl::StatusOr<HeartbeatResult> Heartbeat(int64_t worker_id, int64_t lease_token);
+  // Records the epoch, extends the lease and asks the early stopper.
+  // FAILED_PRECONDITION for a stale lease.
+  absl::StatusOr<ProgressResult> ReportProgress(int64_t worker_id, int64_t lease_token, int epoch,
+                                                const Metrics& metrics);
+  // Completes the trial exactly once; returns true when this lease had
+  // already completed it (a retried call). params and flops are estimated
+  // from the spec when missing. FAILED_PRECONDITION for a stale lease.
+  absl::StatusOr<bool> Complete(int64_t worker_id, int64_t lease_token, const Metrics& metrics);
+  // Retryable with attempts left: back to PENDING; else FAILED.
+  absl::StatusOr<FailResult> Fail(int64_t worker_id, int64_t lease_token, const std::string& reason,
+                                  bool retryable);
+
+  // --- Reaper -------------------------------------------------------------
+  // Expires every overdue lease now (what the reaper thread does each
+  // interval); returns how many trials it re-queued or failed.
+  absl::StatusOr<int> ReapOnce();
+
+  // --- Watch ---------------------------------------------------------------
+  // Events of the campaign with id > after_id, oldest first, at most `limit`.
+  absl::StatusOr<EventBatch> ReadEvents(int64_t campaign_id, int64_t after_id, int limit);
+  // Rises whenever events may have been appended (any campaign).
+  int64_t event_sequence() const;
+  // Blocks until event_sequence() > seen, WakeWatchers(), Shutdown(), or
+  // `max_wait` passes (a backstop; watchers are normally woken). Returns the
+  // current sequence.
+  int64_t AwaitEvents(int64_t seen, absl::Duration max_wait);
+  // Wakes every AwaitEvents caller (e.g. to let a watch hub notice it is
+  // stopping).
+  void WakeWatchers();
+
+ private:
+  struct CampaignRuntime;
+  struct LeaseInfo {
+    int64_t campaign_id = 0;
+    int64_t trial_id = 0;
+    int64_t worker_id = 0;
+  };
+
+  Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options);
+  absl::Status Load();
+  // The runtime of a campaign, loaded from the store on first use.
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> Runtime(int64_t campaign_id);
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> LoadRuntime(const db::Campaign& campaign);
+  absl::Status RebuildHistory(CampaignRuntime& rt);
+  // Leases a trial of `rt` to the worker, proposing one when the campaign
+  // has budget and room; nullopt when it has nothing to give.
+  absl::StatusOr<std::optional<db::Trial>> TryLease(CampaignRuntime& rt, int64_t worker_id,
+                                                    int64_t now_us);
+  // After a trial ended: record it in the history, complete the campaign
+  // when its budget is spent and nothing is in flight.
+  void OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial, const Metrics& values_from);
+  absl::Status MaybeCompleteCampaign(CampaignRuntime& rt);
+  absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
+  std::optional<LeaseInfo> FindLease(int64_t token);
+  void AddLease(int64_t token, const LeaseInfo& info);
+  void EraseLease(int64_t token);
+  void EraseLeaseOfTrial(int64_t trial_id);
+  void MaybeTouchWorker(int64_t worker_id, int64_t now_us);
+  absl::StatusOr<std::vector<db::Trial>> AllTrials(int64_t campaign_id,
+                                                   std::optional<db::TrialState> state);
+  int PageSize(int requested) const;
+  void NotifyEvents();
+  void ReaperLoop();
+
+  db::Store& store_;
+  Clock& clock_;
+  const CoordinatorOptions options_;
+
+  absl::Mutex mu_;
+  std::map<int64_t, std::shared_ptr<CampaignRuntime>> campaigns_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, LeaseInfo> leases_ ABSL_GUARDED_BY(mu_);          // by token
+  std::map<int64_t, int64_t> lease_of_trial_ ABSL_GUARDED_BY(mu_);    // trial -> token
+  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);     // worker -> time
+
+  mutable absl::Mutex events_mu_;
+  absl::CondVar events_cv_;
+  int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(events_mu_) = false;
+
+  absl::Notification stop_reaper_;
+  std::thread reaper_;
+};
+
+}  // namespace convrnn::server
+
+#endif  // CONVRNN_SERVER_COORDINATOR_H_

@@ -1,0 +1,106 @@
+// Internal to the coordinator: what it keeps in memory per campaign.
+//
+// Thread-safety: `mu` guards everything below it; `id` and `config` are
+// immutable after construction.
+#ifndef CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
+#define CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
+
+#include <memory>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "db/store.h"
+#include "search/early_stopping.h"
+#include "search/sampler.h"
+#include "server/campaign.h"
+#include "server/coordinator.h"
+#include "server/metrics.h"
+
+namespace convrnn::server {
+
+struct Coordinator::CampaignRuntime {
+  CampaignRuntime(int64_t id, CampaignConfig config, db::CampaignState state)
+      : id(id), config(std::move(config)), state(state) {}
+
+  const int64_t id;
+  const CampaignConfig config;
+
+  absl::Mutex mu;
+  // Mirror of the stored state; changed only after the store accepted it.
+  db::CampaignState state ABSL_GUARDED_BY(mu);
+  // Built for campaigns that may still propose trials (RUNNING, STOPPED);
+  // null for ended ones loaded only to answer queries.
+  std::unique_ptr<search::Sampler> sampler ABSL_GUARDED_BY(mu);
+  search::History history ABSL_GUARDED_BY(mu);
+  std::unique_ptr<search::EarlyStopper> stopper ABSL_GUARDED_BY(mu);
+
+  bool Stopped() {
+    absl::MutexLock lock(&mu);
+    return state == db::CampaignState::kStopped;
+  }
+
+  // A fresh sampler (and early stopper) over an empty history.
+  absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    search::SamplerOptions options;
+    options.seed = config.seed;
+    options.goals.clear();
+    for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
+    absl::StatusOr<std::unique_ptr<search::Sampler>> made =
+        search::CreateSampler(config.algorithm, config.space, options);
+    if (!made.ok()) return made.status();
+    sampler = *std::move(made);
+    history = search::History();
+    if (config.early_stopping.has_value()) {
+      absl::StatusOr<std::unique_ptr<search::EarlyStopper>> es =
+          search::CreateEarlyStopper(*config.early_stopping);
+      if (!es.ok()) return es.status();
+      stopper = *std::move(es);
+    }
+    return absl::OkStatus();
+  }
+
+  // A trial that is still to run (after a restart).
+  void RecordPending(const db::Trial& trial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (sampler == nullptr) return;
+    absl::StatusOr<search::Assignment> a = AssignmentOf(trial);
+    if (a.ok()) history.AddPending(trial.id, *std::move(a));
+  }
+
+  // A trial that ended; `values_from` holds its final metrics (completed) or
+  // last report (pruned).
+  void RecordFinished(const db::Trial& trial, const Metrics& values_from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (sampler == nullptr) return;
+    search::TrialState state = search::TrialState::kFailed;
+    if (trial.state == db::TrialState::kCompleted) state = search::TrialState::kCompleted;
+    if (trial.state == db::TrialState::kPruned) state = search::TrialState::kPruned;
+    std::vector<double> values = ObjectiveValues(config.objectives, values_from);
+    auto pending = history.pending().find(trial.id);
+    if (pending != history.pending().end()) {
+      history.Finish(trial.id, state, std::move(values));
+      return;
+    }
+    // Rebuilding: the assignment comes back from the stored spec. A spec
+    // that no longer maps into the space is kept as failed, which samplers
+    // read only as "not pending".
+    absl::StatusOr<search::Assignment> a = AssignmentOf(trial);
+    if (!a.ok()) {
+      history.Finish(trial.id, search::TrialState::kFailed, {}, {});
+      return;
+    }
+    history.Finish(trial.id, state, std::move(values), *std::move(a));
+  }
+
+ private:
+  absl::StatusOr<search::Assignment> AssignmentOf(const db::Trial& trial) const {
+    nlohmann::json spec = nlohmann::json::parse(trial.spec_json, nullptr, false);
+    if (spec.is_discarded()) return absl::DataLossError("stored spec is not JSON");
+    return config.space->FromSpec(spec);
+  }
+};
+
+}  // namespace convrnn::server
+
+#endif  // CONVRNN_SERVER_COORDINATOR_RUNTIME_H_

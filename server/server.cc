@@ -1,0 +1,110 @@
+#include "server/server.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "util/exit_code.h"
+
+namespace convrnn::server {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config, Clock& clock) {
+  std::unique_ptr<Server> server(new Server());
+  server->config_ = config;
+  absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(config.db_path, config.store);
+  if (!store.ok()) return store.status();
+  server->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
+      Coordinator::Create(*server->store_, clock, config.coordinator);
+  if (!coordinator.ok()) return coordinator.status();
+  server->coordinator_ = *std::move(coordinator);
+  server->watch_hub_ = std::make_unique<WatchHub>(*server->coordinator_);
+  server->auth_ = std::make_unique<TokenAuth>(config.token);
+  server->campaign_service_ =
+      std::make_unique<CampaignServiceImpl>(*server->coordinator_, *server->watch_hub_,
+                                            *server->auth_);
+  server->worker_service_ =
+      std::make_unique<WorkerServiceImpl>(*server->coordinator_, *server->auth_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (!config.tls_cert_pem.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({config.tls_key_pem, config.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureServerCredentials();
+  }
+  builder.AddListeningPort(config.listen, credentials, &server->port_);
+  builder.RegisterService(server->campaign_service_.get());
+  builder.RegisterService(server->worker_service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    server->grpc_server_.reset();
+    server->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen, " (address in use or invalid?)"));
+  }
+  return server;
+}
+
+Server::~Server() { Shutdown(); }
+
+void Server::Shutdown() {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  // 1. Watch streams would otherwise hold the drain until its deadline.
+  if (watch_hub_ != nullptr) watch_hub_->Stop();
+  // 2. Stop accepting; let in-flight RPCs finish, then cancel stragglers.
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           absl::ToChronoMilliseconds(config_.shutdown_deadline));
+    grpc_server_->Wait();
+  }
+  // 3. The reaper (and any watcher still waiting on events).
+  if (coordinator_ != nullptr) coordinator_->Shutdown();
+  // 4. The store last.
+  coordinator_.reset();
+  watch_hub_.reset();
+  store_.reset();
+}
+
+int Run(const ServerConfig& config) {
+  // Block the signals in every thread (gRPC's inherit the mask) and take them
+  // synchronously here, so shutdown runs on an ordinary thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(config, *Clock::Real());
+  if (!server.ok()) {
+    std::cerr << "convrnn-server: " << server.status().message() << "\n";
+    return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure
+                                                                    : kExitBadInput;
+  }
+  std::cerr << "convrnn-server: listening on " << config.listen << " (port " << (*server)->port()
+            << "), database " << config.db_path
+            << (config.tls_cert_pem.empty() ? ", plaintext" : ", TLS")
+            << (config.token.empty() ? "" : ", token required") << std::endl;
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::cerr << "convrnn-server: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", shutting down" << std::endl;
+  (*server)->Shutdown();
+  std::cerr << "convrnn-server: stopped" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace convrnn::server

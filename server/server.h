@@ -1,0 +1,87 @@
+// convrnn-server: the store, the coordinator and the gRPC services wired
+// together, and the process's life cycle.
+//
+// Start order: open the store, create the coordinator (which reloads every
+// campaign and starts the reaper), start the watch hub, start gRPC.
+// Shutdown runs in phases, in reverse (STYLE.md item 10):
+//   1. end watch streams (UNAVAILABLE) and refuse new ones, so they do not
+//      hold up the drain;
+//   2. stop accepting calls and let in-flight RPCs finish until
+//      Config::shutdown_deadline, then cancel the rest;
+//   3. stop the reaper;
+//   4. close the store last (every acknowledged change is already durable).
+//
+// Thread-safety: Shutdown() may be called from any thread, once or more.
+#ifndef CONVRNN_SERVER_SERVER_H_
+#define CONVRNN_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "db/store.h"
+#include "server/coordinator.h"
+#include "server/service.h"
+#include "server/watch.h"
+#include "util/clock.h"
+
+namespace convrnn::server {
+
+struct ServerConfig {
+  // SQLite file; created when missing.
+  std::string db_path;
+  // HOST:PORT to listen on; port 0 picks a free one (see Server::port()).
+  std::string listen = "127.0.0.1:50051";
+  // Bearer token every call must carry; empty: no authentication.
+  std::string token;
+  // PEM certificate chain and private key; both empty: plaintext.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // How long in-flight RPCs may run on after a shutdown begins. Default: 10 s.
+  absl::Duration shutdown_deadline = absl::Seconds(10);
+  CoordinatorOptions coordinator;
+  db::Options store;
+};
+
+class Server {
+ public:
+  // Errors: the store's (bad or unreadable file), UNAVAILABLE when the
+  // address cannot be bound. `clock` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerConfig& config, Clock& clock);
+  // Calls Shutdown().
+  ~Server();
+
+  // The port actually bound.
+  int port() const { return port_; }
+  Coordinator& coordinator() { return *coordinator_; }
+
+  // The phased shutdown described above; idempotent.
+  void Shutdown();
+
+ private:
+  Server() = default;
+
+  ServerConfig config_;
+  int port_ = 0;
+  std::unique_ptr<db::Store> store_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<WatchHub> watch_hub_;
+  std::unique_ptr<TokenAuth> auth_;
+  std::unique_ptr<CampaignServiceImpl> campaign_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+// Starts the server, logs where it listens, serves until SIGINT or SIGTERM,
+// then shuts down in phases. Returns the process exit status (util/exit_code.h).
+int Run(const ServerConfig& config);
+
+}  // namespace convrnn::server
+
+#endif  // CONVRNN_SERVER_SERVER_H_

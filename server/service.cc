@@ -1,0 +1,288 @@
+#include "server/service.h"
+
+#include "server/proto_convert.h"
+
+namespace convrnn::server {
+namespace {
+
+// Constant-time comparison, so response timing does not leak the token.
+bool SameSecret(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
+#define RETURN_IF_ERROR_GRPC(expr)                                  \
+  do {                                                              \
+    const absl::Status convrnn_status_ = (expr);                    \
+    if (!convrnn_status_.ok()) return ToGrpcStatus(convrnn_status_); \
+  } while (false)
+
+#define CHECK_AUTH(context)                                 \
+  do {                                                      \
+    grpc::Status convrnn_auth_ = auth_.Check(*(context));   \
+    if (!convrnn_auth_.ok()) return convrnn_auth_;          \
+  } while (false)
+
+}  // namespace
+
+grpc::Status TokenAuth::Check(const grpc::ServerContextBase& context) const {
+  if (token_.empty()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing `authorization: Bearer <token>` metadata");
+  }
+  const std::string given(it->second.data(), it->second.size());
+  if (!SameSecret(given, "Bearer " + token_)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
+  }
+  return grpc::Status::OK;
+}
+
+// --- CampaignService ---------------------------------------------------------
+
+grpc::Status CampaignServiceImpl::LaunchCampaign(grpc::ServerContext* context,
+                                                 const v1::LaunchCampaignRequest* request,
+                                                 v1::LaunchCampaignResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<CampaignView> view = coordinator_.Launch(request->campaign_json());
+  RETURN_IF_ERROR_GRPC(view.status());
+  ToProto(*view, response->mutable_campaign());
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext* context,
+                                                const v1::ListCampaignsRequest* request,
+                                                v1::ListCampaignsResponse* response) {
+  CHECK_AUTH(context);
+  if (request->page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
+  }
+  absl::StatusOr<int64_t> before = DecodePageToken(request->page_token());
+  RETURN_IF_ERROR_GRPC(before.status());
+  absl::StatusOr<CampaignPage> page = coordinator_.ListCampaigns(*before, request->page_size());
+  RETURN_IF_ERROR_GRPC(page.status());
+  for (const CampaignView& view : page->campaigns) ToProto(view, response->add_campaigns());
+  response->set_next_page_token(EncodePageToken(page->next_before_id));
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::GetCampaign(grpc::ServerContext* context,
+                                              const v1::GetCampaignRequest* request,
+                                              v1::Campaign* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<CampaignView> view = coordinator_.GetCampaign(request->campaign_id());
+  RETURN_IF_ERROR_GRPC(view.status());
+  ToProto(*view, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::ListTrials(grpc::ServerContext* context,
+                                             const v1::ListTrialsRequest* request,
+                                             v1::ListTrialsResponse* response) {
+  CHECK_AUTH(context);
+  if (request->page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
+  }
+  absl::StatusOr<int64_t> after = DecodePageToken(request->page_token());
+  RETURN_IF_ERROR_GRPC(after.status());
+  absl::StatusOr<TrialPage> page = coordinator_.ListTrials(
+      request->campaign_id(), FromProto(request->state()), *after, request->page_size());
+  RETURN_IF_ERROR_GRPC(page.status());
+  for (const db::Trial& trial : page->trials) ToProto(trial, response->add_trials());
+  response->set_next_page_token(EncodePageToken(page->next_after_number));
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::GetTrial(grpc::ServerContext* context,
+                                           const v1::GetTrialRequest* request,
+                                           v1::Trial* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<TrialDetail> detail = coordinator_.GetTrial(request->trial_id());
+  RETURN_IF_ERROR_GRPC(detail.status());
+  ToProto(detail->trial, response);
+  for (const db::EpochMetrics& e : detail->epochs) ToProto(e, response->add_epochs());
+  return grpc::Status::OK;
+}
+
+namespace {
+// Finishes at once with `status` (a refused watch).
+class FailedWatch final : public grpc::ServerWriteReactor<v1::CampaignEvent> {
+ public:
+  explicit FailedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+}  // namespace
+
+grpc::ServerWriteReactor<v1::CampaignEvent>* CampaignServiceImpl::WatchCampaign(
+    grpc::CallbackServerContext* context, const v1::WatchCampaignRequest* request) {
+  if (grpc::Status auth = auth_.Check(*context); !auth.ok()) return new FailedWatch(auth);
+  return watch_hub_.Start(*request);
+}
+
+grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext* context,
+                                               const v1::StopCampaignRequest* request,
+                                               v1::Campaign* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<CampaignView> view = coordinator_.Stop(request->campaign_id());
+  RETURN_IF_ERROR_GRPC(view.status());
+  ToProto(*view, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext* context,
+                                                 const v1::ResumeCampaignRequest* request,
+                                                 v1::Campaign* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<CampaignView> view = coordinator_.Resume(request->campaign_id());
+  RETURN_IF_ERROR_GRPC(view.status());
+  ToProto(*view, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::Best(grpc::ServerContext* context,
+                                       const v1::BestRequest* request,
+                                       v1::BestResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<RankedTrials> ranked = coordinator_.Best(
+      request->campaign_id(), request->top_k(), request->metric(), request->goal());
+  RETURN_IF_ERROR_GRPC(ranked.status());
+  response->set_metric(ranked->metric);
+  response->set_goal(ranked->maximize ? "max" : "min");
+  for (const db::Trial& trial : ranked->trials) ToProto(trial, response->add_trials());
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::Pareto(grpc::ServerContext* context,
+                                         const v1::ParetoRequest* request,
+                                         v1::ParetoResponse* response) {
+  CHECK_AUTH(context);
+  std::vector<std::string> objectives(request->objectives().begin(),
+                                      request->objectives().end());
+  absl::StatusOr<ParetoFrontResult> front =
+      coordinator_.Pareto(request->campaign_id(), objectives);
+  RETURN_IF_ERROR_GRPC(front.status());
+  for (const Objective& o : front->objectives) response->add_objectives(ObjectiveName(o));
+  for (const db::Trial& trial : front->trials) ToProto(trial, response->add_trials());
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::Export(grpc::ServerContext* context,
+                                         const v1::ExportRequest* request,
+                                         v1::ExportResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<ExportedDocument> doc =
+      coordinator_.Export(request->campaign_id(), request->format());
+  RETURN_IF_ERROR_GRPC(doc.status());
+  response->set_content_type(doc->content_type);
+  response->set_content(std::move(doc->content));
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::ListWorkers(grpc::ServerContext* context,
+                                              const v1::ListWorkersRequest* request,
+                                              v1::ListWorkersResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<std::vector<WorkerView>> workers =
+      coordinator_.ListWorkers(request->include_dead());
+  RETURN_IF_ERROR_GRPC(workers.status());
+  for (const WorkerView& w : *workers) ToProto(w, response->add_workers());
+  return grpc::Status::OK;
+}
+
+// --- WorkerService -----------------------------------------------------------
+
+grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
+                                               const v1::RegisterWorkerRequest* request,
+                                               v1::RegisterWorkerResponse* response) {
+  CHECK_AUTH(context);
+  db::Worker worker;
+  worker.hostname = request->hostname();
+  worker.pid = request->pid();
+  worker.device = request->device();
+  worker.version = request->version();
+  absl::StatusOr<Registration> reg = coordinator_.RegisterWorker(worker);
+  RETURN_IF_ERROR_GRPC(reg.status());
+  response->set_worker_id(reg->worker_id);
+  response->set_heartbeat_interval_ms(reg->heartbeat_interval_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
+                                           const v1::LeaseTrialRequest* request,
+                                           v1::LeaseTrialResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<LeaseGrant> grant = coordinator_.LeaseTrial(request->worker_id());
+  RETURN_IF_ERROR_GRPC(grant.status());
+  response->set_has_trial(grant->has_trial);
+  if (!grant->has_trial) {
+    response->set_retry_after_ms(grant->retry_after_ms);
+    return grpc::Status::OK;
+  }
+  const db::Trial& t = grant->trial;
+  response->set_trial_id(t.id);
+  response->set_campaign_id(t.campaign_id);
+  response->set_attempt(t.attempt);
+  response->set_lease_id(t.lease_token);
+  response->set_spec_json(t.spec_json);
+  response->set_data_json(grant->data_json);
+  response->set_lease_deadline_unix_us(t.lease_deadline_us);
+  response->set_heartbeat_interval_ms(grant->heartbeat_interval_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
+                                          const v1::HeartbeatRequest* request,
+                                          v1::HeartbeatResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<HeartbeatResult> result =
+      coordinator_.Heartbeat(request->worker_id(), request->lease_id());
+  RETURN_IF_ERROR_GRPC(result.status());
+  response->set_lease_lost(result->lease_lost);
+  response->set_lease_deadline_unix_us(result->lease_deadline_us);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
+                                               const v1::ReportProgressRequest* request,
+                                               v1::ReportProgressResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<ProgressResult> result =
+      coordinator_.ReportProgress(request->worker_id(), request->lease_id(), request->epoch(),
+                                  FromProto(request->metrics()));
+  RETURN_IF_ERROR_GRPC(result.status());
+  response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
+                                      : v1::ReportProgressResponse::DECISION_CONTINUE);
+  response->set_lease_deadline_unix_us(result->lease_deadline_us);
+  response->set_reason(result->reason);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
+                                              const v1::CompleteTrialRequest* request,
+                                              v1::CompleteTrialResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<bool> already = coordinator_.Complete(request->worker_id(), request->lease_id(),
+                                                       FromProto(request->final_metrics()));
+  RETURN_IF_ERROR_GRPC(already.status());
+  response->set_already_completed(*already);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
+                                          const v1::FailTrialRequest* request,
+                                          v1::FailTrialResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<FailResult> result = coordinator_.Fail(request->worker_id(), request->lease_id(),
+                                                        request->reason(), request->retryable());
+  RETURN_IF_ERROR_GRPC(result.status());
+  response->set_requeued(result->requeued);
+  response->set_attempt(result->attempt);
+  return grpc::Status::OK;
+}
+
+}  // namespace convrnn::server

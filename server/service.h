@@ -1,0 +1,97 @@
+// The gRPC face of the coordinator (proto/convrnn.proto): two `final`
+// services that translate requests into Coordinator calls and results into
+// responses, and nothing else. Errors leave through ToGrpcStatus.
+//
+// Authentication: when a token is configured, every CampaignService and
+// WorkerService call must carry `authorization: Bearer <token>` metadata,
+// else UNAUTHENTICATED. The health service stays open so probes (Kubernetes,
+// load balancers) need no secret; reflection lists only the public schema.
+//
+// Thread-safety: handlers run concurrently on gRPC's threads; the
+// Coordinator is thread-safe.
+#ifndef CONVRNN_SERVER_SERVICE_H_
+#define CONVRNN_SERVER_SERVICE_H_
+
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "proto/convrnn.grpc.pb.h"
+#include "server/coordinator.h"
+#include "server/watch.h"
+
+namespace convrnn::server {
+
+// Checks the bearer token of a call; an empty token admits everyone.
+class TokenAuth {
+ public:
+  explicit TokenAuth(std::string token) : token_(std::move(token)) {}
+  grpc::Status Check(const grpc::ServerContextBase& context) const;
+
+ private:
+  const std::string token_;
+};
+
+class CampaignServiceImpl final
+    : public v1::CampaignService::WithCallbackMethod_WatchCampaign<v1::CampaignService::Service> {
+ public:
+  CampaignServiceImpl(Coordinator& coordinator, WatchHub& watch_hub, const TokenAuth& auth)
+      : coordinator_(coordinator), watch_hub_(watch_hub), auth_(auth) {}
+
+  grpc::Status LaunchCampaign(grpc::ServerContext* context, const v1::LaunchCampaignRequest* request,
+                              v1::LaunchCampaignResponse* response) override;
+  grpc::Status ListCampaigns(grpc::ServerContext* context, const v1::ListCampaignsRequest* request,
+                             v1::ListCampaignsResponse* response) override;
+  grpc::Status GetCampaign(grpc::ServerContext* context, const v1::GetCampaignRequest* request,
+                           v1::Campaign* response) override;
+  grpc::Status ListTrials(grpc::ServerContext* context, const v1::ListTrialsRequest* request,
+                          v1::ListTrialsResponse* response) override;
+  grpc::Status GetTrial(grpc::ServerContext* context, const v1::GetTrialRequest* request,
+                        v1::Trial* response) override;
+  grpc::ServerWriteReactor<v1::CampaignEvent>* WatchCampaign(
+      grpc::CallbackServerContext* context, const v1::WatchCampaignRequest* request) override;
+  grpc::Status StopCampaign(grpc::ServerContext* context, const v1::StopCampaignRequest* request,
+                            v1::Campaign* response) override;
+  grpc::Status ResumeCampaign(grpc::ServerContext* context, const v1::ResumeCampaignRequest* request,
+                              v1::Campaign* response) override;
+  grpc::Status Best(grpc::ServerContext* context, const v1::BestRequest* request,
+                    v1::BestResponse* response) override;
+  grpc::Status Pareto(grpc::ServerContext* context, const v1::ParetoRequest* request,
+                      v1::ParetoResponse* response) override;
+  grpc::Status Export(grpc::ServerContext* context, const v1::ExportRequest* request,
+                      v1::ExportResponse* response) override;
+  grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
+                           v1::ListWorkersResponse* response) override;
+
+ private:
+  Coordinator& coordinator_;
+  WatchHub& watch_hub_;
+  const TokenAuth& auth_;
+};
+
+class WorkerServiceImpl final : public v1::WorkerService::Service {
+ public:
+  WorkerServiceImpl(Coordinator& coordinator, const TokenAuth& auth)
+      : coordinator_(coordinator), auth_(auth) {}
+
+  grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest* request,
+                              v1::RegisterWorkerResponse* response) override;
+  grpc::Status LeaseTrial(grpc::ServerContext* context, const v1::LeaseTrialRequest* request,
+                          v1::LeaseTrialResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override;
+  grpc::Status ReportProgress(grpc::ServerContext* context, const v1::ReportProgressRequest* request,
+                              v1::ReportProgressResponse* response) override;
+  grpc::Status CompleteTrial(grpc::ServerContext* context, const v1::CompleteTrialRequest* request,
+                             v1::CompleteTrialResponse* response) override;
+  grpc::Status FailTrial(grpc::ServerContext* context, const v1::FailTrialRequest* request,
+                         v1::FailTrialResponse* response) override;
+
+ private:
+  Coordinator& coordinator_;
+  const TokenAuth& auth_;
+};
+
+}  // namespace convrnn::server
+
+#endif  // CONVRNN_SERVER_SERVICE_H_

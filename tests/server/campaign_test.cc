@@ -1,0 +1,124 @@
+#include "server/campaign.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/server/test_util.h"
+#include "util/json_object.h"
+
+namespace convrnn::server::testing {
+namespace {
+
+using nlohmann::json;
+
+// The error message of parsing `patch` over the small campaign.
+std::string ErrorOf(const json& campaign) {
+  absl::StatusOr<CampaignConfig> config = ParseCampaign(campaign);
+  REQUIRE_FALSE(config.ok());
+  CHECK(config.status().code() == absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+TEST_CASE("a good campaign parses with its defaults filled in", "[server]") {
+  CampaignConfig c = Must(ParseCampaign(SmallCampaign()));
+  CHECK(c.name == "small");
+  CHECK(c.algorithm == "random");
+  CHECK(c.seed == 7);
+  CHECK(c.max_trials == 4);
+  CHECK(c.max_parallel == 2);
+  CHECK(c.max_attempts == 2);
+  CHECK(c.lease_seconds == 10);
+  REQUIRE(c.objectives.size() == 2);
+  CHECK(ObjectiveName(c.objectives[1]) == "params:min");
+  CHECK_FALSE(c.early_stopping.has_value());
+  REQUIRE(c.space != nullptr);
+  CHECK(c.space->Find("train.lr") >= 0);
+  // data_json is the canonical data spec the worker receives.
+  json data = json::parse(c.data_json);
+  CHECK(data["dataset"] == "fashion-mnist");
+  CHECK(data["train_limit"] == 100);
+
+  json minimal = SmallCampaign();
+  minimal.erase("objectives");
+  minimal.erase("trial");
+  minimal.erase("data");
+  minimal["search"] = {{"max_trials", 5}};
+  CampaignConfig d = Must(ParseCampaign(minimal));
+  CHECK(d.max_parallel == 5);
+  CHECK(d.max_attempts == 3);
+  CHECK(d.lease_seconds == 60);
+  REQUIRE(d.objectives.size() == 1);
+  CHECK(ObjectiveName(d.objectives[0]) == "val_top1:max");
+  CHECK(d.data.dataset == "fashion-mnist");
+}
+
+TEST_CASE("the example campaigns parse", "[server]") {
+  for (const char* name : {"demo_campaign.json"}) {
+    json j;
+    const std::string file = std::string(CONVRNN_SOURCE_DIR) + "/examples/" + name;
+    if (!std::filesystem::exists(file)) continue;
+    MustOk(ReadJsonFile(file, &j));
+    INFO(file);
+    CampaignConfig c = Must(ParseCampaign(j));
+    CHECK(c.early_stopping.has_value());
+  }
+}
+
+TEST_CASE("early stopping is read from search.early_stopping", "[server]") {
+  CampaignConfig c = Must(ParseCampaign(SmallCampaign(
+      {{"search", {{"early_stopping", {{"rule", "asha"}, {"reduction_factor", 2}}}}}})));
+  REQUIRE(c.early_stopping.has_value());
+  CHECK(c.early_stopping->rule == search::EarlyStoppingOptions::Rule::kAsha);
+  CHECK(c.early_stopping->reduction_factor == 2);
+  CampaignConfig none =
+      Must(ParseCampaign(SmallCampaign({{"search", {{"early_stopping", nullptr}}}})));
+  CHECK_FALSE(none.early_stopping.has_value());
+}
+
+TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
+  json no_name = SmallCampaign();
+  no_name.erase("name");
+  CHECK(ErrorOf(no_name) == "name: is required");
+
+  json unknown = SmallCampaign();
+  unknown["budget"] = 3;
+  CHECK_THAT(ErrorOf(unknown), Catch::StartsWith("budget: unknown key"));
+
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "grid"}}}})),
+             Catch::StartsWith("search.algorithm: must be one of random, tpe, evolution"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"max_parallel", 0}}}})),
+             Catch::StartsWith("search.max_parallel: must be an integer in [1,"));
+  json no_budget = SmallCampaign();
+  no_budget["search"].erase("max_trials");
+  CHECK(ErrorOf(no_budget) == "search.max_trials: is required");
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"early_stopping", {{"rule", "hyperband"}}}}}})),
+             Catch::StartsWith("search.early_stopping.rule: must be one of asha, median"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"seeds", 1}}}})),
+             Catch::StartsWith("search.seeds: unknown key"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"trial", {{"lease_seconds", 0}}}})),
+             Catch::StartsWith("trial.lease_seconds: must be an integer in [1,"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"trial", {{"max_attempts", "3"}}}})),
+             Catch::StartsWith("trial.max_attempts: must be an integer"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"objectives", json::array({{{"metric", "val top1"},
+                                                                  {"goal", "max"}}})}})),
+             Catch::StartsWith("objectives[0].metric: must be a metric name"));
+  CHECK(ErrorOf(SmallCampaign({{"objectives", json::array({{{"metric", "val_top1"}}})}})) ==
+        "objectives[0].goal: is required (max or min)");
+  CHECK_THAT(ErrorOf(SmallCampaign({{"objectives", json::array()}})),
+             Catch::StartsWith("objectives: must be a non-empty array"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"data", {{"dataset", "imagenet"}}}})),
+             Catch::StartsWith("data.dataset: must be one of"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"space", {{"num_classes", {{"int", {1, 0}}}}}}})),
+             Catch::StartsWith("space.num_classes"));
+  json layer_bad = SmallCampaign();
+  layer_bad["space"]["layers"][1]["cell"]["choice"][2]["tau_kernel"] = 4;
+  CHECK_THAT(ErrorOf(layer_bad), Catch::Contains("tau_kernel"));
+  CHECK_THAT(ErrorOf(json::array()), Catch::Contains("must be a JSON object"));
+
+  absl::StatusOr<CampaignConfig> text = ParseCampaignText("{\"name\": ");
+  REQUIRE_FALSE(text.ok());
+  CHECK(text.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace convrnn::server::testing

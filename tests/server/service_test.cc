@@ -1,0 +1,271 @@
+// The gRPC services in process on loopback, through the generated stubs:
+// a full lease -> progress -> complete cycle, token authentication and a
+// WatchCampaign stream.
+#include "server/service.h"
+
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proto/convrnn.grpc.pb.h"
+#include "server/server.h"
+#include "tests/server/test_util.h"
+
+namespace convrnn::server::testing {
+namespace {
+
+struct InProcessServer {
+  explicit InProcessServer(const std::string& token = "") {
+    ServerConfig config;
+    config.db_path = dir.File("server.db");
+    config.listen = "127.0.0.1:0";
+    config.token = token;
+    config.shutdown_deadline = absl::Seconds(2);
+    config.coordinator.start_reaper = false;
+    server = Must(Server::Start(config, clock));
+    REQUIRE(server->port() > 0);
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                  grpc::InsecureChannelCredentials());
+    campaigns = v1::CampaignService::NewStub(channel);
+    workers = v1::WorkerService::NewStub(channel);
+  }
+
+  // A context carrying `token` (none when empty) and a deadline.
+  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return context;
+  }
+
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<Server> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CampaignService::Stub> campaigns;
+  std::unique_ptr<v1::WorkerService::Stub> workers;
+};
+
+int64_t LaunchOne(InProcessServer& s, const std::string& token = "") {
+  v1::LaunchCampaignRequest request;
+  request.set_campaign_json(SmallCampaign({{"search", {{"max_trials", 1}}}}).dump());
+  v1::LaunchCampaignResponse response;
+  grpc::Status status = s.campaigns->LaunchCampaign(s.Context(token).get(), request, &response);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  CHECK(response.campaign().state() == v1::CAMPAIGN_STATE_RUNNING);
+  return response.campaign().id();
+}
+
+TEST_CASE("a worker leases, reports and completes a trial through the stubs", "[server]") {
+  InProcessServer s;
+  const int64_t campaign = LaunchOne(s);
+
+  v1::RegisterWorkerRequest reg;
+  reg.set_hostname("gpu-box");
+  reg.set_pid(42);
+  reg.set_device("cpu");
+  v1::RegisterWorkerResponse worker;
+  REQUIRE(s.workers->RegisterWorker(s.Context().get(), reg, &worker).ok());
+  CHECK(worker.worker_id() > 0);
+  CHECK(worker.heartbeat_interval_ms() > 0);
+
+  v1::LeaseTrialRequest lease_request;
+  lease_request.set_worker_id(worker.worker_id());
+  v1::LeaseTrialResponse lease;
+  REQUIRE(s.workers->LeaseTrial(s.Context().get(), lease_request, &lease).ok());
+  REQUIRE(lease.has_trial());
+  CHECK(lease.campaign_id() == campaign);
+  CHECK(lease.attempt() == 1);
+  CHECK(lease.lease_id() > 0);
+  CHECK(lease.heartbeat_interval_ms() <= 10'000 / 3);
+  CHECK(nlohmann::json::parse(lease.spec_json()).contains("layers"));
+  CHECK(nlohmann::json::parse(lease.data_json())["dataset"] == "fashion-mnist");
+  CHECK(lease.lease_deadline_unix_us() == s.clock.NowMicros() + 10 * kSecond);
+
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(worker.worker_id());
+  beat.set_lease_id(lease.lease_id());
+  v1::HeartbeatResponse beat_response;
+  REQUIRE(s.workers->Heartbeat(s.Context().get(), beat, &beat_response).ok());
+  CHECK_FALSE(beat_response.lease_lost());
+
+  v1::ReportProgressRequest progress;
+  progress.set_worker_id(worker.worker_id());
+  progress.set_lease_id(lease.lease_id());
+  progress.set_epoch(1);
+  (*progress.mutable_metrics())["val_top1"] = 0.42;
+  (*progress.mutable_metrics())["train_loss"] = 1.5;
+  v1::ReportProgressResponse decision;
+  REQUIRE(s.workers->ReportProgress(s.Context().get(), progress, &decision).ok());
+  CHECK(decision.decision() == v1::ReportProgressResponse::DECISION_CONTINUE);
+
+  v1::CompleteTrialRequest complete;
+  complete.set_worker_id(worker.worker_id());
+  complete.set_lease_id(lease.lease_id());
+  (*complete.mutable_final_metrics())["val_top1"] = 0.5;
+  v1::CompleteTrialResponse done;
+  REQUIRE(s.workers->CompleteTrial(s.Context().get(), complete, &done).ok());
+  CHECK_FALSE(done.already_completed());
+  // A retried completion is acknowledged as such.
+  REQUIRE(s.workers->CompleteTrial(s.Context().get(), complete, &done).ok());
+  CHECK(done.already_completed());
+  // A report on the finished lease is refused.
+  grpc::Status stale = s.workers->ReportProgress(s.Context().get(), progress, &decision);
+  CHECK(stale.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::GetTrialRequest get_trial;
+  get_trial.set_trial_id(lease.trial_id());
+  v1::Trial trial;
+  REQUIRE(s.campaigns->GetTrial(s.Context().get(), get_trial, &trial).ok());
+  CHECK(trial.state() == v1::TRIAL_STATE_COMPLETED);
+  CHECK(trial.final_metrics().at("val_top1") == 0.5);
+  CHECK(trial.final_metrics().at("params") > 0);  // estimated by the server
+  REQUIRE(trial.epochs_size() == 1);
+  CHECK(trial.epochs(0).metrics().at("train_loss") == 1.5);
+
+  v1::GetCampaignRequest get_campaign;
+  get_campaign.set_campaign_id(campaign);
+  v1::Campaign c;
+  REQUIRE(s.campaigns->GetCampaign(s.Context().get(), get_campaign, &c).ok());
+  CHECK(c.state() == v1::CAMPAIGN_STATE_COMPLETED);
+  CHECK(c.counts().completed() == 1);
+  CHECK(c.counts().total() == 1);
+
+  v1::BestRequest best;
+  best.set_campaign_id(campaign);
+  v1::BestResponse ranked;
+  REQUIRE(s.campaigns->Best(s.Context().get(), best, &ranked).ok());
+  CHECK(ranked.metric() == "val_top1");
+  CHECK(ranked.goal() == "max");
+  CHECK(ranked.trials_size() == 1);
+
+  v1::ListWorkersRequest list_workers;
+  v1::ListWorkersResponse listed;
+  REQUIRE(s.campaigns->ListWorkers(s.Context().get(), list_workers, &listed).ok());
+  REQUIRE(listed.workers_size() == 1);
+  CHECK(listed.workers(0).hostname() == "gpu-box");
+}
+
+TEST_CASE("errors keep their codes across the wire", "[server]") {
+  InProcessServer s;
+  v1::LaunchCampaignRequest bad;
+  bad.set_campaign_json(R"({"name": "x"})");
+  v1::LaunchCampaignResponse response;
+  grpc::Status status = s.campaigns->LaunchCampaign(s.Context().get(), bad, &response);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("search: is required"));
+
+  v1::GetCampaignRequest missing;
+  missing.set_campaign_id(77);
+  v1::Campaign c;
+  CHECK(s.campaigns->GetCampaign(s.Context().get(), missing, &c).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+
+  v1::ListCampaignsRequest page;
+  page.set_page_token("garbage");
+  v1::ListCampaignsResponse campaigns;
+  CHECK(s.campaigns->ListCampaigns(s.Context().get(), page, &campaigns).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("with a token, calls without it are UNAUTHENTICATED", "[server]") {
+  InProcessServer s("s3cret");
+  v1::ListCampaignsRequest request;
+  v1::ListCampaignsResponse response;
+  grpc::Status none = s.campaigns->ListCampaigns(s.Context().get(), request, &response);
+  CHECK(none.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status wrong = s.campaigns->ListCampaigns(s.Context("guess").get(), request, &response);
+  CHECK(wrong.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  v1::RegisterWorkerRequest reg;
+  v1::RegisterWorkerResponse worker;
+  CHECK(s.workers->RegisterWorker(s.Context().get(), reg, &worker).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  v1::WatchCampaignRequest watch;
+  watch.set_campaign_id(1);
+  auto context = s.Context();
+  auto reader = s.campaigns->WatchCampaign(context.get(), watch);
+  v1::CampaignEvent event;
+  CHECK_FALSE(reader->Read(&event));
+  CHECK(reader->Finish().error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  CHECK(s.campaigns->ListCampaigns(s.Context("s3cret").get(), request, &response).ok());
+  LaunchOne(s, "s3cret");
+}
+
+TEST_CASE("WatchCampaign streams events live and ends with the campaign", "[server]") {
+  InProcessServer s;
+  const int64_t campaign = LaunchOne(s);
+  Coordinator& coordinator = s.server->coordinator();
+
+  v1::WatchCampaignRequest request;
+  request.set_campaign_id(campaign);
+  auto context = s.Context();
+  auto reader = s.campaigns->WatchCampaign(context.get(), request);
+  v1::CampaignEvent event;
+  // The history first: the launch.
+  REQUIRE(reader->Read(&event));
+  CHECK(event.type() == v1::EVENT_TYPE_CAMPAIGN_STATE);
+  CHECK(event.campaign_state() == v1::CAMPAIGN_STATE_RUNNING);
+  const int64_t launch_event = event.id();
+
+  // Then what happens while the stream is open.
+  db::Worker w;
+  w.hostname = "h";
+  const int64_t worker = Must(coordinator.RegisterWorker(w)).worker_id;
+  LeaseGrant grant = Must(coordinator.LeaseTrial(worker));
+  REQUIRE(grant.has_trial);
+  Must(coordinator.ReportProgress(worker, grant.trial.lease_token, 1, {{"val_top1", 0.3}}));
+  Must(coordinator.Complete(worker, grant.trial.lease_token, {{"val_top1", 0.4}}));
+
+  std::vector<v1::EventType> types;
+  int64_t last_id = launch_event;
+  while (reader->Read(&event)) {
+    CHECK(event.id() > last_id);
+    last_id = event.id();
+    types.push_back(event.type());
+    if (event.type() == v1::EVENT_TYPE_TRIAL_PROGRESS) {
+      CHECK(event.epoch() == 1);
+      CHECK(event.metrics().at("val_top1") == 0.3);
+      CHECK(event.trial_id() == grant.trial.id);
+    }
+  }
+  CHECK(reader->Finish().ok());  // ended by the campaign completing
+  CHECK(types == std::vector<v1::EventType>{
+                     v1::EVENT_TYPE_TRIAL_CREATED, v1::EVENT_TYPE_TRIAL_LEASED,
+                     v1::EVENT_TYPE_TRIAL_RUNNING, v1::EVENT_TYPE_TRIAL_PROGRESS,
+                     v1::EVENT_TYPE_TRIAL_COMPLETED, v1::EVENT_TYPE_CAMPAIGN_STATE});
+
+  // Resuming after an id replays only what came later.
+  request.set_after_event_id(launch_event);
+  auto again_context = s.Context();
+  auto again = s.campaigns->WatchCampaign(again_context.get(), request);
+  int replayed = 0;
+  while (again->Read(&event)) ++replayed;
+  CHECK(again->Finish().ok());
+  CHECK(replayed == 6);
+}
+
+TEST_CASE("shutdown ends open watch streams", "[server]") {
+  InProcessServer s;
+  const int64_t campaign = LaunchOne(s);
+  v1::WatchCampaignRequest request;
+  request.set_campaign_id(campaign);
+  auto context = s.Context();
+  auto reader = s.campaigns->WatchCampaign(context.get(), request);
+  v1::CampaignEvent event;
+  REQUIRE(reader->Read(&event));
+  std::thread stopper([&] { s.server->Shutdown(); });
+  while (reader->Read(&event)) {
+  }
+  grpc::Status status = reader->Finish();
+  stopper.join();
+  CHECK(status.error_code() == grpc::StatusCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace convrnn::server::testing
