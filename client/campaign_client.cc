@@ -1,0 +1,221 @@
+#include "client/campaign_client.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace convrnn::client {
+namespace {
+
+std::shared_ptr<grpc::ChannelCredentials> Credentials(const ConnectionOptions& options) {
+  if (options.tls_ca_pem.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls_ca_pem;
+  return grpc::SslCredentials(ssl);
+}
+
+// Follows page tokens; refuses a server that hands back a token twice rather
+// than looping forever.
+template <typename Fetch>
+absl::Status ForEachPage(Fetch fetch) {
+  std::string token;
+  std::set<std::string> seen;
+  while (true) {
+    absl::StatusOr<std::string> next = fetch(token);
+    if (!next.ok()) return next.status();
+    if (next->empty()) return absl::OkStatus();
+    if (!seen.insert(*next).second) {
+      return absl::InternalError(absl::StrCat("server repeated page token '", *next, "'"));
+    }
+    token = *std::move(next);
+  }
+}
+
+}  // namespace
+
+CampaignClient::CampaignClient(ConnectionOptions options)
+    : options_(std::move(options)),
+      stub_(v1::CampaignService::NewStub(
+          grpc::CreateChannel(options_.server, Credentials(options_)))) {}
+
+void CampaignClient::Prepare(grpc::ClientContext* context, bool with_deadline) const {
+  if (with_deadline) context->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+  if (!options_.token.empty()) context->AddMetadata("authorization", "Bearer " + options_.token);
+}
+
+absl::Status CampaignClient::Convert(const grpc::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::UnavailableError(absl::StrCat("cannot reach convrnn-server at ", options_.server,
+                                                 ": ", status.error_message()));
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return absl::UnauthenticatedError(absl::StrCat(
+          "convrnn-server at ", options_.server, " refused the token: ", status.error_message()));
+    default:
+      // absl and gRPC share the canonical code numbers.
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+  }
+}
+
+absl::StatusOr<v1::Campaign> CampaignClient::Launch(const std::string& campaign_json) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::LaunchCampaignRequest request;
+  request.set_campaign_json(campaign_json);
+  v1::LaunchCampaignResponse response;
+  absl::Status s = Convert(stub_->LaunchCampaign(&context, request, &response));
+  if (!s.ok()) return s;
+  return response.campaign();
+}
+
+absl::StatusOr<std::vector<v1::Campaign>> CampaignClient::ListCampaigns() {
+  std::vector<v1::Campaign> all;
+  absl::Status s = ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
+    grpc::ClientContext context;
+    Prepare(&context, true);
+    v1::ListCampaignsRequest request;
+    request.set_page_size(options_.page_size);
+    request.set_page_token(token);
+    v1::ListCampaignsResponse response;
+    absl::Status st = Convert(stub_->ListCampaigns(&context, request, &response));
+    if (!st.ok()) return st;
+    for (auto& c : *response.mutable_campaigns()) all.push_back(std::move(c));
+    return response.next_page_token();
+  });
+  if (!s.ok()) return s;
+  return all;
+}
+
+absl::StatusOr<v1::Campaign> CampaignClient::GetCampaign(int64_t campaign_id) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::GetCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  v1::Campaign response;
+  absl::Status s = Convert(stub_->GetCampaign(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::Trial>> CampaignClient::ListTrials(int64_t campaign_id,
+                                                                  v1::TrialState state) {
+  std::vector<v1::Trial> all;
+  absl::Status s = ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
+    grpc::ClientContext context;
+    Prepare(&context, true);
+    v1::ListTrialsRequest request;
+    request.set_campaign_id(campaign_id);
+    request.set_state(state);
+    request.set_page_size(options_.page_size);
+    request.set_page_token(token);
+    v1::ListTrialsResponse response;
+    absl::Status st = Convert(stub_->ListTrials(&context, request, &response));
+    if (!st.ok()) return st;
+    for (auto& t : *response.mutable_trials()) all.push_back(std::move(t));
+    return response.next_page_token();
+  });
+  if (!s.ok()) return s;
+  return all;
+}
+
+absl::StatusOr<v1::Trial> CampaignClient::GetTrial(int64_t trial_id) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::GetTrialRequest request;
+  request.set_trial_id(trial_id);
+  v1::Trial response;
+  absl::Status s = Convert(stub_->GetTrial(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::Campaign> CampaignClient::StopCampaign(int64_t campaign_id) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::StopCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  v1::Campaign response;
+  absl::Status s = Convert(stub_->StopCampaign(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::Campaign> CampaignClient::ResumeCampaign(int64_t campaign_id) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ResumeCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  v1::Campaign response;
+  absl::Status s = Convert(stub_->ResumeCampaign(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::BestResponse> CampaignClient::Best(const v1::BestRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::BestResponse response;
+  absl::Status s = Convert(stub_->Best(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::ParetoResponse> CampaignClient::Pareto(const v1::ParetoRequest& request) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ParetoResponse response;
+  absl::Status s = Convert(stub_->Pareto(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::ExportResponse> CampaignClient::Export(int64_t campaign_id,
+                                                          const std::string& format) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ExportRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_format(format);
+  v1::ExportResponse response;
+  absl::Status s = Convert(stub_->Export(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<std::vector<v1::Worker>> CampaignClient::ListWorkers(bool include_dead) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ListWorkersRequest request;
+  request.set_include_dead(include_dead);
+  v1::ListWorkersResponse response;
+  absl::Status s = Convert(stub_->ListWorkers(&context, request, &response));
+  if (!s.ok()) return s;
+  return std::vector<v1::Worker>(response.workers().begin(), response.workers().end());
+}
+
+absl::Status CampaignClient::Watch(int64_t campaign_id,
+                                   const std::function<bool(const v1::CampaignEvent&)>& on_event) {
+  grpc::ClientContext context;
+  Prepare(&context, /*with_deadline=*/false);
+  v1::WatchCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  std::unique_ptr<grpc::ClientReader<v1::CampaignEvent>> reader =
+      stub_->WatchCampaign(&context, request);
+  v1::CampaignEvent event;
+  bool cancelled = false;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      cancelled = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (cancelled) return absl::OkStatus();
+  return Convert(status);
+}
+
+}  // namespace convrnn::client

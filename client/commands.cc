@@ -1,0 +1,270 @@
+#include "client/commands.h"
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "client/proto_json.h"
+#include "client/render.h"
+#include "client/spec_render.h"
+#include "client/watch_view.h"
+#include "util/json_object.h"
+#include "worker/arch_spec.h"
+
+namespace convrnn::client {
+namespace {
+
+using nlohmann::json;
+
+void PrintJson(const CommandEnv& env, const json& value) { *env.out << value.dump(2) << '\n'; }
+
+template <typename T>
+json JsonArray(const std::vector<T>& items) {
+  json out = json::array();
+  for (const auto& item : items) out.push_back(ToJson(item));
+  return out;
+}
+
+absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1::Campaign>& c,
+                                 const char* verb) {
+  if (!c.ok()) return c.status();
+  if (env.json) {
+    PrintJson(env, ToJson(*c, /*with_document=*/false));
+  } else {
+    *env.out << "campaign " << c->id() << " (" << c->name() << ") " << verb << ", now "
+             << CampaignStateName(c->state()) << '\n';
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open for reading"));
+  std::stringstream text;
+  text << in.rdbuf();
+  // Refused here, before the server sees it: the reason is the parser's position.
+  json parsed;
+  if (absl::Status s = ParseJsonText(text.str(), file, &parsed); !s.ok()) return s;
+  if (!parsed.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
+  }
+  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text.str());
+  if (!campaign.ok()) return campaign.status();
+  if (env.json) {
+    PrintJson(env, ToJson(*campaign, /*with_document=*/true));
+  } else {
+    *env.out << "launched campaign " << campaign->id() << " (" << campaign->name() << "), "
+             << CampaignStateName(campaign->state()) << '\n';
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CampaignsCommand(const CommandEnv& env) {
+  auto campaigns = env.client->ListCampaigns();
+  if (!campaigns.ok()) return campaigns.status();
+  if (env.json) {
+    json list = json::array();
+    for (const auto& c : *campaigns) list.push_back(ToJson(c, /*with_document=*/false));
+    PrintJson(env, {{"campaigns", list}});
+  } else {
+    PrintCampaignTable(*campaigns, *env.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id) {
+  auto campaign = env.client->GetCampaign(campaign_id);
+  if (!campaign.ok()) return campaign.status();
+  if (env.json) {
+    PrintJson(env, ToJson(*campaign, /*with_document=*/true));
+  } else {
+    PrintCampaignStatus(*campaign, *env.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
+  // Asking first turns an unknown id into NOT_FOUND before any drawing, and
+  // gives the name and budget the view shows.
+  auto campaign = env.client->GetCampaign(campaign_id);
+  if (!campaign.ok()) return campaign.status();
+  WatchView view(*campaign);
+  std::ostream& out = *env.out;
+
+  size_t drawn = 0;  // lines of the last in-place frame
+  auto last_draw = std::chrono::steady_clock::time_point{};
+  auto draw = [&](bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    // History replays in a burst; redrawing each event would only flicker.
+    if (!force && now - last_draw < std::chrono::milliseconds(100)) return;
+    last_draw = now;
+    if (drawn > 0) out << "\x1b[" << drawn << "F\x1b[J";  // up to the frame's top, clear below
+    std::vector<std::string> lines = view.Render();
+    for (const auto& line : lines) out << line << '\n';
+    drawn = lines.size();
+    out.flush();
+  };
+  if (env.tty && !env.json) draw(true);
+
+  absl::Status status = env.client->Watch(campaign_id, [&](const v1::CampaignEvent& event) {
+    view.Apply(event);
+    if (env.json) {
+      out << ToJson(event).dump() << '\n' << std::flush;
+    } else if (env.tty) {
+      draw(view.ended());
+    } else {
+      out << view.Line(event) << '\n' << std::flush;
+    }
+    // COMPLETED and FAILED are final: nothing can follow.
+    return !view.ended();
+  });
+  if (env.tty && !env.json) draw(true);
+  if (!status.ok()) return status;
+  if (!env.json && !env.tty) out << view.Summary() << '\n';
+  return absl::OkStatus();
+}
+
+absl::Status TrialsCommand(const CommandEnv& env, int64_t campaign_id, const std::string& state) {
+  auto filter = ParseTrialState(state);
+  if (!filter.ok()) return filter.status();
+  auto trials = env.client->ListTrials(campaign_id, *filter);
+  if (!trials.ok()) return trials.status();
+  if (env.json) {
+    PrintJson(env, {{"trials", JsonArray(*trials)}});
+  } else {
+    PrintTrialTable(*trials, *env.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BestCommand(const CommandEnv& env, int64_t campaign_id, int top,
+                         const std::string& metric) {
+  if (top < 0) return absl::InvalidArgumentError("--top: must be positive");
+  v1::BestRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_top_k(top);
+  request.set_metric(metric);
+  auto best = env.client->Best(request);
+  if (!best.ok()) return best.status();
+  std::vector<v1::Trial> trials(best->trials().begin(), best->trials().end());
+  if (env.json) {
+    PrintJson(env,
+              {{"metric", best->metric()}, {"goal", best->goal()}, {"trials", JsonArray(trials)}});
+  } else {
+    *env.out << "Best " << trials.size() << " trials of campaign " << campaign_id << " by "
+             << best->metric() << " (" << best->goal() << "):\n";
+    PrintRankedTable(trials, best->metric(), *env.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParetoCommand(const CommandEnv& env, int64_t campaign_id,
+                           const std::vector<std::string>& objectives) {
+  v1::ParetoRequest request;
+  request.set_campaign_id(campaign_id);
+  for (const auto& o : objectives) {
+    if (o.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--objective: '", o, "' must be metric:max or metric:min"));
+    }
+    request.add_objectives(o);
+  }
+  auto pareto = env.client->Pareto(request);
+  if (!pareto.ok()) return pareto.status();
+  std::vector<v1::Trial> trials(pareto->trials().begin(), pareto->trials().end());
+  std::vector<std::string> used(pareto->objectives().begin(), pareto->objectives().end());
+  if (used.empty()) used = {"val_top1:max", "params:min"};
+  if (env.json) {
+    PrintJson(env, {{"objectives", used}, {"trials", JsonArray(trials)}});
+  } else {
+    PrintParetoTable(trials, used, *env.out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::string& format) {
+  const std::string f = env.json ? "json" : (format.empty() ? "text" : format);
+  if (f != "text" && f != "json" && f != "dot") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: '", format, "' is not one of text, json, dot"));
+  }
+  auto trial = env.client->GetTrial(trial_id);
+  if (!trial.ok()) return trial.status();
+  if (f == "json") {
+    PrintJson(env, ToJson(*trial));
+    return absl::OkStatus();
+  }
+  if (f == "text") {
+    PrintTrialText(*trial, *env.out);
+    return absl::OkStatus();
+  }
+  auto spec = ParseArchSpecText(trial->spec_json());
+  if (!spec.ok()) {
+    return absl::InternalError(
+        absl::StrCat("trial ", trial_id, ": its spec does not parse: ", spec.status().message()));
+  }
+  *env.out << SpecToDot(*spec, absl::StrCat("trial_", trial_id));
+  return absl::OkStatus();
+}
+
+absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std::string& format,
+                           const std::string& output) {
+  if (format != "csv" && format != "json") {
+    return absl::InvalidArgumentError(absl::StrCat("--format: '", format, "' is not csv or json"));
+  }
+  std::string content;
+  auto exported = env.client->Export(campaign_id, format);
+  if (exported.ok()) {
+    content = std::move(*exported->mutable_content());
+  } else if (exported.status().code() == absl::StatusCode::kUnimplemented) {
+    // A server without Export: build the same document from the trial list.
+    auto trials = env.client->ListTrials(campaign_id, v1::TRIAL_STATE_UNSPECIFIED);
+    if (!trials.ok()) return trials.status();
+    content = format == "csv" ? TrialsToCsv(*trials) : JsonArray(*trials).dump(2) + "\n";
+  } else {
+    return exported.status();
+  }
+  if (output.empty()) {
+    *env.out << content;
+    return absl::OkStatus();
+  }
+  std::ofstream file(output, std::ios::binary | std::ios::trunc);
+  if (!file) return absl::InvalidArgumentError(absl::StrCat(output, ": cannot open for writing"));
+  file << content;
+  file.close();
+  if (!file) return absl::InternalError(absl::StrCat(output, ": write failed"));
+  if (env.json) {
+    PrintJson(env, {{"output", output}, {"format", format}, {"bytes", content.size()}});
+  } else {
+    *env.out << "wrote campaign " << campaign_id << " as " << format << " to " << output << " ("
+             << content.size() << " bytes)\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StopCommand(const CommandEnv& env, int64_t campaign_id) {
+  return PrintCampaignChange(env, env.client->StopCampaign(campaign_id), "stopped");
+}
+
+absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id) {
+  return PrintCampaignChange(env, env.client->ResumeCampaign(campaign_id), "resumed");
+}
+
+absl::Status WorkersCommand(const CommandEnv& env, bool include_dead) {
+  auto workers = env.client->ListWorkers(include_dead);
+  if (!workers.ok()) return workers.status();
+  if (env.json) {
+    PrintJson(env, {{"workers", JsonArray(*workers)}});
+  } else {
+    PrintWorkerTable(*workers, absl::ToUnixMicros(absl::Now()), *env.out);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace convrnn::client

@@ -1,0 +1,58 @@
+// The `convrnn` commands, one function each (DESIGN.md §7 "Commands").
+//
+// Each takes the connection and output through CommandEnv, writes its
+// result to env.out (a table or text, or JSON when env.json), and returns
+// the error as a value; Run() turns it into the one-line reason on stderr
+// and the exit status (2 bad input, 1 anything else).
+//
+// Thread-safety: one command at a time per CommandEnv.
+#ifndef CONVRNN_CLIENT_COMMANDS_H_
+#define CONVRNN_CLIENT_COMMANDS_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/campaign_client.h"
+
+namespace convrnn::client {
+
+struct CommandEnv {
+  CampaignClient* client = nullptr;
+  std::ostream* out = nullptr;
+  // Machine-readable JSON instead of tables and text.
+  bool json = false;
+  // env.out is a terminal: `watch` redraws in place instead of logging lines.
+  bool tty = false;
+};
+
+// Reads FILE, refuses text that is not JSON locally, sends it; prints the new campaign.
+absl::Status LaunchCommand(const CommandEnv& env, const std::string& file);
+absl::Status CampaignsCommand(const CommandEnv& env);
+absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id);
+// Streams events until the campaign ends (or the server ends the stream).
+// JSON: one object per event per line.
+absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id);
+// `state`: a trial state name, or empty for every state.
+absl::Status TrialsCommand(const CommandEnv& env, int64_t campaign_id, const std::string& state);
+// `top` 0 and `metric` empty take the server's defaults (10, first objective).
+absl::Status BestCommand(const CommandEnv& env, int64_t campaign_id, int top,
+                         const std::string& metric);
+// `objectives` as "metric:goal"; empty: val_top1:max against params:min.
+absl::Status ParetoCommand(const CommandEnv& env, int64_t campaign_id,
+                           const std::vector<std::string>& objectives);
+// `format`: text | json | dot (env.json also selects json).
+absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::string& format);
+// `format`: csv | json. `output` empty: the document goes to env.out;
+// otherwise it is written to that file and a one-line summary is printed.
+absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std::string& format,
+                           const std::string& output);
+absl::Status StopCommand(const CommandEnv& env, int64_t campaign_id);
+absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id);
+absl::Status WorkersCommand(const CommandEnv& env, bool include_dead);
+
+}  // namespace convrnn::client
+
+#endif  // CONVRNN_CLIENT_COMMANDS_H_

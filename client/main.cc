@@ -1,0 +1,87 @@
+// convrnn: the command line of convrnn-search (DESIGN.md §7 "Commands").
+// Parses flags and hands a ClientConfig to Run().
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "client/client.h"
+#include "util/exit_code.h"
+
+int main(int argc, char** argv) {
+  convrnn::client::ClientConfig config;
+  if (const char* env = std::getenv("CONVRNN_SERVER"); env != nullptr && *env != '\0') {
+    config.server = env;
+  }
+
+  CLI::App app{"convrnn: launch, watch and query ConvRNN architecture-search campaigns"};
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  app.add_option("--server", config.server, "convrnn-server HOST:PORT (env CONVRNN_SERVER)");
+  app.add_flag("--json", config.json, "Print machine-readable JSON");
+  app.add_option("--token-file", config.token_file, "File with the server's bearer token");
+  app.add_option("--tls-ca", config.tls_ca, "PEM of the CA of the server's TLS certificate");
+  app.add_option("--timeout", config.timeout_s, "Deadline of each request, in seconds");
+
+  // Ids are positive integers (proto convention); say so in plain words.
+  const CLI::Validator positive(
+      [](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          if (std::stoll(text, &used) > 0 && used == text.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "'" + text + "' is not a positive integer";
+      },
+      "POSITIVE");
+  auto campaign_id = [&config, &positive](CLI::App* sub) {
+    sub->add_option("ID", config.id, "Campaign id")->required()->check(positive);
+  };
+
+  CLI::App* launch = app.add_subcommand("launch", "Launch a campaign from its JSON file");
+  launch->add_option("FILE", config.file, "Campaign JSON")->required();
+  app.add_subcommand("campaigns", "List campaigns");
+  campaign_id(app.add_subcommand("status", "One campaign's state and trial counts"));
+  campaign_id(app.add_subcommand("watch", "Follow a campaign live until it ends"));
+  CLI::App* trials = app.add_subcommand("trials", "List a campaign's trials");
+  campaign_id(trials);
+  trials->add_option(
+      "--state", config.state,
+      "Only trials in this state: pending, leased, running, completed, failed, pruned");
+  CLI::App* best = app.add_subcommand("best", "Top trials by a metric");
+  campaign_id(best);
+  best->add_option("--top", config.top, "How many (default 10)")->check(positive);
+  best->add_option("--metric", config.metric, "Metric to rank by (default: first objective)");
+  CLI::App* pareto = app.add_subcommand("pareto", "Pareto front (default val_top1 vs params)");
+  campaign_id(pareto);
+  pareto->add_option("--objective", config.objectives,
+                     "metric:max or metric:min, repeatable (default val_top1:max params:min)");
+  CLI::App* show = app.add_subcommand("show", "One trial: its architecture, metrics and curve");
+  show->add_option("TRIAL", config.id, "Trial id")->required()->check(positive);
+  show->add_option("--format", config.format, "text, json or dot (Graphviz)")
+      ->check(CLI::IsMember({"text", "json", "dot"}));
+  CLI::App* exp = app.add_subcommand("export", "Every trial of a campaign as CSV or JSON");
+  campaign_id(exp);
+  exp->add_option("--format", config.format, "csv or json")
+      ->required()
+      ->check(CLI::IsMember({"csv", "json"}));
+  exp->add_option("--output", config.output, "Write to this file instead of stdout");
+  campaign_id(app.add_subcommand("stop", "Stop leasing a campaign's trials"));
+  campaign_id(app.add_subcommand("resume", "Resume a stopped campaign"));
+  CLI::App* workers = app.add_subcommand("workers", "Registered workers");
+  workers->add_flag("--all", config.include_dead, "Include workers presumed dead");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line on stderr and exit 2 (bad input), like every other error.
+    std::cerr << "convrnn: " << e.what() << " (see convrnn --help)" << std::endl;
+    return convrnn::kExitBadInput;
+  }
+  config.command = app.get_subcommands().front()->get_name();
+  return convrnn::client::Run(config, std::cout, std::cerr);
+}

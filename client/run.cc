@@ -1,0 +1,78 @@
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "client/campaign_client.h"
+#include "client/client.h"
+#include "client/commands.h"
+#include "util/exit_code.h"
+
+namespace convrnn::client {
+namespace {
+
+absl::Status ReadSmallFile(const std::string& path, const char* flag, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": ", path, ": cannot open for reading"));
+  std::stringstream text;
+  text << in.rdbuf();
+  *out = text.str();
+  return absl::OkStatus();
+}
+
+absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
+  const std::string& cmd = c.command;
+  if (cmd == "launch") return LaunchCommand(env, c.file);
+  if (cmd == "campaigns") return CampaignsCommand(env);
+  if (cmd == "status") return StatusCommand(env, c.id);
+  if (cmd == "watch") return WatchCommand(env, c.id);
+  if (cmd == "trials") return TrialsCommand(env, c.id, c.state);
+  if (cmd == "best") return BestCommand(env, c.id, c.top, c.metric);
+  if (cmd == "pareto") return ParetoCommand(env, c.id, c.objectives);
+  if (cmd == "show") return ShowCommand(env, c.id, c.format);
+  if (cmd == "export") return ExportCommand(env, c.id, c.format, c.output);
+  if (cmd == "stop") return StopCommand(env, c.id);
+  if (cmd == "resume") return ResumeCommand(env, c.id);
+  if (cmd == "workers") return WorkersCommand(env, c.include_dead);
+  return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "'"));
+}
+
+absl::Status RunCommand(const ClientConfig& config, std::ostream& out) {
+  ConnectionOptions options;
+  options.server = config.server;
+  if (!(config.timeout_s > 0)) return absl::InvalidArgumentError("--timeout: must be positive");
+  options.rpc_timeout = absl::Seconds(config.timeout_s);
+  if (!config.token_file.empty()) {
+    if (absl::Status s = ReadSmallFile(config.token_file, "--token-file", &options.token);
+        !s.ok()) {
+      return s;
+    }
+    absl::StripAsciiWhitespace(&options.token);
+  }
+  if (!config.tls_ca.empty()) {
+    if (absl::Status s = ReadSmallFile(config.tls_ca, "--tls-ca", &options.tls_ca_pem); !s.ok()) {
+      return s;
+    }
+  }
+  CampaignClient client(std::move(options));
+  CommandEnv env;
+  env.client = &client;
+  env.out = &out;
+  env.json = config.json;
+  env.tty = &out == &std::cout && isatty(STDOUT_FILENO);
+  return Dispatch(config, env);
+}
+
+}  // namespace
+
+int Run(const ClientConfig& config, std::ostream& out, std::ostream& err) {
+  absl::Status status = RunCommand(config, out);
+  out.flush();
+  if (!status.ok()) err << "convrnn " << config.command << ": " << status.message() << std::endl;
+  return ExitCodeFor(status);
+}
+
+}  // namespace convrnn::client
