@@ -196,12 +196,13 @@ absl::StatusOr<std::vector<v1::Worker>> CampaignClient::ListWorkers(bool include
   return std::vector<v1::Worker>(response.workers().begin(), response.workers().end());
 }
 
-absl::Status CampaignClient::Watch(int64_t campaign_id,
+absl::Status CampaignClient::Watch(int64_t campaign_id, int64_t after_event_id,
                                    const std::function<bool(const v1::CampaignEvent&)>& on_event) {
   grpc::ClientContext context;
   Prepare(&context, /*with_deadline=*/false);
   v1::WatchCampaignRequest request;
   request.set_campaign_id(campaign_id);
+  request.set_after_event_id(after_event_id);
   std::unique_ptr<grpc::ClientReader<v1::CampaignEvent>> reader =
       stub_->WatchCampaign(&context, request);
   v1::CampaignEvent event;

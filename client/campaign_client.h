@@ -62,10 +62,11 @@ class CampaignClient final {
   absl::StatusOr<v1::ExportResponse> Export(int64_t campaign_id, const std::string& format);
   absl::StatusOr<std::vector<v1::Worker>> ListWorkers(bool include_dead);
 
-  // Streams the campaign's events (from the start of its history) into
-  // `on_event` until the server ends the stream or `on_event` returns
-  // false. OK when the stream ended cleanly or was ended by `on_event`.
-  absl::Status Watch(int64_t campaign_id,
+  // Streams the campaign's events after event `after_event_id` (0: its
+  // whole history) into `on_event` until the server ends the stream or
+  // `on_event` returns false. OK when the stream ended cleanly or was ended
+  // by `on_event`.
+  absl::Status Watch(int64_t campaign_id, int64_t after_event_id,
                      const std::function<bool(const v1::CampaignEvent&)>& on_event);
 
   const ConnectionOptions& options() const { return options_; }

@@ -112,7 +112,9 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
   };
   if (env.tty && !env.json) draw(true);
 
-  absl::Status status = env.client->Watch(campaign_id, [&](const v1::CampaignEvent& event) {
+  int64_t last_event_id = 0;
+  auto on_event = [&](const v1::CampaignEvent& event) {
+    last_event_id = event.id();
     view.Apply(event);
     if (env.json) {
       out << ToJson(event).dump() << '\n' << std::flush;
@@ -123,7 +125,22 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     }
     // COMPLETED and FAILED are final: nothing can follow.
     return !view.ended();
-  });
+  };
+  absl::Status status;
+  absl::Time give_up = absl::InfiniteFuture();
+  while (true) {
+    const int64_t before = last_event_id;
+    status = env.client->Watch(campaign_id, last_event_id, on_event);
+    // Only a server lost after it answered is waited for; one never reached
+    // is reported at once.
+    if (status.code() != absl::StatusCode::kUnavailable || last_event_id == 0) break;
+    if (last_event_id != before) give_up = absl::Now() + absl::Seconds(kWatchReconnectSeconds);
+    if (absl::Now() >= give_up) break;
+    if (env.err != nullptr) {
+      *env.err << "convrnn watch: stream lost (" << status.message() << "); reconnecting\n";
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
   if (env.tty && !env.json) draw(true);
   if (!status.ok()) return status;
   if (!env.json && !env.tty) out << view.Summary() << '\n';

@@ -22,6 +22,8 @@ namespace convrnn::client {
 struct CommandEnv {
   CampaignClient* client = nullptr;
   std::ostream* out = nullptr;
+  // Progress notes that are not the result (watch reconnecting).
+  std::ostream* err = nullptr;
   // Machine-readable JSON instead of tables and text.
   bool json = false;
   // env.out is a terminal: `watch` redraws in place instead of logging lines.
@@ -33,7 +35,10 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file);
 absl::Status CampaignsCommand(const CommandEnv& env);
 absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id);
 // Streams events until the campaign ends (or the server ends the stream).
-// JSON: one object per event per line.
+// JSON: one object per event per line. A stream the server drops after
+// delivering events (a coordinator restart) is resumed after the last event
+// seen, for up to kWatchReconnectSeconds without news.
+inline constexpr int kWatchReconnectSeconds = 60;
 absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id);
 // `state`: a trial state name, or empty for every state.
 absl::Status TrialsCommand(const CommandEnv& env, int64_t campaign_id, const std::string& state);

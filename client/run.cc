@@ -40,7 +40,7 @@ absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "'"));
 }
 
-absl::Status RunCommand(const ClientConfig& config, std::ostream& out) {
+absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostream& err) {
   ConnectionOptions options;
   options.server = config.server;
   if (!(config.timeout_s > 0)) return absl::InvalidArgumentError("--timeout: must be positive");
@@ -61,6 +61,7 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out) {
   CommandEnv env;
   env.client = &client;
   env.out = &out;
+  env.err = &err;
   env.json = config.json;
   env.tty = &out == &std::cout && isatty(STDOUT_FILENO);
   return Dispatch(config, env);
@@ -69,7 +70,7 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out) {
 }  // namespace
 
 int Run(const ClientConfig& config, std::ostream& out, std::ostream& err) {
-  absl::Status status = RunCommand(config, out);
+  absl::Status status = RunCommand(config, out, err);
   out.flush();
   if (!status.ok()) err << "convrnn " << config.command << ": " << status.message() << std::endl;
   return ExitCodeFor(status);

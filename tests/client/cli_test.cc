@@ -271,6 +271,19 @@ TEST_CASE("cli: watch leaves once the campaign completes, even if the stream sta
   CHECK(r.seconds < 5);  // the fake holds the stream open for 10 s
 }
 
+TEST_CASE("cli: watch resumes after the last event when the server drops the stream", "[client]") {
+  FakeServer server;
+  Result r = RunCli("--server " + server.address() + " --json watch 11");
+  INFO(r.out << r.err);
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.find("reconnecting") != std::string::npos);
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) CHECK(json::parse(line)["id"] == ++n);  // no repeats
+  CHECK(n == static_cast<int>(FakeCampaignService::Events(9).size()));
+}
+
 TEST_CASE("cli: export writes CSV (client-built when the server cannot) or JSON", "[client]") {
   FakeServer server;
   TempDir dir;

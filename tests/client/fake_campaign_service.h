@@ -1,7 +1,8 @@
 // An in-process CampaignService with canned data, for driving the real
 // `convrnn` binary without a coordinator. It serves campaign 7 ("demo",
 // five trials 101..105 whose list is paged two at a time), campaign 9 whose
-// event stream reports COMPLETED and then stays open, and records what the
+// event stream reports COMPLETED and then stays open, campaign 11 whose
+// stream drops after two events and resumes by event id, and records what the
 // client sent (page tokens, authorization, launches).
 //
 // Thread-safety: handlers run on gRPC threads; recorded state is under mu_.
@@ -79,9 +80,9 @@ class FakeCampaignService final : public v1::CampaignService::Service {
   grpc::Status GetCampaign(grpc::ServerContext* ctx, const v1::GetCampaignRequest* req,
                            v1::Campaign* resp) override {
     Record(ctx);
-    if (req->campaign_id() != 7 && req->campaign_id() != 9)
-      return NotFound("campaign", req->campaign_id());
-    *resp = MakeCampaign(req->campaign_id(), req->campaign_id() == 7 ? "demo" : "finished");
+    const int64_t id = req->campaign_id();
+    if (id != 7 && id != 9 && id != 11) return NotFound("campaign", id);
+    *resp = MakeCampaign(id, id == 7 ? "demo" : "finished");
     return grpc::Status::OK;
   }
 
@@ -129,8 +130,18 @@ class FakeCampaignService final : public v1::CampaignService::Service {
   grpc::Status WatchCampaign(grpc::ServerContext* ctx, const v1::WatchCampaignRequest* req,
                              grpc::ServerWriter<v1::CampaignEvent>* writer) override {
     Record(ctx);
-    if (req->campaign_id() != 7 && req->campaign_id() != 9)
+    if (req->campaign_id() == 11) {
+      // Drops the stream after two events, as a restarting server would.
+      for (const auto& e : Events(9)) {
+        if (e.id() <= req->after_event_id()) continue;
+        writer->Write(e);
+        if (e.id() == 2) return {grpc::StatusCode::UNAVAILABLE, "server shutting down"};
+      }
+      return grpc::Status::OK;
+    }
+    if (req->campaign_id() != 7 && req->campaign_id() != 9) {
       return NotFound("campaign", req->campaign_id());
+    }
     for (const auto& e : Events(req->campaign_id())) writer->Write(e);
     if (req->campaign_id() == 9) {
       // Says COMPLETED, then keeps the stream open: the client must leave on its own.
