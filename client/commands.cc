@@ -1,12 +1,14 @@
 #include "client/commands.h"
 
-#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "client/proto_json.h"
 #include "client/render.h"
@@ -97,29 +99,43 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
   WatchView view(*campaign);
   std::ostream& out = *env.out;
 
-  size_t drawn = 0;  // lines of the last in-place frame
-  auto last_draw = std::chrono::steady_clock::time_point{};
-  auto draw = [&](bool force) {
-    const auto now = std::chrono::steady_clock::now();
-    // History replays in a burst; redrawing each event would only flicker.
-    if (!force && now - last_draw < std::chrono::milliseconds(100)) return;
-    last_draw = now;
+  // On a terminal a painter thread redraws the frame in place at most every
+  // 100 ms when something changed: a replayed history arrives in a burst
+  // that would only flicker, and the last change of a burst must still show.
+  const bool paint = env.tty && !env.json;
+  absl::Mutex mu;
+  bool dirty = true;     // guarded by mu
+  bool stopped = false;  // guarded by mu
+  size_t drawn = 0;      // lines of the last frame; painter only
+  auto draw = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (drawn > 0) out << "\x1b[" << drawn << "F\x1b[J";  // up to the frame's top, clear below
     std::vector<std::string> lines = view.Render();
     for (const auto& line : lines) out << line << '\n';
     drawn = lines.size();
     out.flush();
+    dirty = false;
   };
-  if (env.tty && !env.json) draw(true);
+  std::thread painter;
+  if (paint) {
+    painter = std::thread([&] {
+      absl::MutexLock lock(&mu);
+      while (!stopped) {
+        if (dirty) draw();
+        mu.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(100));
+      }
+      draw();  // the final frame
+    });
+  }
 
   int64_t last_event_id = 0;
   auto on_event = [&](const v1::CampaignEvent& event) {
+    absl::MutexLock lock(&mu);
     last_event_id = event.id();
     view.Apply(event);
     if (env.json) {
       out << ToJson(event).dump() << '\n' << std::flush;
-    } else if (env.tty) {
-      draw(view.ended());
+    } else if (paint) {
+      dirty = true;
     } else {
       out << view.Line(event) << '\n' << std::flush;
     }
@@ -141,9 +157,15 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     }
     absl::SleepFor(absl::Seconds(1));
   }
-  if (env.tty && !env.json) draw(true);
+  if (paint) {
+    {
+      absl::MutexLock lock(&mu);
+      stopped = true;
+    }
+    painter.join();
+  }
   if (!status.ok()) return status;
-  if (!env.json && !env.tty) out << view.Summary() << '\n';
+  if (!paint && !env.json) out << view.Summary() << '\n';
   return absl::OkStatus();
 }
 

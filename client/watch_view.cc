@@ -142,7 +142,12 @@ std::string WatchView::Line(const v1::CampaignEvent& e) const {
       what = absl::StrCat("trial ", e.trial_id(), " ", type);
       if (e.attempt() > 1) absl::StrAppend(&what, " (attempt ", e.attempt(), ")");
   }
-  if (!e.message().empty()) absl::StrAppend(&what, ": ", e.message());
+  // A campaign-state message that only repeats the state adds nothing.
+  if (!e.message().empty() &&
+      !(e.type() == v1::EVENT_TYPE_CAMPAIGN_STATE &&
+        absl::EqualsIgnoreCase(e.message(), CampaignStateName(e.campaign_state())))) {
+    absl::StrAppend(&what, ": ", e.message());
+  }
   return absl::StrCat(FormatTime(e.time_unix_us()), "  ", what, "  [", Counts(), "]");
 }
 
