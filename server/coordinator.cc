@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,12 @@ absl::Status Coordinator::Load() {
                           campaign.state == db::CampaignState::kStopped;
       if (!active && counts->leased + counts->running == 0) continue;  // loaded on demand
       absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = LoadRuntime(campaign);
+      if (rt.status().code() == absl::StatusCode::kDataLoss) {
+        // One campaign this build cannot read must not keep the others down;
+        // its leases lapse and its queries report the error.
+        std::cerr << "convrnn-server: skipping " << rt.status().message() << std::endl;
+        continue;
+      }
       if (!rt.ok()) return rt.status();
     }
     if (page->size() < 100) break;
@@ -428,9 +435,15 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
     for (const auto& [id, rt] : campaigns_) running.push_back(rt);  // oldest first
   }
   LeaseGrant grant;
+  absl::Status first_error;
   for (const std::shared_ptr<CampaignRuntime>& rt : running) {
     absl::StatusOr<std::optional<db::Trial>> trial = TryLease(*rt, worker_id, now);
-    if (!trial.ok()) return trial.status();
+    if (!trial.ok()) {
+      // One campaign in trouble (or an unknown worker) must not starve the
+      // others; report the error only when nothing else could be leased.
+      if (first_error.ok()) first_error = trial.status();
+      continue;
+    }
     if (!trial->has_value()) continue;
     grant.has_trial = true;
     grant.trial = **std::move(trial);
@@ -444,6 +457,7 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
   }
   // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
   if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  if (!first_error.ok()) return first_error;
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;
 }

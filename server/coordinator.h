@@ -34,6 +34,10 @@
 //                    the worker path).
 //   Watch            1 indexed ListEvents read per batch; watchers sleep on a
 //                    condition variable between appends.
+//   Create (start)   reads every trial of each RUNNING/STOPPED campaign once
+//                    (and, with early stopping, its epochs) to rebuild the
+//                    History and the stopper's rungs; ended campaigns load
+//                    lazily, on their first query.
 //
 // Thread-safety: every public method may be called from many threads at once.
 // A campaign's sampler, history and early stopper are serialised by that

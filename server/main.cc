@@ -1,5 +1,5 @@
 // convrnn-server --db FILE [--listen HOST:PORT] [--token-file F]
-//                [--tls-cert C --tls-key K]
+//                [--tls-cert C --tls-key K] [--sync full|normal]
 // Parses flags and calls Run (server/server.h). Bad flags or unreadable
 // files exit 2 with a one-line reason.
 #include <CLI/CLI.hpp>
@@ -41,6 +41,13 @@ int main(int argc, char** argv) {
                  "file holding a bearer token every call must carry");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key (with --tls-cert)");
+  std::string sync = "full";
+  app.add_option("--sync", sync,
+                 "full: every acknowledged change survives a power cut (fsync per commit); "
+                 "normal: survives kill -9 of the server but may lose the last commits on "
+                 "power loss, for more RPCs per second")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -49,6 +56,7 @@ int main(int argc, char** argv) {
     return BadInput(e.what());
   }
 
+  config.store.sync_full = sync == "full";
   if (config.listen.find(':') == std::string::npos) {
     return BadInput("--listen: must be HOST:PORT, got \"" + config.listen + "\"");
   }

@@ -226,6 +226,13 @@ void WatchHub::Loop() {
   int64_t seen = coordinator_.event_sequence();
   while (true) {
     const int64_t seq = coordinator_.AwaitEvents(seen, kHubBackstop);
+    if (seq == seen) {
+      // A backstop timeout, or the coordinator already shut down (then
+      // AwaitEvents no longer waits): pause rather than spin.
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(50));
+    }
     seen = seq;
     std::vector<WatchReactor*> claimed;
     {

@@ -4,8 +4,11 @@
 #include "server/service.h"
 
 #include <catch2/catch.hpp>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/byte_buffer.h>
 
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -149,6 +152,37 @@ TEST_CASE("a worker leases, reports and completes a trial through the stubs", "[
   REQUIRE(s.campaigns->ListWorkers(s.Context().get(), list_workers, &listed).ok());
   REQUIRE(listed.workers_size() == 1);
   CHECK(listed.workers(0).hostname() == "gpu-box");
+}
+
+// grpc.health.v1.Health/Check for the whole server (an empty request),
+// through the generic stub so the test needs no health proto. Returns the
+// status and the raw response (08 01 is SERVING).
+std::pair<grpc::Status, std::string> HealthCheck(InProcessServer& s) {
+  grpc::GenericStub stub(s.channel);
+  grpc::Slice empty("", 0);
+  grpc::ByteBuffer request(&empty, 1);  // an empty HealthCheckRequest
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  auto context = s.Context();
+  stub.UnaryCall(context.get(), "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status status) { done.set_value(status); });
+  grpc::Status status = done.get_future().get();
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (status.ok() && response.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  return {status, bytes};
+}
+
+TEST_CASE("the health service answers SERVING, without a token", "[server]") {
+  InProcessServer s("s3cret");
+  auto [status, bytes] = HealthCheck(s);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  CHECK(bytes == std::string("\x08\x01", 2));
 }
 
 TEST_CASE("errors keep their codes across the wire", "[server]") {
