@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include "util/exit_code.h"
+#include "worker/openmp_policy.h"
 #include "worker/standalone.h"
 
 int main(int argc, char** argv) {
+  convrnn::UsePassiveOpenMpWait(argv);  // may re-execute this program; see openmp_policy.h
   CLI::App app{"convrnn-worker: train ConvRNN architectures"};
   convrnn::StandaloneConfig config;
   bool no_resume = false;
