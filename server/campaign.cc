@@ -14,8 +14,8 @@ using nlohmann::json;
 bool IsMetricName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -89,8 +89,7 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
   // data: defaults to fashion-mnist at its Debian location.
   const json* data = root.Get("data");
   if (root.ok()) {
-    absl::StatusOr<DataSpec> spec =
-        ParseDataSpec(data != nullptr ? *data : json::object(), "data");
+    absl::StatusOr<DataSpec> spec = ParseDataSpec(data != nullptr ? *data : json::object(), "data");
     if (spec.ok()) {
       config.data = *std::move(spec);
       config.data_json = ToJson(config.data).dump();

@@ -110,9 +110,8 @@ absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadR
     const db::Campaign& campaign) {
   absl::StatusOr<CampaignConfig> config = ParseCampaignText(campaign.config_json);
   if (!config.ok()) {
-    return absl::DataLossError(absl::StrCat("campaign ", campaign.id,
-                                            ": stored config no longer parses: ",
-                                            config.status().message()));
+    return absl::DataLossError(absl::StrCat(
+        "campaign ", campaign.id, ": stored config no longer parses: ", config.status().message()));
   }
   auto rt = std::make_shared<CampaignRuntime>(campaign.id, *std::move(config), campaign.state);
   {
@@ -346,7 +345,8 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
   if (!counts.ok()) return counts.status();
   if (counts->total() < rt.config.max_trials || InFlight(*counts) > 0) return absl::OkStatus();
-  absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
+  absl::Status s =
+      store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
   if (!s.ok()) return s;
   rt.state = db::CampaignState::kCompleted;
   NotifyEvents();
@@ -448,9 +448,8 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
     grant.has_trial = true;
     grant.trial = **std::move(trial);
     grant.data_json = rt->config.data_json;
-    grant.heartbeat_interval_ms =
-        std::min(absl::ToInt64Milliseconds(options_.heartbeat_interval),
-                 int64_t{rt->config.lease_seconds} * 1000 / 3);
+    grant.heartbeat_interval_ms = std::min(absl::ToInt64Milliseconds(options_.heartbeat_interval),
+                                           int64_t{rt->config.lease_seconds} * 1000 / 3);
     absl::MutexLock lock(&mu_);
     last_touch_us_[worker_id] = now;  // LeaseTrial wrote last_seen
     return grant;
@@ -497,8 +496,8 @@ void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
 namespace {
 
 absl::Status StaleLease(int64_t token) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "lease ", token, " is not held: it expired, was taken over or its trial ended"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease ", token, " is not held: it expired, was taken over or its trial ended"));
 }
 
 absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
@@ -580,12 +579,11 @@ absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, in
   }
   if (decision == search::Decision::kContinue) return result;
 
-  const std::string reason =
-      absl::StrCat("pruned by ", rt.config.early_stopping->rule ==
-                                         search::EarlyStoppingOptions::Rule::kAsha
-                                     ? "asha"
-                                     : "median",
-                   " at epoch ", epoch);
+  const std::string reason = absl::StrCat(
+      "pruned by ",
+      rt.config.early_stopping->rule == search::EarlyStoppingOptions::Rule::kAsha ? "asha"
+                                                                                  : "median",
+      " at epoch ", epoch);
   absl::StatusOr<db::Trial> pruned = store_.PruneTrial(lease_token, reason, now);
   if (!pruned.ok()) {
     if (pruned.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
@@ -634,9 +632,8 @@ absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_to
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return StaleLease(lease_token);
   if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
-  absl::StatusOr<db::Trial> trial =
-      store_.FailTrial(lease_token, reason.empty() ? "failed (no reason given)" : reason,
-                       retryable, now);
+  absl::StatusOr<db::Trial> trial = store_.FailTrial(
+      lease_token, reason.empty() ? "failed (no reason given)" : reason, retryable, now);
   if (!trial.ok()) {
     if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
     return trial.status();

@@ -143,8 +143,8 @@ struct Registration {
 
 struct LeaseGrant {
   bool has_trial = false;
-  db::Trial trial;          // when has_trial; trial.lease_token is the fencing token
-  std::string data_json;    // the campaign's canonical data spec
+  db::Trial trial;        // when has_trial; trial.lease_token is the fencing token
+  std::string data_json;  // the campaign's canonical data spec
   int64_t heartbeat_interval_ms = 0;
   int64_t retry_after_ms = 0;  // when !has_trial
 };
@@ -177,8 +177,8 @@ class Coordinator {
  public:
   // Loads every campaign from the store, rebuilds the in-memory state, gives
   // live leases the restart grace period and starts the reaper.
-  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(db::Store& store, Clock& clock,
-                                                             const CoordinatorOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
+      db::Store& store, Clock& clock, const CoordinatorOptions& options = {});
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
   // Calls Shutdown().
@@ -294,9 +294,9 @@ class Coordinator {
 
   absl::Mutex mu_;
   std::map<int64_t, std::shared_ptr<CampaignRuntime>> campaigns_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, LeaseInfo> leases_ ABSL_GUARDED_BY(mu_);          // by token
-  std::map<int64_t, int64_t> lease_of_trial_ ABSL_GUARDED_BY(mu_);    // trial -> token
-  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);     // worker -> time
+  std::map<int64_t, LeaseInfo> leases_ ABSL_GUARDED_BY(mu_);        // by token
+  std::map<int64_t, int64_t> lease_of_trial_ ABSL_GUARDED_BY(mu_);  // trial -> token
+  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);   // worker -> time
 
   mutable absl::Mutex events_mu_;
   absl::CondVar events_cv_;

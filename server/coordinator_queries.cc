@@ -38,8 +38,7 @@ bool IsEnded(db::CampaignState state) {
 }  // namespace
 
 absl::StatusOr<RankedTrials> Coordinator::Best(int64_t campaign_id, int top_k,
-                                               const std::string& metric,
-                                               const std::string& goal) {
+                                               const std::string& metric, const std::string& goal) {
   if (top_k < 0) return absl::InvalidArgumentError("top_k: must not be negative");
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
   if (!rt.ok()) return rt.status();
@@ -76,7 +75,8 @@ absl::StatusOr<ParetoFrontResult> Coordinator::Pareto(int64_t campaign_id,
                          {"params", search::Goal::kMinimize}};
   }
   for (size_t i = 0; i < objectives.size(); ++i) {
-    absl::StatusOr<Objective> o = ParseObjective(objectives[i], absl::StrCat("objectives[", i, "]"));
+    absl::StatusOr<Objective> o =
+        ParseObjective(objectives[i], absl::StrCat("objectives[", i, "]"));
     if (!o.ok()) return o.status();
     result.objectives.push_back(*std::move(o));
   }
@@ -122,8 +122,7 @@ absl::StatusOr<ExportedDocument> Coordinator::Export(int64_t campaign_id,
 }
 
 absl::StatusOr<std::vector<WorkerView>> Coordinator::ListWorkers(bool include_dead) {
-  const int64_t cutoff =
-      clock_.NowMicros() - absl::ToInt64Microseconds(options_.worker_dead_after);
+  const int64_t cutoff = clock_.NowMicros() - absl::ToInt64Microseconds(options_.worker_dead_after);
   absl::StatusOr<std::vector<db::Worker>> workers = store_.ListWorkers(include_dead ? 0 : cutoff);
   if (!workers.ok()) return workers.status();
   std::vector<WorkerView> views;

@@ -33,12 +33,9 @@ int main(int argc, char** argv) {
   convrnn::server::ServerConfig config;
   std::string token_file, tls_cert, tls_key;
   CLI::App app{"convrnn-server: the convrnn-search coordinator"};
-  app.add_option("--db", config.db_path, "SQLite database file (created when missing)")
-      ->required();
-  app.add_option("--listen", config.listen, "HOST:PORT to listen on")
-      ->capture_default_str();
-  app.add_option("--token-file", token_file,
-                 "file holding a bearer token every call must carry");
+  app.add_option("--db", config.db_path, "SQLite database file (created when missing)")->required();
+  app.add_option("--listen", config.listen, "HOST:PORT to listen on")->capture_default_str();
+  app.add_option("--token-file", token_file, "file holding a bearer token every call must carry");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key (with --tls-cert)");
   std::string sync = "full";

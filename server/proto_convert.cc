@@ -16,35 +16,52 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 v1::TrialState ToProto(db::TrialState state) {
   switch (state) {
-    case db::TrialState::kPending: return v1::TRIAL_STATE_PENDING;
-    case db::TrialState::kLeased: return v1::TRIAL_STATE_LEASED;
-    case db::TrialState::kRunning: return v1::TRIAL_STATE_RUNNING;
-    case db::TrialState::kCompleted: return v1::TRIAL_STATE_COMPLETED;
-    case db::TrialState::kFailed: return v1::TRIAL_STATE_FAILED;
-    case db::TrialState::kPruned: return v1::TRIAL_STATE_PRUNED;
+    case db::TrialState::kPending:
+      return v1::TRIAL_STATE_PENDING;
+    case db::TrialState::kLeased:
+      return v1::TRIAL_STATE_LEASED;
+    case db::TrialState::kRunning:
+      return v1::TRIAL_STATE_RUNNING;
+    case db::TrialState::kCompleted:
+      return v1::TRIAL_STATE_COMPLETED;
+    case db::TrialState::kFailed:
+      return v1::TRIAL_STATE_FAILED;
+    case db::TrialState::kPruned:
+      return v1::TRIAL_STATE_PRUNED;
   }
   return v1::TRIAL_STATE_UNSPECIFIED;
 }
 
 v1::CampaignState ToProto(db::CampaignState state) {
   switch (state) {
-    case db::CampaignState::kRunning: return v1::CAMPAIGN_STATE_RUNNING;
-    case db::CampaignState::kStopped: return v1::CAMPAIGN_STATE_STOPPED;
-    case db::CampaignState::kCompleted: return v1::CAMPAIGN_STATE_COMPLETED;
-    case db::CampaignState::kFailed: return v1::CAMPAIGN_STATE_FAILED;
+    case db::CampaignState::kRunning:
+      return v1::CAMPAIGN_STATE_RUNNING;
+    case db::CampaignState::kStopped:
+      return v1::CAMPAIGN_STATE_STOPPED;
+    case db::CampaignState::kCompleted:
+      return v1::CAMPAIGN_STATE_COMPLETED;
+    case db::CampaignState::kFailed:
+      return v1::CAMPAIGN_STATE_FAILED;
   }
   return v1::CAMPAIGN_STATE_UNSPECIFIED;
 }
 
 std::optional<db::TrialState> FromProto(v1::TrialState state) {
   switch (state) {
-    case v1::TRIAL_STATE_PENDING: return db::TrialState::kPending;
-    case v1::TRIAL_STATE_LEASED: return db::TrialState::kLeased;
-    case v1::TRIAL_STATE_RUNNING: return db::TrialState::kRunning;
-    case v1::TRIAL_STATE_COMPLETED: return db::TrialState::kCompleted;
-    case v1::TRIAL_STATE_FAILED: return db::TrialState::kFailed;
-    case v1::TRIAL_STATE_PRUNED: return db::TrialState::kPruned;
-    default: return std::nullopt;
+    case v1::TRIAL_STATE_PENDING:
+      return db::TrialState::kPending;
+    case v1::TRIAL_STATE_LEASED:
+      return db::TrialState::kLeased;
+    case v1::TRIAL_STATE_RUNNING:
+      return db::TrialState::kRunning;
+    case v1::TRIAL_STATE_COMPLETED:
+      return db::TrialState::kCompleted;
+    case v1::TRIAL_STATE_FAILED:
+      return db::TrialState::kFailed;
+    case v1::TRIAL_STATE_PRUNED:
+      return db::TrialState::kPruned;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -128,9 +145,9 @@ void ToProto(const db::Event& e, v1::CampaignEvent* out) {
   out->set_time_unix_us(e.time_us);
   json payload = json::parse(e.payload_json.empty() ? "{}" : e.payload_json, nullptr, false);
   if (!payload.is_object()) payload = json::object();
-  const std::string state =
-      payload.contains("state") && payload["state"].is_string() ? payload["state"].get<std::string>()
-                                                                : "";
+  const std::string state = payload.contains("state") && payload["state"].is_string()
+                                ? payload["state"].get<std::string>()
+                                : "";
   if (e.type == db::kEventCampaignState) {
     out->set_type(v1::EVENT_TYPE_CAMPAIGN_STATE);
     absl::StatusOr<db::CampaignState> s = db::ParseCampaignState(state);

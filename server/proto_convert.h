@@ -6,11 +6,11 @@
 #ifndef CONVRNN_SERVER_PROTO_CONVERT_H_
 #define CONVRNN_SERVER_PROTO_CONVERT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -1,12 +1,11 @@
 #include "server/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
 #include <cstdio>
 #include <iostream>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "util/exit_code.h"
@@ -25,9 +24,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->coordinator_ = *std::move(coordinator);
   server->watch_hub_ = std::make_unique<WatchHub>(*server->coordinator_);
   server->auth_ = std::make_unique<TokenAuth>(config.token);
-  server->campaign_service_ =
-      std::make_unique<CampaignServiceImpl>(*server->coordinator_, *server->watch_hub_,
-                                            *server->auth_);
+  server->campaign_service_ = std::make_unique<CampaignServiceImpl>(
+      *server->coordinator_, *server->watch_hub_, *server->auth_);
   server->worker_service_ =
       std::make_unique<WorkerServiceImpl>(*server->coordinator_, *server->auth_);
 
@@ -91,8 +89,7 @@ int Run(const ServerConfig& config) {
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(config, *Clock::Real());
   if (!server.ok()) {
     std::cerr << "convrnn-server: " << server.status().message() << "\n";
-    return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure
-                                                                    : kExitBadInput;
+    return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure : kExitBadInput;
   }
   std::cerr << "convrnn-server: listening on " << config.listen << " (port " << (*server)->port()
             << "), database " << config.db_path

@@ -15,10 +15,10 @@
 #ifndef CONVRNN_SERVER_SERVER_H_
 #define CONVRNN_SERVER_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"

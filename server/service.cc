@@ -14,16 +14,16 @@ bool SameSecret(const std::string& a, const std::string& b) {
 }
 
 // Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
-#define RETURN_IF_ERROR_GRPC(expr)                                  \
-  do {                                                              \
-    const absl::Status convrnn_status_ = (expr);                    \
+#define RETURN_IF_ERROR_GRPC(expr)                                   \
+  do {                                                               \
+    const absl::Status convrnn_status_ = (expr);                     \
     if (!convrnn_status_.ok()) return ToGrpcStatus(convrnn_status_); \
   } while (false)
 
-#define CHECK_AUTH(context)                                 \
-  do {                                                      \
-    grpc::Status convrnn_auth_ = auth_.Check(*(context));   \
-    if (!convrnn_auth_.ok()) return convrnn_auth_;          \
+#define CHECK_AUTH(context)                               \
+  do {                                                    \
+    grpc::Status convrnn_auth_ = auth_.Check(*(context)); \
+    if (!convrnn_auth_.ok()) return convrnn_auth_;        \
   } while (false)
 
 }  // namespace
@@ -144,12 +144,11 @@ grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CampaignServiceImpl::Best(grpc::ServerContext* context,
-                                       const v1::BestRequest* request,
+grpc::Status CampaignServiceImpl::Best(grpc::ServerContext* context, const v1::BestRequest* request,
                                        v1::BestResponse* response) {
   CHECK_AUTH(context);
-  absl::StatusOr<RankedTrials> ranked = coordinator_.Best(
-      request->campaign_id(), request->top_k(), request->metric(), request->goal());
+  absl::StatusOr<RankedTrials> ranked = coordinator_.Best(request->campaign_id(), request->top_k(),
+                                                          request->metric(), request->goal());
   RETURN_IF_ERROR_GRPC(ranked.status());
   response->set_metric(ranked->metric);
   response->set_goal(ranked->maximize ? "max" : "min");
@@ -161,10 +160,8 @@ grpc::Status CampaignServiceImpl::Pareto(grpc::ServerContext* context,
                                          const v1::ParetoRequest* request,
                                          v1::ParetoResponse* response) {
   CHECK_AUTH(context);
-  std::vector<std::string> objectives(request->objectives().begin(),
-                                      request->objectives().end());
-  absl::StatusOr<ParetoFrontResult> front =
-      coordinator_.Pareto(request->campaign_id(), objectives);
+  std::vector<std::string> objectives(request->objectives().begin(), request->objectives().end());
+  absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(request->campaign_id(), objectives);
   RETURN_IF_ERROR_GRPC(front.status());
   for (const Objective& o : front->objectives) response->add_objectives(ObjectiveName(o));
   for (const db::Trial& trial : front->trials) ToProto(trial, response->add_trials());
@@ -251,9 +248,8 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
                                                const v1::ReportProgressRequest* request,
                                                v1::ReportProgressResponse* response) {
   CHECK_AUTH(context);
-  absl::StatusOr<ProgressResult> result =
-      coordinator_.ReportProgress(request->worker_id(), request->lease_id(), request->epoch(),
-                                  FromProto(request->metrics()));
+  absl::StatusOr<ProgressResult> result = coordinator_.ReportProgress(
+      request->worker_id(), request->lease_id(), request->epoch(), FromProto(request->metrics()));
   RETURN_IF_ERROR_GRPC(result.status());
   response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
                                       : v1::ReportProgressResponse::DECISION_CONTINUE);

@@ -12,9 +12,9 @@
 #ifndef CONVRNN_SERVER_SERVICE_H_
 #define CONVRNN_SERVER_SERVICE_H_
 
-#include <string>
-
 #include <grpcpp/grpcpp.h>
+
+#include <string>
 
 #include "proto/convrnn.grpc.pb.h"
 #include "server/coordinator.h"
@@ -38,7 +38,8 @@ class CampaignServiceImpl final
   CampaignServiceImpl(Coordinator& coordinator, WatchHub& watch_hub, const TokenAuth& auth)
       : coordinator_(coordinator), watch_hub_(watch_hub), auth_(auth) {}
 
-  grpc::Status LaunchCampaign(grpc::ServerContext* context, const v1::LaunchCampaignRequest* request,
+  grpc::Status LaunchCampaign(grpc::ServerContext* context,
+                              const v1::LaunchCampaignRequest* request,
                               v1::LaunchCampaignResponse* response) override;
   grpc::Status ListCampaigns(grpc::ServerContext* context, const v1::ListCampaignsRequest* request,
                              v1::ListCampaignsResponse* response) override;
@@ -52,7 +53,8 @@ class CampaignServiceImpl final
       grpc::CallbackServerContext* context, const v1::WatchCampaignRequest* request) override;
   grpc::Status StopCampaign(grpc::ServerContext* context, const v1::StopCampaignRequest* request,
                             v1::Campaign* response) override;
-  grpc::Status ResumeCampaign(grpc::ServerContext* context, const v1::ResumeCampaignRequest* request,
+  grpc::Status ResumeCampaign(grpc::ServerContext* context,
+                              const v1::ResumeCampaignRequest* request,
                               v1::Campaign* response) override;
   grpc::Status Best(grpc::ServerContext* context, const v1::BestRequest* request,
                     v1::BestResponse* response) override;
@@ -74,13 +76,15 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   WorkerServiceImpl(Coordinator& coordinator, const TokenAuth& auth)
       : coordinator_(coordinator), auth_(auth) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest* request,
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const v1::RegisterWorkerRequest* request,
                               v1::RegisterWorkerResponse* response) override;
   grpc::Status LeaseTrial(grpc::ServerContext* context, const v1::LeaseTrialRequest* request,
                           v1::LeaseTrialResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;
-  grpc::Status ReportProgress(grpc::ServerContext* context, const v1::ReportProgressRequest* request,
+  grpc::Status ReportProgress(grpc::ServerContext* context,
+                              const v1::ReportProgressRequest* request,
                               v1::ReportProgressResponse* response) override;
   grpc::Status CompleteTrial(grpc::ServerContext* context, const v1::CompleteTrialRequest* request,
                              v1::CompleteTrialResponse* response) override;

@@ -171,8 +171,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CampaignEvent> {
   int64_t after_id_ ABSL_GUARDED_BY(mu_);
   std::deque<db::Event> queue_ ABSL_GUARDED_BY(mu_);
   v1::CampaignEvent current_ ABSL_GUARDED_BY(mu_);  // the write in flight
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a pump or a write in progress
-  bool idle_ ABSL_GUARDED_BY(mu_) = false;  // waiting for the hub
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;          // a pump or a write in progress
+  bool idle_ ABSL_GUARDED_BY(mu_) = false;          // waiting for the hub
   int64_t idle_seq_ ABSL_GUARDED_BY(mu_) = 0;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

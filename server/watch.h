@@ -17,11 +17,11 @@
 #ifndef CONVRNN_SERVER_WATCH_H_
 #define CONVRNN_SERVER_WATCH_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <set>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"

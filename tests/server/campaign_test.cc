@@ -99,8 +99,8 @@ TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
              Catch::StartsWith("trial.lease_seconds: must be an integer in [1,"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"trial", {{"max_attempts", "3"}}}})),
              Catch::StartsWith("trial.max_attempts: must be an integer"));
-  CHECK_THAT(ErrorOf(SmallCampaign({{"objectives", json::array({{{"metric", "val top1"},
-                                                                  {"goal", "max"}}})}})),
+  CHECK_THAT(ErrorOf(SmallCampaign(
+                 {{"objectives", json::array({{{"metric", "val top1"}, {"goal", "max"}}})}})),
              Catch::StartsWith("objectives[0].metric: must be a metric name"));
   CHECK(ErrorOf(SmallCampaign({{"objectives", json::array({{{"metric", "val_top1"}}})}})) ==
         "objectives[0].goal: is required (max or min)");

@@ -27,7 +27,8 @@ TEST_CASE("after a restart numbering and live leases continue", "[server]") {
   CHECK(Must(h.coordinator->ReapOnce()) == 0);
   HeartbeatResult beat = Must(h.coordinator->Heartbeat(w2, t2.lease_token));
   CHECK_FALSE(beat.lease_lost);
-  ProgressResult p = Must(h.coordinator->ReportProgress(w2, t2.lease_token, 1, {{"val_top1", 0.5}}));
+  ProgressResult p =
+      Must(h.coordinator->ReportProgress(w2, t2.lease_token, 1, {{"val_top1", 0.5}}));
   CHECK_FALSE(p.stop);
   CHECK(Must(h.coordinator->LeaseTrial(w1)).trial.number == 3);
   CHECK_FALSE(Must(h.coordinator->Complete(w2, t2.lease_token, kFinal)));

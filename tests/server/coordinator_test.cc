@@ -36,8 +36,8 @@ TEST_CASE("an expired lease is re-queued by the reaper, then fails at max_attemp
   CHECK(requeued.attempt == 2);
 
   // The worker whose lease was taken away is refused.
-  absl::Status stale = h.coordinator->ReportProgress(w1, first.lease_token, 1, {{"val_top1", 0.5}})
-                     .status();
+  absl::Status stale =
+      h.coordinator->ReportProgress(w1, first.lease_token, 1, {{"val_top1", 0.5}}).status();
   CHECK(stale.code() == absl::StatusCode::kFailedPrecondition);
   CHECK(h.coordinator->Complete(w1, first.lease_token, kFinal).status().code() ==
         absl::StatusCode::kFailedPrecondition);
@@ -107,9 +107,8 @@ TEST_CASE("a lease is fenced to its worker", "[server]") {
   h.Launch();
   const int64_t w1 = h.Worker("a"), w2 = h.Worker("b");
   db::Trial t = h.Lease(w1);
-  CHECK(h.coordinator->ReportProgress(w2, t.lease_token, 1, {{"val_top1", 0.1}})
-            .status()
-            .code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(h.coordinator->ReportProgress(w2, t.lease_token, 1, {{"val_top1", 0.1}}).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
   CHECK(h.coordinator->Complete(w2, t.lease_token, kFinal).status().code() ==
         absl::StatusCode::kFailedPrecondition);
   CHECK(h.Get(t.id).state == db::TrialState::kLeased);
@@ -278,12 +277,14 @@ TEST_CASE("ASHA prunes a trial behind its rung and answers STOP", "[server]") {
   db::Trial a = h.Lease(w1), b = h.Lease(w2), c = h.Lease(w3);
   // Rung at epoch 1 keeps the best max(1, floor(n / 2)) of the n seen so far.
   CHECK_FALSE(Must(h.coordinator->ReportProgress(w1, a.lease_token, 1, {{"val_top1", 0.6}})).stop);
-  ProgressResult pb = Must(h.coordinator->ReportProgress(w2, b.lease_token, 1, {{"val_top1", 0.4}}));
+  ProgressResult pb =
+      Must(h.coordinator->ReportProgress(w2, b.lease_token, 1, {{"val_top1", 0.4}}));
   CHECK(pb.stop);
   CHECK(pb.reason == "pruned by asha at epoch 1");
   CHECK_FALSE(Must(h.coordinator->ReportProgress(w3, c.lease_token, 1, {{"val_top1", 0.7}})).stop);
   // The next rung is at epoch 2: a arrives first and goes on, c is behind it.
-  ProgressResult pa = Must(h.coordinator->ReportProgress(w1, a.lease_token, 2, {{"val_top1", 0.65}}));
+  ProgressResult pa =
+      Must(h.coordinator->ReportProgress(w1, a.lease_token, 2, {{"val_top1", 0.65}}));
   CHECK_FALSE(pa.stop);
   CHECK(Must(h.coordinator->ReportProgress(w3, c.lease_token, 2, {{"val_top1", 0.5}})).stop);
 

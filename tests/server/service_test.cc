@@ -3,11 +3,11 @@
 // WatchCampaign stream.
 #include "server/service.h"
 
-#include <catch2/catch.hpp>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include <catch2/catch.hpp>
 #include <future>
 #include <memory>
 #include <string>
@@ -269,10 +269,10 @@ TEST_CASE("WatchCampaign streams events live and ends with the campaign", "[serv
     }
   }
   CHECK(reader->Finish().ok());  // ended by the campaign completing
-  CHECK(types == std::vector<v1::EventType>{
-                     v1::EVENT_TYPE_TRIAL_CREATED, v1::EVENT_TYPE_TRIAL_LEASED,
-                     v1::EVENT_TYPE_TRIAL_RUNNING, v1::EVENT_TYPE_TRIAL_PROGRESS,
-                     v1::EVENT_TYPE_TRIAL_COMPLETED, v1::EVENT_TYPE_CAMPAIGN_STATE});
+  CHECK(types ==
+        std::vector<v1::EventType>{v1::EVENT_TYPE_TRIAL_CREATED, v1::EVENT_TYPE_TRIAL_LEASED,
+                                   v1::EVENT_TYPE_TRIAL_RUNNING, v1::EVENT_TYPE_TRIAL_PROGRESS,
+                                   v1::EVENT_TYPE_TRIAL_COMPLETED, v1::EVENT_TYPE_CAMPAIGN_STATE});
 
   // Resuming after an id replays only what came later.
   request.set_after_event_id(launch_event);
