@@ -125,6 +125,7 @@ absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadR
 }
 
 absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
+  rt.mu.AssertHeld();
   const bool active =
       rt.state == db::CampaignState::kRunning || rt.state == db::CampaignState::kStopped;
   std::vector<db::Trial> trials;
@@ -341,6 +342,7 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
 }
 
 absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
+  rt.mu.AssertHeld();
   if (rt.state != db::CampaignState::kRunning) return absl::OkStatus();
   absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
   if (!counts.ok()) return counts.status();

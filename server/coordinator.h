@@ -267,6 +267,8 @@ class Coordinator {
   // The runtime of a campaign, loaded from the store on first use.
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> Runtime(int64_t campaign_id);
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> LoadRuntime(const db::Campaign& campaign);
+  // REQUIRES: rt.mu held (asserted; the type is incomplete here, so clang's
+  // analysis learns it from Mutex::AssertHeld).
   absl::Status RebuildHistory(CampaignRuntime& rt);
   // Leases a trial of `rt` to the worker, proposing one when the campaign
   // has budget and room; nullopt when it has nothing to give.
@@ -275,6 +277,7 @@ class Coordinator {
   // After a trial ended: record it in the history, complete the campaign
   // when its budget is spent and nothing is in flight.
   void OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial, const Metrics& values_from);
+  // REQUIRES: rt.mu held.
   absl::Status MaybeCompleteCampaign(CampaignRuntime& rt);
   absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
   std::optional<LeaseInfo> FindLease(int64_t token);

@@ -414,3 +414,75 @@ TEST_CASE("a bad campaign is refused with INVALID_ARGUMENT", "[server]") {
 
 }  // namespace
 }  // namespace convrnn::server::testing
+
+namespace convrnn::server::testing {
+namespace {
+
+TEST_CASE("many workers racing through a campaign account for every trial once", "[server]") {
+  Harness h(/*start_reaper=*/true);
+  const int64_t campaign =
+      h.Launch(SmallCampaign({{"search", {{"max_trials", 24}, {"max_parallel", 6}}}}));
+  constexpr int kWorkers = 8;
+  std::atomic<int> completions{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWorkers; ++i) {
+    threads.emplace_back([&, i] {
+      db::Worker w;
+      w.hostname = "w" + std::to_string(i);
+      absl::StatusOr<Registration> reg = h.coordinator->RegisterWorker(w);
+      if (!reg.ok()) {
+        ++errors;
+        return;
+      }
+      for (int round = 0; round < 200; ++round) {
+        absl::StatusOr<LeaseGrant> grant = h.coordinator->LeaseTrial(reg->worker_id);
+        if (!grant.ok()) {
+          ++errors;
+          return;
+        }
+        if (!grant->has_trial) {
+          if (h.coordinator->GetCampaign(campaign)->campaign.state != db::CampaignState::kRunning) {
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          continue;
+        }
+        const int64_t token = grant->trial.lease_token;
+        if (!h.coordinator->ReportProgress(reg->worker_id, token, 1, {{"val_top1", 0.1}}).ok() ||
+            !h.coordinator->Heartbeat(reg->worker_id, token).ok()) {
+          ++errors;
+          return;
+        }
+        // Every third first attempt fails in a way worth retrying.
+        if (grant->trial.attempt == 1 && grant->trial.number % 3 == 0) {
+          if (!h.coordinator->Fail(reg->worker_id, token, "flaky", true).ok()) ++errors;
+          continue;
+        }
+        absl::StatusOr<bool> done = h.coordinator->Complete(
+            reg->worker_id, token, {{"val_top1", 0.01 * grant->trial.number}});
+        if (!done.ok() || *done) {
+          ++errors;
+          return;
+        }
+        ++completions;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(errors == 0);
+  CampaignView view = Must(h.coordinator->GetCampaign(campaign));
+  CHECK(view.campaign.state == db::CampaignState::kCompleted);
+  CHECK(view.counts.total() == 24);
+  CHECK(view.counts.completed == 24);
+  CHECK(completions == 24);
+  // Trial numbers are 1..24 without gaps or repeats.
+  TrialPage page = Must(h.coordinator->ListTrials(campaign, std::nullopt, 0, 100));
+  REQUIRE(page.trials.size() == 24);
+  for (size_t i = 0; i < page.trials.size(); ++i) {
+    CHECK(page.trials[i].number == static_cast<int64_t>(i + 1));
+    CHECK(page.trials[i].attempt == (page.trials[i].number % 3 == 0 ? 2 : 1));
+  }
+}
+
+}  // namespace
+}  // namespace convrnn::server::testing
