@@ -1,36 +1,126 @@
-// convrnn-worker: trains architectures, standalone (--spec) or for a
-// coordinator. Flags are parsed here; the work is in RunStandalone().
+// convrnn-worker: trains architectures, standalone (--spec FILE) or for a
+// coordinator (--server HOST:PORT). Flags are parsed here; the work is in
+// RunStandalone(), RunService() and, for several devices, RunSupervisor().
 #include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
 
 #include "util/exit_code.h"
 #include "worker/openmp_policy.h"
+#include "worker/service_main.h"
 #include "worker/standalone.h"
+#include "worker/supervisor.h"
+#include "worker/torch_executor.h"
+#include "worker/trainer.h"
+
+namespace {
+
+int BadInput(const std::string& reason) {
+  std::cerr << "convrnn-worker: " << reason << std::endl;
+  return convrnn::kExitBadInput;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   convrnn::UsePassiveOpenMpWait(argv);  // may re-execute this program; see openmp_policy.h
-  CLI::App app{"convrnn-worker: train ConvRNN architectures"};
-  convrnn::StandaloneConfig config;
+  CLI::App app{
+      "convrnn-worker: train ConvRNN architectures, standalone (--spec FILE) or for a "
+      "coordinator (--server HOST:PORT)"};
+  convrnn::StandaloneConfig standalone;
+  convrnn::ServiceConfig service;
   bool no_resume = false;
-  app.add_option("--spec", config.spec_file, "Architecture spec (JSON) to train standalone")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("--data", config.data_file, "Data spec (JSON); default: Fashion-MNIST")
-      ->check(CLI::ExistingFile);
-  app.add_option("--device", config.device, "cpu or cuda:N")->capture_default_str();
-  app.add_option("--threads", config.threads,
+  std::string device = "cpu";
+  int threads = 0;
+  std::string devices;
+
+  // Shared.
+  app.add_option("--device", device, "cpu or cuda:N")->capture_default_str();
+  app.add_option("--threads", threads,
                  "Intra-op threads (default: the cores divided among worker processes)");
-  app.add_option("--checkpoint-dir", config.checkpoint_dir,
-                 "Write a checkpoint every epoch here and resume from it");
-  app.add_flag("--no-resume", no_resume, "Ignore an existing checkpoint");
-  app.add_flag("--test", config.evaluate_test, "Also report top-1 on the test split");
-  app.add_flag("--dry-run", config.dry_run,
-               "Validate the specs and print the canonical spec, parameters and FLOPs");
+
+  // Standalone.
+  CLI::Option* spec =
+      app.add_option("--spec", standalone.spec_file, "Architecture spec (JSON) to train standalone")
+          ->check(CLI::ExistingFile);
+  std::vector<CLI::Option*> standalone_only = {
+      app.add_option("--data", standalone.data_file, "Data spec (JSON); default: Fashion-MNIST")
+          ->check(CLI::ExistingFile),
+      app.add_option("--checkpoint-dir", standalone.checkpoint_dir,
+                     "Write a checkpoint every epoch here and resume from it"),
+      app.add_flag("--no-resume", no_resume, "Ignore an existing checkpoint"),
+      app.add_flag("--test", standalone.evaluate_test, "Also report top-1 on the test split"),
+      app.add_flag("--dry-run", standalone.dry_run,
+                   "Validate the specs and print the canonical spec, parameters and FLOPs")};
+
+  // Service.
+  CLI::Option* server =
+      app.add_option("--server", service.server, "Coordinator HOST:PORT: lease and train trials");
+  std::vector<CLI::Option*> service_only = {
+      app.add_option("--devices", devices,
+                     "One supervised worker process per device: all | cpu | cuda:0,cuda:1,..."),
+      app.add_option("--token-file", service.token_file,
+                     "Send 'authorization: Bearer <token>' (the file's text) on every call"),
+      app.add_option("--tls-ca", service.tls_ca_file, "PEM root certificates: connect with TLS"),
+      app.add_option("--checkpoint-root", service.checkpoint_root,
+                     "Checkpoints in DIR/trial-<id>/; a retried trial resumes from it when "
+                     "reachable"),
+      app.add_flag("--keep-checkpoints", service.keep_checkpoints,
+                   "Keep a completed trial's checkpoint"),
+      app.add_option("--server-down-grace", service.server_down_grace,
+                     "How long to retry an unreachable server before exiting (e.g. 90s, 10m)")
+          ->capture_default_str(),
+      app.add_flag("--finish-on-shutdown", service.finish_on_shutdown,
+                   "On SIGINT/SIGTERM finish the current trial (a second signal cancels it)"),
+      app.add_option("--max-trials", service.max_trials, "Exit after this many trials"),
+      app.add_flag("--simulate", service.simulate,
+                   "No training: report a synthetic learning curve (load and end-to-end tests)"),
+      app.add_option("--simulate-epoch-ms", service.simulate_epoch_ms,
+                     "Simulated epoch length in milliseconds")
+          ->capture_default_str(),
+      app.add_option("--simulate-epochs", service.simulate_epochs,
+                     "Simulated epochs per trial (default: the spec's)")};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? convrnn::kExitOk : convrnn::kExitBadInput;
   }
-  config.resume = !no_resume;
-  return convrnn::RunStandalone(config);
+
+  if (spec->count() + server->count() != 1) {
+    return BadInput("exactly one of --spec FILE (standalone) or --server HOST:PORT is required");
+  }
+  if (spec->count() > 0) {
+    for (CLI::Option* o : service_only) {
+      if (o->count() > 0) return BadInput(o->get_name() + " needs --server, not --spec");
+    }
+    standalone.device = device;
+    standalone.threads = threads;
+    standalone.resume = !no_resume;
+    return convrnn::RunStandalone(standalone);
+  }
+  for (CLI::Option* o : standalone_only) {
+    if (o->count() > 0) return BadInput(o->get_name() + " needs --spec, not --server");
+  }
+  service.device = device;
+  service.threads = threads;
+  if (absl::StatusOr<convrnn::ServiceOptions> checked = convrnn::MakeServiceOptions(service);
+      !checked.ok()) {
+    return BadInput(std::string(checked.status().message()));
+  }
+  if (devices.empty()) return convrnn::RunService(service);
+
+  absl::StatusOr<std::vector<std::string>> list =
+      convrnn::ParseDevices(devices, devices == "cpu" ? 0 : convrnn::CudaDeviceCount());
+  if (!list.ok()) return BadInput(std::string(list.status().message()));
+  int per_child = threads > 0 ? threads : convrnn::DefaultThreads(static_cast<int>(list->size()));
+  std::vector<std::string> args(argv + 1, argv + argc);
+  convrnn::SupervisorOptions supervisor;
+  supervisor.devices = *list;
+  supervisor.args_for = [args, per_child](const std::string& d) {
+    return convrnn::ChildArgs(args, d, per_child);
+  };
+  return convrnn::RunSupervisor(supervisor);
 }
