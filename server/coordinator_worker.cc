@@ -1,0 +1,336 @@
+// The coordinator's worker path: registration, proposing and leasing trials,
+// heartbeats, progress with early stopping, completion, failure, the lease
+// table and the reaper.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "search/early_stopping.h"
+#include "search/sampler.h"
+#include "server/coordinator.h"
+#include "server/coordinator_runtime.h"
+#include "server/metrics.h"
+
+namespace convrnn::server {
+namespace {
+
+int64_t InFlight(const db::TrialCounts& c) { return c.pending + c.leased + c.running; }
+
+}  // namespace
+
+// --- Workers -----------------------------------------------------------------
+
+absl::StatusOr<Registration> Coordinator::RegisterWorker(const db::Worker& worker) {
+  const int64_t now = clock_.NowMicros();
+  absl::StatusOr<db::Worker> stored = store_.RegisterWorker(worker, now);
+  if (!stored.ok()) return stored.status();
+  {
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[stored->id] = now;
+  }
+  return Registration{stored->id, absl::ToInt64Milliseconds(options_.heartbeat_interval)};
+}
+
+void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
+  {
+    absl::MutexLock lock(&mu_);
+    int64_t& last = last_touch_us_[worker_id];
+    if (now_us - last < absl::ToInt64Microseconds(options_.worker_touch_interval)) return;
+    last = now_us;
+  }
+  (void)store_.TouchWorker(worker_id, now_us);  // liveness only; a failure is harmless
+}
+
+absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& rt,
+                                                               int64_t worker_id, int64_t now_us) {
+  absl::MutexLock lock(&rt.mu);
+  if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
+  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
+  if (!counts.ok()) return counts.status();
+  const db::LeaseRequest request{worker_id, rt.id, now_us,
+                                 now_us + int64_t{rt.config.lease_seconds} * 1'000'000};
+  if (counts->pending == 0) {
+    // Propose a new trial when the budget and max_parallel allow.
+    if (counts->total() >= rt.config.max_trials || InFlight(*counts) >= rt.config.max_parallel) {
+      return std::nullopt;
+    }
+    absl::StatusOr<search::Suggestion> suggestion = rt.sampler->Suggest(rt.history);
+    if (!suggestion.ok()) {
+      if (suggestion.status().code() != absl::StatusCode::kFailedPrecondition) {
+        return suggestion.status();
+      }
+      // The space cannot produce a valid trial: the campaign cannot go on.
+      absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
+      if (!s.ok()) return s;
+      rt.state = db::CampaignState::kFailed;
+      NotifyEvents();
+      return std::nullopt;
+    }
+    absl::StatusOr<db::Trial> inserted =
+        store_.InsertTrial(rt.id, suggestion->spec.dump(),
+                           rt.config.space->ToJson(suggestion->assignment).dump(), now_us);
+    if (!inserted.ok()) return inserted.status();
+    rt.history.AddPending(inserted->id, std::move(suggestion->assignment));
+    NotifyEvents();
+  }
+  absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
+  if (!leased.ok()) return leased.status();
+  if (leased->has_value()) {
+    AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id});
+    NotifyEvents();
+  }
+  return leased;
+}
+
+absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
+  const int64_t now = clock_.NowMicros();
+  std::vector<std::shared_ptr<CampaignRuntime>> running;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, rt] : campaigns_) running.push_back(rt);  // oldest first
+  }
+  LeaseGrant grant;
+  absl::Status first_error;
+  for (const std::shared_ptr<CampaignRuntime>& rt : running) {
+    absl::StatusOr<std::optional<db::Trial>> trial = TryLease(*rt, worker_id, now);
+    if (!trial.ok()) {
+      // One campaign in trouble (or an unknown worker) must not starve the
+      // others; report the error only when nothing else could be leased.
+      if (first_error.ok()) first_error = trial.status();
+      continue;
+    }
+    if (!trial->has_value()) continue;
+    grant.has_trial = true;
+    grant.trial = **std::move(trial);
+    grant.data_json = rt->config.data_json;
+    grant.heartbeat_interval_ms = std::min(absl::ToInt64Milliseconds(options_.heartbeat_interval),
+                                           int64_t{rt->config.lease_seconds} * 1000 / 3);
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[worker_id] = now;  // LeaseTrial wrote last_seen
+    return grant;
+  }
+  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
+  if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  if (!first_error.ok()) return first_error;
+  grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
+  return grant;
+}
+
+std::optional<Coordinator::LeaseInfo> Coordinator::FindLease(int64_t token) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it == leases_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Coordinator::AddLease(int64_t token, const LeaseInfo& info) {
+  absl::MutexLock lock(&mu_);
+  leases_[token] = info;
+  lease_of_trial_[info.trial_id] = token;
+}
+
+void Coordinator::EraseLease(int64_t token) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it == leases_.end()) return;
+  auto by_trial = lease_of_trial_.find(it->second.trial_id);
+  if (by_trial != lease_of_trial_.end() && by_trial->second == token) {
+    lease_of_trial_.erase(by_trial);
+  }
+  leases_.erase(it);
+}
+
+void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = lease_of_trial_.find(trial_id);
+  if (it == lease_of_trial_.end()) return;
+  leases_.erase(it->second);
+  lease_of_trial_.erase(it);
+}
+
+namespace {
+
+absl::Status StaleLease(int64_t token) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease ", token, " is not held: it expired, was taken over or its trial ended"));
+}
+
+absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease ", token, " is held by worker ", holder, ", not worker ", caller));
+}
+
+}  // namespace
+
+absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
+  const int64_t now = clock_.NowMicros();
+  HeartbeatResult result;
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value() || info->worker_id != worker_id) {
+    result.lease_lost = true;
+    MaybeTouchWorker(worker_id, now);
+    return result;
+  }
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(info->campaign_id);
+  if (!rt.ok()) return rt.status();
+  if ((*rt)->Stopped()) {
+    absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
+    EraseLease(lease_token);
+    if (released.ok()) NotifyEvents();
+    result.lease_lost = true;
+    return result;
+  }
+  const int64_t deadline = now + int64_t{(*rt)->config.lease_seconds} * 1'000'000;
+  absl::StatusOr<db::Trial> trial = store_.ExtendLease(lease_token, deadline, now);
+  if (!trial.ok()) {
+    if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
+    EraseLease(lease_token);
+    result.lease_lost = true;
+    return result;
+  }
+  MaybeTouchWorker(worker_id, now);
+  result.lease_deadline_us = deadline;
+  return result;
+}
+
+absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, int64_t lease_token,
+                                                           int epoch, const Metrics& metrics) {
+  if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value()) return StaleLease(lease_token);
+  if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt_or = Runtime(info->campaign_id);
+  if (!rt_or.ok()) return rt_or.status();
+  CampaignRuntime& rt = **rt_or;
+  ProgressResult result;
+  if (rt.Stopped()) {
+    absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
+    EraseLease(lease_token);
+    if (!released.ok()) return released.status();
+    NotifyEvents();
+    result.stop = true;
+    result.reason = "campaign stopped";
+    return result;
+  }
+  const int64_t deadline = now + int64_t{rt.config.lease_seconds} * 1'000'000;
+  absl::StatusOr<db::Trial> trial =
+      store_.RecordEpoch(lease_token, epoch, MetricsToJson(metrics), deadline, now);
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  result.lease_deadline_us = deadline;
+
+  search::Decision decision = search::Decision::kContinue;
+  {
+    absl::MutexLock lock(&rt.mu);
+    auto value = metrics.find(rt.config.objectives.front().metric);
+    if (rt.stopper != nullptr && value != metrics.end()) {
+      decision = rt.stopper->Decide(trial->id, epoch, value->second);
+    }
+  }
+  if (decision == search::Decision::kContinue) return result;
+
+  const std::string reason = absl::StrCat(
+      "pruned by ",
+      rt.config.early_stopping->rule == search::EarlyStoppingOptions::Rule::kAsha ? "asha"
+                                                                                  : "median",
+      " at epoch ", epoch);
+  absl::StatusOr<db::Trial> pruned = store_.PruneTrial(lease_token, reason, now);
+  if (!pruned.ok()) {
+    if (pruned.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return pruned.status();
+  }
+  NotifyEvents();
+  OnTrialFinished(rt, *pruned, WithCost(metrics, pruned->spec_json));
+  result.stop = true;
+  result.reason = reason;
+  return result;
+}
+
+absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_token,
+                                           const Metrics& metrics) {
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  Metrics final_metrics = metrics;
+  if (info.has_value()) {
+    if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+    if (!metrics.count("params") || !metrics.count("flops")) {
+      absl::StatusOr<db::Trial> trial = store_.GetTrial(info->trial_id);
+      if (!trial.ok()) return trial.status();
+      final_metrics = WithCost(metrics, trial->spec_json);
+    }
+  }
+  // Without a known lease the store still answers: ALREADY_EXISTS for a
+  // retried completion of this lease, FAILED_PRECONDITION for a stale one.
+  absl::StatusOr<db::Trial> trial =
+      store_.CompleteTrial(lease_token, MetricsToJson(final_metrics), now);
+  if (trial.status().code() == absl::StatusCode::kAlreadyExists) return true;
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
+  if (!rt.ok()) return rt.status();
+  OnTrialFinished(**rt, *trial, final_metrics);
+  return false;
+}
+
+absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_token,
+                                             const std::string& reason, bool retryable) {
+  const int64_t now = clock_.NowMicros();
+  std::optional<LeaseInfo> info = FindLease(lease_token);
+  if (!info.has_value()) return StaleLease(lease_token);
+  if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
+  absl::StatusOr<db::Trial> trial = store_.FailTrial(
+      lease_token, reason.empty() ? "failed (no reason given)" : reason, retryable, now);
+  if (!trial.ok()) {
+    if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
+    return trial.status();
+  }
+  NotifyEvents();
+  MaybeTouchWorker(worker_id, now);
+  FailResult result{trial->state == db::TrialState::kPending, trial->attempt};
+  if (result.requeued) {
+    EraseLease(lease_token);
+  } else {
+    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
+    if (!rt.ok()) return rt.status();
+    OnTrialFinished(**rt, *trial, {});
+  }
+  return result;
+}
+
+// --- Reaper ------------------------------------------------------------------
+
+absl::StatusOr<int> Coordinator::ReapOnce() {
+  absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(clock_.NowMicros());
+  if (!expired.ok()) return expired.status();
+  for (const db::Trial& trial : *expired) {
+    if (trial.state != db::TrialState::kFailed) {
+      EraseLeaseOfTrial(trial.id);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial.campaign_id);
+    if (!rt.ok()) return rt.status();
+    OnTrialFinished(**rt, trial, {});
+  }
+  if (!expired->empty()) NotifyEvents();
+  return static_cast<int>(expired->size());
+}
+
+void Coordinator::ReaperLoop() {
+  while (true) {
+    const int64_t wake = clock_.NowMicros() + absl::ToInt64Microseconds(options_.reap_interval);
+    if (!clock_.SleepUntil(wake, &stop_reaper_)) return;
+    // A failed pass (the store busy) is retried at the next interval.
+    (void)ReapOnce();
+  }
+}
+
+}  // namespace convrnn::server
