@@ -10,6 +10,7 @@
 // writes them as JSON. --campaign FILE launches that campaign first (and
 // stops it at the end), so the server has trials to lease.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -407,6 +408,13 @@ int Run(const Config& config) {
   out["all"] = {
       {"calls", all.size()}, {"per_s", all.size() / window}, {"p50_ms", p50}, {"p99_ms", p99}};
   out["trials_completed"] = shared->trials_completed.load();
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double cpu = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+               (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  std::printf("driver CPU: %.1f s over the run (%.2f cores on average)\n", cpu,
+              cpu / (config.warmup_s + config.duration_s));
+  out["driver_cpu_s"] = cpu;
   {
     std::lock_guard<std::mutex> lock(shared->error_mu);
     for (const auto& [what, n] : shared->errors) {

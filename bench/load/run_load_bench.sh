@@ -10,6 +10,7 @@
 # Usage: bench/load/run_load_bench.sh [BUILD_DIR]        (default: build)
 # Environment: WORKERS="100 1000"  DURATION=30  WARMUP=5  THINK_MS=0
 #              HEARTBEATS=1 (per epoch)  PORT=50161  OUT=dir for JSON results
+#              SERVER_ARGS="--sync normal" (extra convrnn-server flags)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +27,7 @@ DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-5}
 THINK_MS=${THINK_MS:-0}
 HEARTBEATS=${HEARTBEATS:-1}
+SERVER_ARGS=${SERVER_ARGS:-}
 PORT=${PORT:-50161}
 work=$(mktemp -d /tmp/convrnn-load.XXXXXX)
 OUT=${OUT:-$work}
@@ -44,10 +46,11 @@ cpu_seconds() {  # utime + stime of a process, in seconds
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# duration ${DURATION}s after ${WARMUP}s warm-up, think ${THINK_MS} ms, ${HEARTBEATS} heartbeat(s) per epoch"
+echo "# duration ${DURATION}s after ${WARMUP}s warm-up, think ${THINK_MS} ms, ${HEARTBEATS} heartbeat(s) per epoch, server flags: ${SERVER_ARGS:-none}"
 for n in $WORKERS; do
   db=$work/load-$n.db
-  "$server_bin" --db "$db" --listen "127.0.0.1:$PORT" 2>"$work/server-$n.log" &
+  # shellcheck disable=SC2086  # SERVER_ARGS is a list of flags
+  "$server_bin" --db "$db" --listen "127.0.0.1:$PORT" $SERVER_ARGS 2>"$work/server-$n.log" &
   server_pid=$!
   sleep 1
   kill -0 "$server_pid" 2>/dev/null || { cat "$work/server-$n.log" >&2; exit 1; }
