@@ -158,7 +158,9 @@ std::map<int64_t, int> CompletionsPerTrial(Cluster& cluster, int64_t id) {
 
 TEST_CASE("a campaign of tiny trials trains and completes", "[e2e]") {
   Cluster cluster("complete");
-  int64_t id = cluster.Launch(TinyCampaign(/*max_trials=*/4, /*max_parallel=*/2, /*epochs=*/1, 60));
+  json campaign = TinyCampaign(/*max_trials=*/4, /*max_parallel=*/2, /*epochs=*/2, 60);
+  campaign["data"]["train_limit"] = 2048;  // enough real training to beat chance clearly
+  int64_t id = cluster.Launch(campaign);
   cluster.StartWorker({});
   cluster.StartWorker({});
   json status = cluster.WaitCompleted(id, 300s);
