@@ -78,8 +78,9 @@ inline const std::string kLeaseTrial =  // ?1 trial ?2 worker ?3 token ?4 deadli
     "lease_deadline_us = ?4, updated_us = ?5 WHERE id = ?1 AND state = 'PENDING'";
 inline const std::string kMarkRunning =  // ?1 trial ?2 now
     "UPDATE trials SET state = 'RUNNING', updated_us = ?2 WHERE id = ?1 AND state = 'LEASED'";
-inline const std::string kSetDeadline =  // ?1 trial ?2 deadline ?3 now
-    "UPDATE trials SET lease_deadline_us = ?2, updated_us = ?3 WHERE id = ?1";
+inline const std::string kSetDeadline =  // ?1 trial ?2 deadline (only raised) ?3 now
+    "UPDATE trials SET lease_deadline_us = MAX(IFNULL(lease_deadline_us, 0), ?2), "
+    "updated_us = ?3 WHERE id = ?1";
 inline const std::string kUpsertEpoch =  // ?1 trial ?2 epoch ?3 attempt ?4 metrics ?5 now
     "INSERT INTO epochs (trial_id, epoch, attempt, metrics_json, reported_us) "
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (trial_id, epoch) DO UPDATE SET "

@@ -83,6 +83,8 @@ class Connection {
   absl::Status Error(int rc, std::string_view what) const;
 
   int64_t changes() const { return sqlite3_changes64(db_); }
+  // A transaction is open (BEGIN ran and neither COMMIT nor a rollback since).
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   const std::string& path() const { return path_; }
 

@@ -122,6 +122,13 @@ void ReaderPool::Release(std::unique_ptr<Connection> conn) {
   free_.push_back(std::move(conn));
 }
 
+void SqliteStore::EndBatch(Batch& batch, absl::Status status) {
+  if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
+  batch.status = std::move(status);
+  batch.done = true;
+  if (batch_.get() == &batch) batch_ = nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                const Options& options) {
   Connection::Options conn_options;
@@ -332,7 +339,7 @@ absl::StatusOr<Trial> SqliteStore::ExtendLease(int64_t lease_token, int64_t dead
     DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
     DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetDeadline));
     DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
-    trial.lease_deadline_us = deadline_us;
+    trial.lease_deadline_us = std::max(trial.lease_deadline_us, deadline_us);
     trial.updated_us = now_us;
     return trial;
   });
@@ -361,7 +368,7 @@ absl::StatusOr<Trial> SqliteStore::RecordEpoch(int64_t lease_token, int epoch,
     if (deadline_us > 0) {
       DB_ASSIGN_OR_RETURN(Stmt extend, conn.Prepare(sql::kSetDeadline));
       DB_RETURN_IF_ERROR(extend.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
-      trial.lease_deadline_us = deadline_us;
+      trial.lease_deadline_us = std::max(trial.lease_deadline_us, deadline_us);
     }
     trial.updated_us = now_us;
     DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialProgress,

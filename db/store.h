@@ -2,8 +2,9 @@
 // per-epoch metrics, workers and the event log.
 //
 // Store is the only way the rest of the program reaches the database; db/ is
-// the only code that speaks SQL. Every mutating call is one transaction that
-// is durable when the call returns OK, so the coordinator may acknowledge an
+// the only code that speaks SQL. Every mutating call is atomic and durable
+// when the call returns OK (calls that write at the same time may share one
+// commit: group commit, see sqlite_store.h), so the coordinator may acknowledge an
 // RPC right after it (an acknowledged change survives kill -9 and, with
 // Options::sync_full, a power cut).
 //
@@ -205,11 +206,14 @@ class Store {
   virtual absl::StatusOr<std::optional<Trial>> LeaseTrial(const LeaseRequest& request) = 0;
   // LEASED -> RUNNING (already RUNNING: no-op).
   virtual absl::Status MarkRunning(int64_t lease_token, int64_t now_us) = 0;
-  // Moves the deadline of a live lease; returns the trial.
+  // Raises the deadline of a live lease to `deadline_us` (never lowers it, so
+  // writers racing with older deadlines cannot shorten a lease); returns the
+  // trial.
   virtual absl::StatusOr<Trial> ExtendLease(int64_t lease_token, int64_t deadline_us,
                                             int64_t now_us) = 0;
   // Records (or, on a retried attempt, replaces) one epoch's metrics, moves
-  // LEASED -> RUNNING and optionally extends the lease (deadline_us > 0).
+  // LEASED -> RUNNING and optionally extends the lease (deadline_us > 0; only
+  // raised, as ExtendLease).
   virtual absl::StatusOr<Trial> RecordEpoch(int64_t lease_token, int epoch,
                                             const std::string& metrics_json, int64_t deadline_us,
                                             int64_t now_us) = 0;

@@ -104,5 +104,46 @@ TEST_CASE("reads do not wait while another connection holds the write lock", "[d
   CHECK(Must(f.store->CountTrials(f.campaign.id)).pending == 2);
 }
 
+TEST_CASE("group commit: a failing call in a batch leaves the others committed", "[db]") {
+  TempDir dir;
+  Fixture f(dir);
+  constexpr int kThreads = 8, kPerThread = 60;
+  std::atomic<int> inserted{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int64_t now = kT0 + t * kPerThread + i;
+        if (f.store->InsertTrial(f.campaign.id, "{}", "{}", now).ok()) ++inserted;
+        // A stale token: fails inside the shared transaction, changes nothing.
+        absl::Status s = f.store->CompleteTrial(987654321, R"({"val_top1":1})", now).status();
+        (s.code() == absl::StatusCode::kFailedPrecondition ? refused : other)++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(inserted == kThreads * kPerThread);
+  CHECK(refused == kThreads * kPerThread);
+  CHECK(other == 0);
+  f.store.reset();  // every acknowledged call is in the file
+  auto store = Must(Store::Open(dir.File("store.db")));
+  std::vector<Trial> all = Must(store->ListTrials({f.campaign.id, std::nullopt, 0, 100000}));
+  REQUIRE(all.size() == size_t{kThreads * kPerThread});
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].number == static_cast<int64_t>(i) + 1);
+  CHECK(Must(store->CountTrials(f.campaign.id)).completed == 0);
+}
+
+TEST_CASE("ExtendLease only raises a deadline", "[db]") {
+  TempDir dir;
+  Fixture f(dir);
+  f.AddTrial();
+  Trial t = f.Lease(f.worker.id, kT0, /*lease_s=*/10);
+  CHECK(Must(f.store->ExtendLease(t.lease_token, kT0 + 30 * kSecond, kT0)).lease_deadline_us ==
+        kT0 + 30 * kSecond);
+  // A writer racing with an older deadline cannot shorten the lease.
+  CHECK(Must(f.store->ExtendLease(t.lease_token, kT0 + 20 * kSecond, kT0)).lease_deadline_us ==
+        kT0 + 30 * kSecond);
+}
+
 }  // namespace
 }  // namespace convrnn::db::testing
