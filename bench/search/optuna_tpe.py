@@ -8,6 +8,12 @@ each timed sample is ask + the define-by-run suggestions + tell.
 
   /usr/bin/python3 bench/search/optuna_tpe.py --cpp build-search/bench/search/convrnn_search_bench
   /usr/bin/python3 bench/search/optuna_tpe.py --quality 20   # median best after 25..200 trials
+  /usr/bin/python3 bench/search/optuna_tpe.py --quality 20 --function branin,hartmann6
+
+--function picks the quality objectives: convrnn (the space above, maximise,
+optimum 3.8), branin (x1 in [-5, 10], x2 in [0, 15], minimise, optimum
+0.397887), hartmann6 ([0, 1]^6, minimise, optimum -3.32237); the latter two
+are uniform parameters x0.. as in suggest_latency.cc.
 
 Needs Debian's python3-optuna (deps/debian-packages.txt). Reference only; never linked.
 """
@@ -49,6 +55,34 @@ def suggest(trial):
     return f - 0.1 * x * x
 
 
+def branin(trial):
+    x1 = trial.suggest_float("x0", -5.0, 10.0)
+    x2 = trial.suggest_float("x1", 0.0, 15.0)
+    a = x2 - 5.1 / (4 * math.pi ** 2) * x1 * x1 + 5 / math.pi * x1 - 6
+    return a * a + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+
+H6_ALPHA = [1.0, 1.2, 3.0, 3.2]
+H6_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+H6_P = [[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+        [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+        [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+        [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381]]
+
+
+def hartmann6(trial):
+    x = [trial.suggest_float(f"x{j}", 0.0, 1.0) for j in range(6)]
+    return -sum(H6_ALPHA[i] * math.exp(-sum(H6_A[i][j] * (x[j] - H6_P[i][j]) ** 2 for j in range(6)))
+                for i in range(4))
+
+
+# name -> (objective, direction, optimum)
+FUNCTIONS = {"convrnn": (suggest, "maximize", 3.8),
+             "branin": (branin, "minimize", 0.397887),
+             "hartmann6": (hartmann6, "minimize", -3.32237)}
+
+
 class RandomTrial:
     """Stands in for optuna.Trial to draw a random point and record its distributions."""
 
@@ -87,24 +121,27 @@ def measure(n, samples):
     return ms[len(ms) // 2], ms[min(len(ms) - 1, int(0.99 * len(ms)))]
 
 
-def quality(seeds):
+def quality(seeds, function):
+    objective, direction, optimum = FUNCTIONS[function]
+    sign = 1 if direction == "maximize" else -1
     checkpoints = [25, 50, 100, 200]
+    print(f"{function}: {direction}, optimum {optimum}")
     print(f"{'sampler':<10}" + "".join(f" {'best@' + str(c):>10}" for c in checkpoints)
-          + f"   (median of {seeds} seeds, optimum 3.8)")
+          + f"   (median of {seeds} seeds)")
     for name, make in (("random", optuna.samplers.RandomSampler),
                        ("optuna-tpe", optuna.samplers.TPESampler)):
         best = [[] for _ in checkpoints]
         for seed in range(1, seeds + 1):
-            study = optuna.create_study(direction="maximize", sampler=make(seed=seed))
-            b = -1e9
+            study = optuna.create_study(direction=direction, sampler=make(seed=seed))
+            b = -math.inf
             for t in range(checkpoints[-1]):
                 trial = study.ask()
-                value = suggest(trial)
+                value = objective(trial)
                 study.tell(trial, value)
-                b = max(b, value)
+                b = max(b, sign * value)
                 if t + 1 in checkpoints:
-                    best[checkpoints.index(t + 1)].append(b)
-        print(f"{name:<10}" + "".join(f" {statistics.median(v):>10.3f}" for v in best), flush=True)
+                    best[checkpoints.index(t + 1)].append(sign * b)
+        print(f"{name:<10}" + "".join(f" {statistics.median(v):>10.4f}" for v in best), flush=True)
 
 
 def ours(binary):
@@ -122,10 +159,13 @@ def main():
     parser.add_argument("--cpp", help="path of convrnn_search_bench, to print the ratio")
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--quality", type=int, default=0, help="seeds for the quality run")
+    parser.add_argument("--function", default="convrnn",
+                        help="comma-separated quality objectives: " + ",".join(FUNCTIONS))
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.quality:
-        quality(args.quality)
+        for function in args.function.split(","):
+            quality(args.quality, function)
         return
     cpp = ours(args.cpp) if args.cpp else {}
     print(f"optuna {optuna.__version__}")
