@@ -12,6 +12,12 @@ constexpr double kLogSqrt2Pi = 0.9189385332046727;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
+// Random trials before the model is used (SamplerOptions::n_startup_trials).
+size_t StartupTrials(const SamplerOptions& options, size_t n_params) {
+  if (options.n_startup_trials > 0) return static_cast<size_t>(options.n_startup_trials);
+  return std::clamp<size_t>(n_params / 2, 10, 20);
+}
+
 }  // namespace
 
 TpeSampler::TpeSampler(std::shared_ptr<const Space> space, const SamplerOptions& options)
@@ -237,7 +243,7 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const 
 }
 
 Assignment TpeSampler::Propose(const History& history, Rng& rng) {
-  if (n_valid_ < static_cast<size_t>(std::max(1, options_.n_startup_trials))) {
+  if (n_valid_ < StartupTrials(options_, space_->params().size())) {
     return space_->Sample(rng);
   }
   const auto& params = space_->params();

@@ -170,6 +170,40 @@ History MakeHistory(const Space& space, int n) {
   return h;
 }
 
+// The first `trials` TPE suggestions with `options` on `space`, each finished
+// with a value that depends on the suggestion.
+std::vector<json> TpeRun(std::shared_ptr<const Space> space, SamplerOptions options, int trials) {
+  auto sampler = Make("tpe", space, options);
+  History history;
+  std::vector<json> specs;
+  for (int t = 0; t < trials; ++t) {
+    absl::StatusOr<Suggestion> s = sampler->Suggest(history);
+    REQUIRE(s.ok());
+    specs.push_back(s->spec);
+    history.AddPending(t, s->assignment);
+    history.Finish(t, TrialState::kCompleted, {static_cast<double>(s->spec.dump().size() % 17)});
+  }
+  return specs;
+}
+
+TEST_CASE("TPE start-up trials scale with the space: half its parameters, in [10, 20]",
+          "[search]") {
+  auto small = std::make_shared<const Space>(*Space::Parse(json::parse(R"({
+      "time": {"steps": 3}, "layers": [{"channels": 4, "cell": {"type": "rgc",
+      "tau_offset": {"uniform": [-5, 5]}, "gate_offset": {"uniform": [-5, 5]}}}]})")));
+  auto large = ConvRnnSpace(6);
+  REQUIRE(large->params().size() >= 40);
+  for (const auto& [space, expected] : {std::pair{small, 10}, std::pair{large, 20}}) {
+    SamplerOptions automatic, fixed, other;
+    automatic.seed = fixed.seed = other.seed = 5;
+    fixed.n_startup_trials = expected;
+    other.n_startup_trials = expected + 1;
+    const std::vector<json> a = TpeRun(space, automatic, expected + 3);
+    CHECK(a == TpeRun(space, fixed, expected + 3));
+    CHECK(a != TpeRun(space, other, expected + 3));
+  }
+}
+
 TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") {
   auto space = ConvRnnSpace(4);
   for (const char* algorithm : {"random", "tpe", "evolution"}) {
