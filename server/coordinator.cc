@@ -142,7 +142,9 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     }
   }
   for (const db::Trial& t : trials) {
-    if (IsLive(t.state)) AddLease(t.lease_token, {rt.id, t.id, t.worker_id});
+    if (IsLive(t.state)) {
+      AddLease(t.lease_token, {rt.id, t.id, t.worker_id, t.lease_deadline_us, t.lease_deadline_us});
+    }
   }
   if (!active) return absl::OkStatus();
   if (absl::Status s = rt.InitSearch(); !s.ok()) return s;

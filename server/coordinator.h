@@ -3,9 +3,19 @@
 // watchers. It knows nothing of gRPC: server/service.h translates the wire
 // contract (proto/convrnn.proto) to these calls, one call per RPC.
 //
-// Durability: every state change goes through Store (one SQLite transaction)
+// Durability: every state change goes through Store (one SQLite transaction,
+// group-committed with whatever other calls are writing at the same time)
 // before a call returns, so an RPC is acknowledged only once it is durable.
-// In-memory state is a cache of the store, rebuilt once by Create():
+// The one exception is a lease's deadline: the coordinator is the single
+// writer, so its in-memory deadline is authoritative, and a heartbeat moves
+// it in memory only. The stored deadline is written when it would lag the
+// in-memory one by more than half the campaign's lease_seconds, and by the
+// reaper just before it could overtake a lease that is alive in memory; so
+// the store never expires a lease the coordinator still holds, and a stored
+// deadline is at most lease_seconds / 2 behind. After a crash Create()
+// raises every live lease to restart_grace from the restart (as before),
+// which covers what was kept only in memory.
+// In-memory state is otherwise a cache of the store, rebuilt once by Create():
 //   * per campaign: the parsed config, its sampler and sampler History, its
 //     early stopper (replayed from the stored epochs), and its state;
 //   * the live leases: token -> (campaign, trial, worker), so a heartbeat
@@ -18,7 +28,9 @@
 //                    CountTrials; then 1 write (lease a re-queued trial), or
 //                    Suggest (flat in n, see search/sampler.h) + 2 writes
 //                    (insert, lease). Nothing to do: 1 write (worker seen).
-//   Heartbeat        1 write (extend); the worker's last-seen time is
+//   Heartbeat        no write: the deadline moves in memory; 1 write when it
+//                    is half a lease_seconds ahead of the stored one (or the
+//                    lease is overdue); the worker's last-seen time is
 //                    written at most once per Options::worker_touch_interval.
 //   ReportProgress   1 write (record epoch + extend); with early stopping an
 //                    O(log r) decision in memory (r = reports at that rung),
@@ -27,7 +39,10 @@
 //                    estimated, + 1 CountTrials (is the campaign done?).
 //   FailTrial        1 write (+ 1 CountTrials when it fails for good).
 //   Reaper           every Options::reap_interval: 1 write, indexed on the
-//                    deadline; costs nothing per healthy lease.
+//                    deadline, after 1 write per lease whose stored deadline
+//                    passed while its in-memory one did not (found through
+//                    an index on the stored deadline); costs nothing per
+//                    healthy lease.
 //   Get/List*        indexed reads, one page at a time; counts via CountTrials.
 //   Best             TopTrials: 1 indexed read of k rows.
 //   Pareto, Export   read every trial of the campaign (user queries, not on
@@ -41,7 +56,8 @@
 //
 // Thread-safety: every public method may be called from many threads at once.
 // A campaign's sampler, history and early stopper are serialised by that
-// campaign's mutex; the lease table by the coordinator's.
+// campaign's mutex (its state is an atomic, read without it); the lease
+// table, with the in-memory deadlines, by the coordinator's.
 #ifndef CONVRNN_SERVER_COORDINATOR_H_
 #define CONVRNN_SERVER_COORDINATOR_H_
 
@@ -49,8 +65,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -260,6 +278,8 @@ class Coordinator {
     int64_t campaign_id = 0;
     int64_t trial_id = 0;
     int64_t worker_id = 0;
+    int64_t deadline_us = 0;         // authoritative, moved by heartbeats
+    int64_t stored_deadline_us = 0;  // what the store holds; <= deadline_us
   };
 
   Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options);
@@ -282,6 +302,12 @@ class Coordinator {
   absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
   std::optional<LeaseInfo> FindLease(int64_t token);
   void AddLease(int64_t token, const LeaseInfo& info);
+  // Records that the store holds `deadline_us` for the lease (and that the
+  // lease lives at least that long).
+  void StoredDeadline(int64_t token, int64_t deadline_us);
+  // Erases `it` from leases_ and its indexes.
+  void EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLease(int64_t token);
   void EraseLeaseOfTrial(int64_t trial_id);
   void MaybeTouchWorker(int64_t worker_id, int64_t now_us);
@@ -299,6 +325,9 @@ class Coordinator {
   std::map<int64_t, std::shared_ptr<CampaignRuntime>> campaigns_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, LeaseInfo> leases_ ABSL_GUARDED_BY(mu_);        // by token
   std::map<int64_t, int64_t> lease_of_trial_ ABSL_GUARDED_BY(mu_);  // trial -> token
+  // (stored deadline, token) of every lease in leases_: the reaper finds the
+  // leases the store is about to expire without visiting the others.
+  std::set<std::pair<int64_t, int64_t>> by_stored_deadline_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);   // worker -> time
 
   mutable absl::Mutex events_mu_;

@@ -1,10 +1,13 @@
 // Internal to the coordinator: what it keeps in memory per campaign.
 //
-// Thread-safety: `mu` guards everything below it; `id` and `config` are
-// immutable after construction.
+// Thread-safety: `mu` guards everything below it except `state`, which is
+// written under `mu` but read without it (an atomic), so the hot paths
+// (heartbeats, reports) never wait for a campaign that is sampling or
+// writing; `id` and `config` are immutable after construction.
 #ifndef CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
 #define CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
 
+#include <atomic>
 #include <memory>
 #include <utility>
 
@@ -28,18 +31,17 @@ struct Coordinator::CampaignRuntime {
   const CampaignConfig config;
 
   absl::Mutex mu;
-  // Mirror of the stored state; changed only after the store accepted it.
-  db::CampaignState state ABSL_GUARDED_BY(mu);
+  // Mirror of the stored state; changed (under mu) only after the store
+  // accepted it. Read without mu where a momentarily old value is harmless.
+  std::atomic<db::CampaignState> state;
   // Built for campaigns that may still propose trials (RUNNING, STOPPED);
   // null for ended ones loaded only to answer queries.
   std::unique_ptr<search::Sampler> sampler ABSL_GUARDED_BY(mu);
   search::History history ABSL_GUARDED_BY(mu);
   std::unique_ptr<search::EarlyStopper> stopper ABSL_GUARDED_BY(mu);
 
-  bool Stopped() {
-    absl::MutexLock lock(&mu);
-    return state == db::CampaignState::kStopped;
-  }
+  // Lock-free: a call that races a Stop sees the stop at its next call.
+  bool Stopped() const { return state.load() == db::CampaignState::kStopped; }
 
   // A fresh sampler (and early stopper) over an empty history.
   absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {

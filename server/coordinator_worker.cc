@@ -76,7 +76,8 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
   if (!leased.ok()) return leased.status();
   if (leased->has_value()) {
-    AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id});
+    AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id,
+                                      (*leased)->lease_deadline_us, (*leased)->lease_deadline_us});
     NotifyEvents();
   }
   return leased;
@@ -125,27 +126,52 @@ std::optional<Coordinator::LeaseInfo> Coordinator::FindLease(int64_t token) {
 
 void Coordinator::AddLease(int64_t token, const LeaseInfo& info) {
   absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it != leases_.end()) EraseLeaseLocked(it);
   leases_[token] = info;
   lease_of_trial_[info.trial_id] = token;
+  by_stored_deadline_.emplace(info.stored_deadline_us, token);
+}
+
+void Coordinator::StoredDeadline(int64_t token, int64_t deadline_us) {
+  absl::MutexLock lock(&mu_);
+  auto it = leases_.find(token);
+  if (it == leases_.end()) return;
+  LeaseInfo& lease = it->second;
+  if (deadline_us > lease.stored_deadline_us) {
+    by_stored_deadline_.erase({lease.stored_deadline_us, token});
+    lease.stored_deadline_us = deadline_us;
+    by_stored_deadline_.emplace(deadline_us, token);
+  }
+  lease.deadline_us = std::max(lease.deadline_us, deadline_us);
+}
+
+void Coordinator::EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it) {
+  const int64_t token = it->first;
+  auto by_trial = lease_of_trial_.find(it->second.trial_id);
+  if (by_trial != lease_of_trial_.end() && by_trial->second == token) {
+    lease_of_trial_.erase(by_trial);
+  }
+  by_stored_deadline_.erase({it->second.stored_deadline_us, token});
+  leases_.erase(it);
 }
 
 void Coordinator::EraseLease(int64_t token) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(token);
-  if (it == leases_.end()) return;
-  auto by_trial = lease_of_trial_.find(it->second.trial_id);
-  if (by_trial != lease_of_trial_.end() && by_trial->second == token) {
-    lease_of_trial_.erase(by_trial);
-  }
-  leases_.erase(it);
+  if (it != leases_.end()) EraseLeaseLocked(it);
 }
 
 void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
   absl::MutexLock lock(&mu_);
-  auto it = lease_of_trial_.find(trial_id);
-  if (it == lease_of_trial_.end()) return;
-  leases_.erase(it->second);
-  lease_of_trial_.erase(it);
+  auto by_trial = lease_of_trial_.find(trial_id);
+  if (by_trial == lease_of_trial_.end()) return;
+  auto it = leases_.find(by_trial->second);
+  if (it != leases_.end()) {
+    EraseLeaseLocked(it);
+  } else {
+    lease_of_trial_.erase(by_trial);
+  }
 }
 
 namespace {
@@ -163,30 +189,51 @@ absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
 }  // namespace
 
 absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
-  const int64_t now = clock_.NowMicros();
   HeartbeatResult result;
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value() || info->worker_id != worker_id) {
     result.lease_lost = true;
-    MaybeTouchWorker(worker_id, now);
+    MaybeTouchWorker(worker_id, clock_.NowMicros());
     return result;
   }
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(info->campaign_id);
   if (!rt.ok()) return rt.status();
   if ((*rt)->Stopped()) {
+    const int64_t now = clock_.NowMicros();
     absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
     EraseLease(lease_token);
     if (released.ok()) NotifyEvents();
     result.lease_lost = true;
     return result;
   }
-  const int64_t deadline = now + int64_t{(*rt)->config.lease_seconds} * 1'000'000;
-  absl::StatusOr<db::Trial> trial = store_.ExtendLease(lease_token, deadline, now);
-  if (!trial.ok()) {
-    if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
-    EraseLease(lease_token);
-    result.lease_lost = true;
-    return result;
+  const int64_t lease_us = int64_t{(*rt)->config.lease_seconds} * 1'000'000;
+  int64_t now = 0, deadline = 0;
+  bool write = false;
+  {
+    // The clock is read under mu_, as ReapOnce reads it, so a heartbeat
+    // either moves the deadline before the reaper looks or sees the lease
+    // overdue and asks the store.
+    absl::MutexLock lock(&mu_);
+    now = clock_.NowMicros();
+    deadline = now + lease_us;
+    auto it = leases_.find(lease_token);
+    if (it == leases_.end()) {
+      result.lease_lost = true;
+      return result;
+    }
+    LeaseInfo& lease = it->second;
+    write = lease.deadline_us < now || deadline - lease.stored_deadline_us > lease_us / 2;
+    if (!write) lease.deadline_us = std::max(lease.deadline_us, deadline);
+  }
+  if (write) {
+    absl::StatusOr<db::Trial> trial = store_.ExtendLease(lease_token, deadline, now);
+    if (!trial.ok()) {
+      if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
+      EraseLease(lease_token);
+      result.lease_lost = true;
+      return result;
+    }
+    StoredDeadline(lease_token, deadline);
   }
   MaybeTouchWorker(worker_id, now);
   result.lease_deadline_us = deadline;
@@ -220,12 +267,13 @@ absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, in
     if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
     return trial.status();
   }
+  StoredDeadline(lease_token, deadline);
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);
   result.lease_deadline_us = deadline;
 
   search::Decision decision = search::Decision::kContinue;
-  {
+  if (rt.config.early_stopping.has_value()) {
     absl::MutexLock lock(&rt.mu);
     auto value = metrics.find(rt.config.objectives.front().metric);
     if (rt.stopper != nullptr && value != metrics.end()) {
@@ -309,7 +357,30 @@ absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_to
 // --- Reaper ------------------------------------------------------------------
 
 absl::StatusOr<int> Coordinator::ReapOnce() {
-  absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(clock_.NowMicros());
+  // Leases alive in memory whose stored deadline has passed: write their
+  // deadline first, so the store expires only what is overdue here too. A
+  // heartbeat after this look sees its lease overdue (the clock is read under
+  // mu_ on both sides) and extends it in the store itself.
+  int64_t now = 0;
+  std::vector<std::pair<int64_t, int64_t>> catch_up;  // (token, deadline)
+  {
+    absl::MutexLock lock(&mu_);
+    now = clock_.NowMicros();
+    for (const auto& [stored, token] : by_stored_deadline_) {
+      if (stored >= now) break;
+      const LeaseInfo& lease = leases_.at(token);
+      if (lease.deadline_us >= now) catch_up.emplace_back(token, lease.deadline_us);
+    }
+  }
+  for (const auto& [token, deadline] : catch_up) {
+    absl::StatusOr<db::Trial> trial = store_.ExtendLease(token, deadline, now);
+    if (trial.ok()) {
+      StoredDeadline(token, deadline);
+    } else if (trial.status().code() != absl::StatusCode::kFailedPrecondition) {
+      return trial.status();  // expiring now could take a live lease
+    }
+  }
+  absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(now);
   if (!expired.ok()) return expired.status();
   for (const db::Trial& trial : *expired) {
     if (trial.state != db::TrialState::kFailed) {

@@ -38,6 +38,50 @@ TEST_CASE("after a restart numbering and live leases continue", "[server]") {
   CHECK(view.campaign.state == db::CampaignState::kRunning);
 }
 
+TEST_CASE("after a kill -9 the grace period covers deadlines kept only in memory", "[server]") {
+  Harness h;
+  h.Launch(SmallCampaign({{"search", {{"max_parallel", 1}}}}));  // lease_seconds 10
+  const int64_t w = h.Worker();
+  const int64_t t0 = h.clock.NowMicros();
+  db::Trial t = h.Lease(w);
+  h.clock.Advance(absl::Seconds(3));
+  CHECK(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_deadline_us == t0 + 13 * kSecond);
+  CHECK(h.Get(t.id).lease_deadline_us == t0 + 10 * kSecond);  // memory only
+
+  // kill -9: nothing in memory is written (the coordinator is leaked, its
+  // destructor never runs); the store is reopened over the same file.
+  (void)h.coordinator.release();
+  h.store.reset();
+  h.clock.Advance(absl::Seconds(5));  // restarts at t0 + 8 s
+  h.Open();
+  // Past both the stored (t0 + 10 s) and the lost in-memory (t0 + 13 s)
+  // deadline, within restart_grace (30 s from the restart): not reaped.
+  h.clock.Advance(absl::Seconds(20));  // t0 + 28 s
+  CHECK(Must(h.coordinator->ReapOnce()) == 0);
+  CHECK(h.Get(t.id).state == db::TrialState::kLeased);
+  HeartbeatResult beat = Must(h.coordinator->Heartbeat(w, t.lease_token));
+  CHECK_FALSE(beat.lease_lost);
+  CHECK_FALSE(Must(h.coordinator->Complete(w, t.lease_token, kFinal)));
+  CHECK(h.Get(t.id).state == db::TrialState::kCompleted);
+}
+
+TEST_CASE("after a kill -9 a lease whose worker is gone expires after the grace", "[server]") {
+  Harness h;
+  h.Launch(SmallCampaign({{"search", {{"max_parallel", 1}}}}));
+  const int64_t w = h.Worker();
+  db::Trial t = h.Lease(w);
+  h.clock.Advance(absl::Seconds(3));
+  CHECK_FALSE(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
+  (void)h.coordinator.release();
+  h.store.reset();
+  h.Open();
+  h.clock.Advance(absl::Seconds(31));  // restart_grace is 30 s
+  CHECK(Must(h.coordinator->ReapOnce()) == 1);
+  db::Trial requeued = h.Get(t.id);
+  CHECK(requeued.state == db::TrialState::kPending);
+  CHECK(requeued.attempt == 2);
+}
+
 TEST_CASE("a restart does not change the sampler's suggestions", "[server]") {
   // Same seed, same sequence of events; one run restarts in the middle.
   auto run = [](bool restart) {

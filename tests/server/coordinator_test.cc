@@ -69,6 +69,60 @@ TEST_CASE("an expired lease is re-queued by the reaper, then fails at max_attemp
   CHECK(h.Lease(w1).number == 2);
 }
 
+TEST_CASE("a lease kept alive by heartbeats in memory only is not reaped", "[server]") {
+  Harness h;
+  h.Launch(SmallCampaign({{"search", {{"max_parallel", 1}}}}));  // lease_seconds 10
+  const int64_t w = h.Worker();
+  const int64_t t0 = h.clock.NowMicros();
+  db::Trial t = h.Lease(w);
+  CHECK(t.lease_deadline_us == t0 + 10 * kSecond);
+
+  // 3 s later: the deadline moves to t0 + 13 s in memory; the store still
+  // says t0 + 10 s (less than lease_seconds / 2 behind: no write).
+  h.clock.Advance(absl::Seconds(3));
+  HeartbeatResult beat = Must(h.coordinator->Heartbeat(w, t.lease_token));
+  CHECK_FALSE(beat.lease_lost);
+  CHECK(beat.lease_deadline_us == t0 + 13 * kSecond);
+  CHECK(h.Get(t.id).lease_deadline_us == t0 + 10 * kSecond);
+
+  // Past the stored deadline, before the in-memory one: the reaper writes
+  // the in-memory deadline instead of expiring the lease.
+  h.clock.Advance(absl::Seconds(8));  // t0 + 11 s
+  CHECK(Must(h.coordinator->ReapOnce()) == 0);
+  db::Trial alive = h.Get(t.id);
+  CHECK(alive.state == db::TrialState::kLeased);
+  CHECK(alive.lease_deadline_us == t0 + 13 * kSecond);
+
+  // A heartbeat half a lease ahead of the store is written.
+  h.clock.Advance(absl::Seconds(1));  // t0 + 12 s: deadline t0 + 22 s, 9 s ahead
+  CHECK_FALSE(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
+  CHECK(h.Get(t.id).lease_deadline_us == t0 + 22 * kSecond);
+
+  // Once the worker goes quiet the lease expires at its in-memory deadline.
+  h.clock.Advance(absl::Seconds(11));  // t0 + 23 s
+  CHECK(Must(h.coordinator->ReapOnce()) == 1);
+  CHECK(h.Get(t.id).state == db::TrialState::kPending);
+  CHECK(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
+}
+
+TEST_CASE("a heartbeat on a lease overdue in memory asks the store", "[server]") {
+  Harness h;
+  h.Launch(SmallCampaign({{"search", {{"max_parallel", 1}}}}));
+  const int64_t w = h.Worker();
+  db::Trial t = h.Lease(w);
+  // Overdue but not reaped yet: the store still holds the lease, so the
+  // heartbeat extends it (as when every heartbeat was a write).
+  h.clock.Advance(absl::Seconds(11));
+  HeartbeatResult beat = Must(h.coordinator->Heartbeat(w, t.lease_token));
+  CHECK_FALSE(beat.lease_lost);
+  CHECK(h.Get(t.id).lease_deadline_us == beat.lease_deadline_us);
+  CHECK(Must(h.coordinator->ReapOnce()) == 0);
+  // Reaped first: the heartbeat is told the lease is lost.
+  h.clock.Advance(absl::Seconds(11));
+  CHECK(Must(h.coordinator->ReapOnce()) == 1);
+  CHECK(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
+}
+
 TEST_CASE("the reaper thread expires leases on its own", "[server]") {
   Harness h(/*start_reaper=*/true);
   h.Launch();
