@@ -56,7 +56,8 @@ TEST_CASE("hot queries use indexes with ten thousand stored trials", "[db]") {
     }
     return std::string();
   };
-  CHECK(plan_of("count_trials").find("trials_by_campaign_state") != std::string::npos);
+  // Counts come from the trigger-maintained table, by its primary key.
+  CHECK(plan_of("count_trials").find("trial_counts USING PRIMARY KEY") != std::string::npos);
   CHECK(plan_of("expired_leases").find("trials_by_deadline") != std::string::npos);
   CHECK(plan_of("trial_by_lease").find("trials_by_lease") != std::string::npos);
 
