@@ -52,7 +52,21 @@ int main(int argc, char** argv) {
       app.add_flag("--no-resume", no_resume, "Ignore an existing checkpoint"),
       app.add_flag("--test", standalone.evaluate_test, "Also report top-1 on the test split"),
       app.add_flag("--dry-run", standalone.dry_run,
-                   "Validate the specs and print the canonical spec, parameters and FLOPs")};
+                   "Validate the specs and print the canonical spec, parameters and FLOPs"),
+      app.add_option("--neural", standalone.neural_file,
+                     "Score against these recordings (HDF5, docs/neural-data.md) instead of "
+                     "training; prints one JSON line")
+          ->check(CLI::ExistingFile),
+      app.add_option("--checkpoint", standalone.checkpoint,
+                     "With --neural: trained weights (checkpoint.pt or its directory)"),
+      app.add_option("--neural-layers", standalone.neural_layers,
+                     "With --neural: layer indices to score (default: all)")
+          ->delimiter(','),
+      app.add_option("--neural-method", standalone.neural_method, "With --neural: pls or ridge")
+          ->capture_default_str(),
+      app.add_option("--neural-offset", standalone.neural_offset,
+                     "With --neural: bin b is predicted from model step b + offset")
+          ->capture_default_str()};
 
   // Service.
   CLI::Option* server =

@@ -9,6 +9,7 @@
 #include "worker/cost.h"
 #include "worker/data.h"
 #include "worker/data_spec.h"
+#include "worker/neural_standalone.h"
 #include "worker/trainer.h"
 
 namespace convrnn {
@@ -25,6 +26,12 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int RunStandalone(const StandaloneConfig& config) {
+  if (!config.neural_file.empty()) return RunNeuralStandalone(config);
+  if (!config.checkpoint.empty() || !config.neural_layers.empty() || config.neural_offset != 0 ||
+      config.neural_method != "pls") {
+    return Fail(absl::InvalidArgumentError(
+        "--checkpoint and --neural-* options need --neural FILE.h5"));
+  }
   absl::StatusOr<ArchSpec> spec = ReadArchSpecFile(config.spec_file);
   if (!spec.ok()) return Fail(spec.status());
   DataSpec data_spec;

@@ -6,6 +6,7 @@
 #define CONVRNN_WORKER_STANDALONE_H_
 
 #include <string>
+#include <vector>
 
 namespace convrnn {
 
@@ -18,6 +19,12 @@ struct StandaloneConfig {
   bool resume = true;          // resume from checkpoint_dir
   bool evaluate_test = false;  // also report test top-1
   bool dry_run = false;        // validate, print the canonical spec and its cost, no training
+  // Neural scoring instead of training (neural_standalone.h) when neural_file is set.
+  std::string neural_file;            // recordings (docs/neural-data.md)
+  std::string checkpoint;             // trained weights: checkpoint.pt or its directory
+  std::vector<int> neural_layers;     // empty: every layer
+  std::string neural_method = "pls";  // pls | ridge
+  int neural_offset = 0;              // bin b is predicted from model step b + offset
 };
 
 // Returns the process exit status (0, 1, or 2 for bad input).
