@@ -122,6 +122,19 @@ void ReaderPool::Release(std::unique_ptr<Connection> conn) {
   free_.push_back(std::move(conn));
 }
 
+thread_local SqliteStore::DeferredScope SqliteStore::deferred_;
+
+absl::Status SqliteStore::EndDeferredSync() {
+  DeferredScope scope = std::move(deferred_);
+  deferred_ = {};
+  absl::MutexLock lock(&write_mu_);
+  for (const std::shared_ptr<Batch>& batch : scope.batches) {
+    write_mu_.Await(absl::Condition(&batch->done));
+    if (!batch->status.ok()) return batch->status;
+  }
+  return absl::OkStatus();
+}
+
 void SqliteStore::EndBatch(Batch& batch, absl::Status status) {
   if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
   batch.status = std::move(status);
@@ -291,8 +304,8 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     if (conn.changes() == 0) {
       return absl::NotFoundError(absl::StrCat("worker ", request.worker_id, " not found"));
     }
-    int64_t trial_id = 0;
-    {
+    int64_t trial_id = request.trial_id;
+    if (trial_id == 0) {
       DB_ASSIGN_OR_RETURN(Stmt next,
                           conn.Prepare(request.campaign_id == 0 ? sql::kNextPendingAny
                                                                 : sql::kNextPendingInCampaign));
@@ -312,7 +325,12 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
                            .Bind(4, request.deadline_us)
                            .Bind(5, request.now_us)
                            .Run());
+    if (conn.changes() == 0) return std::optional<Trial>();  // not PENDING (any more)
     DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
+    if (request.campaign_id != 0 && trial.campaign_id != request.campaign_id) {
+      return absl::InvalidArgumentError(absl::StrCat("trial ", trial_id, " is not in campaign ",
+                                                     request.campaign_id));
+    }
     DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
                                   {{"worker_id", request.worker_id},
                                    {"lease_token", token},
