@@ -30,8 +30,6 @@ bool IsFinal(db::TrialState state) {
          state == db::TrialState::kPruned;
 }
 
-int64_t InFlight(const db::TrialCounts& c) { return c.pending + c.leased + c.running; }
-
 }  // namespace
 
 Coordinator::Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options)
@@ -148,6 +146,9 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
   }
   if (!active) return absl::OkStatus();
   if (absl::Status s = rt.InitSearch(); !s.ok()) return s;
+  rt.total_trials = static_cast<int64_t>(trials.size());
+  rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
+                                       [](const db::Trial& t) { return !IsFinal(t.state); });
 
   // Replay the stopper over the stored epochs, trial by trial, so its rungs
   // hold what they held before the restart. The last report of a pruned
@@ -345,10 +346,8 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
 
 absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   rt.mu.AssertHeld();
-  if (rt.state != db::CampaignState::kRunning) return absl::OkStatus();
-  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
-  if (!counts.ok()) return counts.status();
-  if (counts->total() < rt.config.max_trials || InFlight(*counts) > 0) return absl::OkStatus();
+  if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
+  if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
   absl::Status s =
       store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
   if (!s.ok()) return s;
@@ -361,6 +360,10 @@ void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
                                   const Metrics& values_from) {
   EraseLeaseOfTrial(trial.id);
   absl::MutexLock lock(&rt.mu);
+  if (rt.unfinished_trials > 0) --rt.unfinished_trials;
+  if (rt.sampler != nullptr && rt.history.pending().count(trial.id) == 0) {
+    rt.finished_unrecorded.insert(trial.id);
+  }
   rt.RecordFinished(trial, values_from);
   // A failure here leaves the campaign RUNNING with nothing in flight; the
   // next finished trial, lease request or restart checks again.

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -39,6 +40,17 @@ struct Coordinator::CampaignRuntime {
   std::unique_ptr<search::Sampler> sampler ABSL_GUARDED_BY(mu);
   search::History history ABSL_GUARDED_BY(mu);
   std::unique_ptr<search::EarlyStopper> stopper ABSL_GUARDED_BY(mu);
+  // The campaign's trials, and those not in a final state (PENDING, LEASED,
+  // RUNNING), kept here so that leasing and completion need no count from
+  // the store (whose readers do not see writes still being group-committed).
+  // Maintained for campaigns with a sampler: set when the history is built,
+  // raised when a trial is proposed, lowered by OnTrialFinished.
+  int64_t total_trials ABSL_GUARDED_BY(mu) = 0;
+  int64_t unfinished_trials ABSL_GUARDED_BY(mu) = 0;
+  // Trials that ended while not pending in the history: one proposed by a
+  // lease that had not yet recorded it (see TryLease), or whose stored spec
+  // no longer maps into the space.
+  std::set<int64_t> finished_unrecorded ABSL_GUARDED_BY(mu);
 
   // Lock-free: a call that races a Stop sees the stop at its next call.
   bool Stopped() const { return state.load() == db::CampaignState::kStopped; }

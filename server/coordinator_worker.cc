@@ -14,7 +14,6 @@
 namespace convrnn::server {
 namespace {
 
-int64_t InFlight(const db::TrialCounts& c) { return c.pending + c.leased + c.running; }
 
 }  // namespace
 
@@ -43,44 +42,70 @@ void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
 
 absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& rt,
                                                                int64_t worker_id, int64_t now_us) {
-  absl::MutexLock lock(&rt.mu);
-  if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
-  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
-  if (!counts.ok()) return counts.status();
+  if (rt.state.load() != db::CampaignState::kRunning) return std::nullopt;
   const db::LeaseRequest request{worker_id, rt.id, now_us,
                                  now_us + int64_t{rt.config.lease_seconds} * 1'000'000};
-  if (counts->pending == 0) {
-    // Propose a new trial when the budget and max_parallel allow.
-    if (counts->total() >= rt.config.max_trials || InFlight(*counts) >= rt.config.max_parallel) {
-      return std::nullopt;
-    }
-    absl::StatusOr<search::Suggestion> suggestion = rt.sampler->Suggest(rt.history);
-    if (!suggestion.ok()) {
-      if (suggestion.status().code() != absl::StatusCode::kFailedPrecondition) {
-        return suggestion.status();
-      }
-      // The space cannot produce a valid trial: the campaign cannot go on.
-      absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
-      if (!s.ok()) return s;
-      rt.state = db::CampaignState::kFailed;
+  // The campaign's mutex is held only to check the budget and sample, never
+  // across a write: the store's writes are atomic on their own (the lease
+  // takes the oldest PENDING trial), and the budget counts a proposal from
+  // before its insert is written.
+  db::LeaseRequest next = request;  // first: any PENDING trial of the campaign
+  for (int round = 0;; ++round) {
+    absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(next);
+    if (!leased.ok()) return leased.status();
+    if (leased->has_value()) {
+      AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id,
+                                        (*leased)->lease_deadline_us, (*leased)->lease_deadline_us});
       NotifyEvents();
-      return std::nullopt;
+      return leased;
+    }
+    // Other leases kept taking the trials this call proposed: try later.
+    if (round == 3) return std::nullopt;
+
+    // Propose a new trial when the budget and max_parallel allow.
+    search::Suggestion suggestion;
+    {
+      absl::MutexLock lock(&rt.mu);
+      if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
+      if (rt.total_trials >= rt.config.max_trials ||
+          rt.unfinished_trials >= rt.config.max_parallel) {
+        return std::nullopt;
+      }
+      absl::StatusOr<search::Suggestion> suggested = rt.sampler->Suggest(rt.history);
+      if (!suggested.ok()) {
+        if (suggested.status().code() != absl::StatusCode::kFailedPrecondition) {
+          return suggested.status();
+        }
+        // The space cannot produce a valid trial: the campaign cannot go on.
+        absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
+        if (!s.ok()) return s;
+        rt.state = db::CampaignState::kFailed;
+        NotifyEvents();
+        return std::nullopt;
+      }
+      suggestion = *std::move(suggested);
+      ++rt.total_trials;  // reserved until the insert is written
+      ++rt.unfinished_trials;
     }
     absl::StatusOr<db::Trial> inserted =
-        store_.InsertTrial(rt.id, suggestion->spec.dump(),
-                           rt.config.space->ToJson(suggestion->assignment).dump(), now_us);
-    if (!inserted.ok()) return inserted.status();
-    rt.history.AddPending(inserted->id, std::move(suggestion->assignment));
+        store_.InsertTrial(rt.id, suggestion.spec.dump(),
+                           rt.config.space->ToJson(suggestion.assignment).dump(), now_us);
+    {
+      absl::MutexLock lock(&rt.mu);
+      if (!inserted.ok()) {
+        --rt.total_trials;
+        --rt.unfinished_trials;
+        return inserted.status();
+      }
+      // Between the insert and here another worker may have leased the
+      // trial and ended it; it is then already in the history.
+      if (rt.finished_unrecorded.erase(inserted->id) == 0) {
+        rt.history.AddPending(inserted->id, std::move(suggestion.assignment));
+      }
+    }
     NotifyEvents();
+    next.trial_id = inserted->id;  // the trial just proposed, unless another lease took it
   }
-  absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
-  if (!leased.ok()) return leased.status();
-  if (leased->has_value()) {
-    AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id,
-                                      (*leased)->lease_deadline_us, (*leased)->lease_deadline_us});
-    NotifyEvents();
-  }
-  return leased;
 }
 
 absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
