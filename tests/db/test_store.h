@@ -12,40 +12,14 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "tests/test_support.h"
 #include "db/store.h"
 
 namespace convrnn::db::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "convrnn-db-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// The value of a StatusOr, failing the test (with the status) when not OK.
-template <typename T>
-T Must(absl::StatusOr<T> value) {
-  INFO(value.status().ToString());
-  REQUIRE(value.ok());
-  return *std::move(value);
-}
-
-inline void MustOk(const absl::Status& status) {
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-}
+using ::convrnn::testing::Must;
+using ::convrnn::testing::MustOk;
+using ::convrnn::testing::TempDir;
 
 // Stand-in for the server's clock: tests pass explicit microseconds.
 inline constexpr int64_t kT0 = 1'700'000'000'000'000;  // Some instant in 2023.

@@ -13,41 +13,16 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "tests/test_support.h"
 #include "db/store.h"
 #include "server/coordinator.h"
 #include "util/clock.h"
 
 namespace convrnn::server::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "convrnn-server-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-template <typename T>
-T Must(absl::StatusOr<T> value) {
-  INFO(value.status().ToString());
-  REQUIRE(value.ok());
-  return *std::move(value);
-}
-
-inline void MustOk(const absl::Status& status) {
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-}
+using ::convrnn::testing::Must;
+using ::convrnn::testing::MustOk;
+using ::convrnn::testing::TempDir;
 
 // A small valid campaign: two layers, a choice of cell in the second, a
 // searched learning rate. `patch` is merged over it (JSON merge patch).
