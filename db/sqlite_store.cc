@@ -122,19 +122,6 @@ void ReaderPool::Release(std::unique_ptr<Connection> conn) {
   free_.push_back(std::move(conn));
 }
 
-thread_local SqliteStore::DeferredScope SqliteStore::deferred_;
-
-absl::Status SqliteStore::EndDeferredSync() {
-  DeferredScope scope = std::move(deferred_);
-  deferred_ = {};
-  absl::MutexLock lock(&write_mu_);
-  for (const std::shared_ptr<Batch>& batch : scope.batches) {
-    write_mu_.Await(absl::Condition(&batch->done));
-    if (!batch->status.ok()) return batch->status;
-  }
-  return absl::OkStatus();
-}
-
 void SqliteStore::EndBatch(Batch& batch, absl::Status status) {
   if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
   batch.status = std::move(status);

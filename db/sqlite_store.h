@@ -172,10 +172,6 @@ class SqliteStore final : public Store {
     }
     const bool leave_open =
         queued_writers_.load(std::memory_order_relaxed) > 0 && batch->calls < kMaxBatchCalls;
-    if (deferred_.store == this) {
-      deferred_.batches.push_back(batch);
-      if (leave_open) return *std::move(result);  // EndDeferredSync waits
-    }
     if (leave_open) {
       // A queued writer will join this batch; the last one commits it.
       write_mu_.Await(absl::Condition(&batch->done));
@@ -186,9 +182,6 @@ class SqliteStore final : public Store {
     if (!batch->status.ok()) return batch->status;
     return *std::move(result);
   }
-
-  void BeginDeferredSync() override { deferred_ = {this, {}}; }
-  absl::Status EndDeferredSync() override;
 
   // Ends the open batch: rolls it back unless `status` is OK (it committed),
   // and wakes its waiting calls.
@@ -213,13 +206,6 @@ class SqliteStore final : public Store {
   // Writers waiting for write_mu_: while there are any, a call leaves the
   // commit to them.
   std::atomic<int> queued_writers_{0};
-  // The calling thread's deferred-sync scope: the store it is open on (null:
-  // none) and the batches its writes went into.
-  struct DeferredScope {
-    const SqliteStore* store = nullptr;
-    std::vector<std::shared_ptr<Batch>> batches;
-  };
-  static thread_local DeferredScope deferred_;
   ReaderPool readers_;
 };
 

@@ -243,17 +243,6 @@ class Store {
   // grace period after a coordinator restart. Returns how many moved.
   virtual absl::StatusOr<int64_t> ExtendAllLeases(int64_t min_deadline_us, int64_t now_us) = 0;
 
-  // --- Deferred durability -------------------------------------------------
-  // Lets a caller apply writes under its own lock and wait for the disk after
-  // releasing it. Between BeginDeferredSync() and EndDeferredSync() on one
-  // thread, each mutating call returns once it is applied: later writes see
-  // it, readers do not yet, and it is not yet durable. EndDeferredSync()
-  // returns once all of them are durable, or with the error of a commit that
-  // failed (the writes are then lost). Nothing may be acknowledged before it
-  // returns. Not nestable. Default: writes are synchronous; both do nothing.
-  virtual void BeginDeferredSync() {}
-  virtual absl::Status EndDeferredSync() { return absl::OkStatus(); }
-
   // --- Workers -----------------------------------------------------------
   // Registers a worker (id ignored) and returns it with its new id.
   virtual absl::StatusOr<Worker> RegisterWorker(const Worker& worker, int64_t now_us) = 0;
