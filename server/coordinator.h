@@ -24,20 +24,24 @@
 // What each call costs (n = the campaign's trials; no hot path reads every
 // trial; "write" is one SQLite transaction on the single writer):
 //   RegisterWorker   1 write.
-//   LeaseTrial       per RUNNING campaign tried, oldest first: 1 indexed
-//                    CountTrials; then 1 write (lease a re-queued trial), or
-//                    Suggest (flat in n, see search/sampler.h) + 2 writes
-//                    (insert, lease). Nothing to do: 1 write (worker seen).
+//   LeaseTrial       per RUNNING campaign tried, oldest first: 1 write (lease
+//                    a PENDING trial); when there is none and the budget
+//                    (counted in memory) allows, Suggest (flat in n, see
+//                    search/sampler.h) + 2 writes (insert, lease that trial).
+//                    The campaign's mutex is held only for the budget check
+//                    and Suggest, never across a write. Nothing to give:
+//                    + 1 write (worker seen).
 //   Heartbeat        no write: the deadline moves in memory; 1 write when it
 //                    is half a lease_seconds ahead of the stored one (or the
 //                    lease is overdue); the worker's last-seen time is
 //                    written at most once per Options::worker_touch_interval.
 //   ReportProgress   1 write (record epoch + extend); with early stopping an
 //                    O(log r) decision in memory (r = reports at that rung),
-//                    and 1 write + 1 CountTrials when it prunes.
+//                    and 1 write when it prunes.
 //   CompleteTrial    1 write, + 1 indexed read when params/flops must be
-//                    estimated, + 1 CountTrials (is the campaign done?).
-//   FailTrial        1 write (+ 1 CountTrials when it fails for good).
+//                    estimated; "is the campaign done?" is answered from
+//                    the trial counts kept in memory.
+//   FailTrial        1 write.
 //   Reaper           every Options::reap_interval: 1 write, indexed on the
 //                    deadline, after 1 write per lease whose stored deadline
 //                    passed while its in-memory one did not (found through

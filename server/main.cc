@@ -40,9 +40,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls_key, "PEM private key (with --tls-cert)");
   std::string sync = "full";
   app.add_option("--sync", sync,
-                 "full: every acknowledged change survives a power cut (fsync per commit); "
-                 "normal: survives kill -9 of the server but may lose the last commits on "
-                 "power loss, for more RPCs per second")
+                 "full: every acknowledged change survives a power cut (an fsync per "
+                 "commit; concurrent calls share one commit); normal: every acknowledged "
+                 "change survives kill -9 of the server, but the last commits may be lost "
+                 "on power loss or an OS crash (no fsync per commit); a little faster "
+                 "under load (docs/performance.md, Coordinator load)")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
   try {
