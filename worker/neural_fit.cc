@@ -138,6 +138,27 @@ torch::Tensor CrossValidatedPredictions(const torch::Tensor& x, const torch::Ten
   return out;
 }
 
+torch::Tensor CrossValidatedCorrelation(const torch::Tensor& x, const torch::Tensor& y,
+                                        const std::vector<int>& fold, int folds,
+                                        const FitOptions& options) {
+  torch::Tensor pred = CrossValidatedPredictions(x, y, fold, folds, options);
+  torch::Tensor sum = torch::zeros({y.size(1)}, torch::kFloat64);
+  torch::Tensor count = torch::zeros({y.size(1)}, torch::kFloat64);
+  for (int k = 0; k < folds; ++k) {
+    std::vector<int64_t> test;
+    for (size_t i = 0; i < fold.size(); ++i) {
+      if (fold[i] == k) test.push_back(static_cast<int64_t>(i));
+    }
+    if (test.empty()) continue;
+    torch::Tensor te = torch::tensor(test, torch::kInt64);
+    torch::Tensor r = PearsonColumns(pred.index_select(0, te), y.index_select(0, te));
+    torch::Tensor ok = torch::isfinite(r);
+    sum += torch::where(ok, r, torch::zeros_like(r));
+    count += ok.to(torch::kFloat64);
+  }
+  return torch::where(count > 0, sum / count.clamp_min(1), torch::full_like(sum, NAN));
+}
+
 torch::Tensor PearsonColumns(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   torch::Tensor a = a_in.to(torch::kFloat64), b = b_in.to(torch::kFloat64);
   torch::Tensor mask = (torch::isfinite(a) & torch::isfinite(b)).to(torch::kFloat64);

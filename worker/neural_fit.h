@@ -47,6 +47,15 @@ torch::Tensor CrossValidatedPredictions(const torch::Tensor& x, const torch::Ten
                                         const std::vector<int>& fold, int folds,
                                         const FitOptions& options);
 
+// Per site [M]: the mean over folds of the Pearson r between the held-out
+// predictions of a fold and its targets. Scoring fold by fold keeps a model
+// without information at r = 0: correlating predictions pooled over folds
+// would score it below zero, because each fold's prediction is the mean of
+// the other folds, which anti-correlates with the fold's own mean.
+torch::Tensor CrossValidatedCorrelation(const torch::Tensor& x, const torch::Tensor& y,
+                                        const std::vector<int>& fold, int folds,
+                                        const FitOptions& options);
+
 // Pearson r of each column of `a` and `b` [N, M] over the rows where both
 // are finite. A column whose prediction `a` is constant scores 0 (it
 // predicts nothing); one whose target `b` is constant or has < 3 finite

@@ -126,8 +126,8 @@ absl::StatusOr<NeuralScore> ScoreModel(ConvRnnImpl& model, const NeuralData& dat
       if (score.bin_steps[b] < 0) continue;
       torch::Tensor x = (*features)[li].features[score.bin_steps[b]];
       torch::Tensor y = target.select(2, b);
-      torch::Tensor pred = CrossValidatedPredictions(x, y, fold, options.folds, options.fit);
-      score.r[li].select(1, b).copy_(PearsonColumns(pred, y));
+      score.r[li].select(1, b).copy_(
+          CrossValidatedCorrelation(x, y, fold, options.folds, options.fit));
     }
   }
   score.ceiling = SplitHalfReliability(data.responses, options.ceiling_splits, options.seed);

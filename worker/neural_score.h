@@ -8,8 +8,8 @@
 //   3. For each layer and bin, one linear map from that step's features to
 //      every site's repetition-mean response (PLS2 or ridge, neural_fit.h),
 //      k-fold cross-validated over images with the same seeded folds for all
-//      layers and bins; r = Pearson correlation, per site, between each
-//      image's held-out prediction and its response.
+//      layers and bins; r = Pearson correlation, per site, between held-out
+//      predictions and responses within each fold, averaged over folds.
 //   4. Ceiling: split-half reliability of the repetition mean. Repetitions
 //      of each image are split at random into two halves (missing ones
 //      skipped; an odd one out is dropped), the half means correlated over
