@@ -401,7 +401,9 @@ absl::StatusOr<int> Coordinator::ReapOnce() {
     absl::StatusOr<db::Trial> trial = store_.ExtendLease(token, deadline, now);
     if (trial.ok()) {
       StoredDeadline(token, deadline);
-    } else if (trial.status().code() != absl::StatusCode::kFailedPrecondition) {
+    } else if (trial.status().code() == absl::StatusCode::kFailedPrecondition) {
+      EraseLease(token);  // the lease ended meanwhile
+    } else {
       return trial.status();  // expiring now could take a live lease
     }
   }
