@@ -1,5 +1,6 @@
 // Helpers shared by the test suites: a temporary directory per test and
 // unwrapping of Status / StatusOr that fails the test with the status.
+// In suites that use LibTorch, include it after "tests/torch_catch.h".
 #ifndef CONVRNN_TESTS_TEST_SUPPORT_H_
 #define CONVRNN_TESTS_TEST_SUPPORT_H_
 
@@ -30,7 +31,8 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   std::string File(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return File(name); }
+  std::string str() const { return path_.string(); }
 
  private:
   std::filesystem::path path_;

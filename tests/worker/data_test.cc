@@ -19,6 +19,8 @@
 #undef CHECK
 #include <catch2/catch.hpp>
 
+#include "tests/test_support.h"
+
 #include "worker/data.h"
 #include "worker/data_spec.h"
 
@@ -28,24 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-// A fresh folder, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "convrnn_data_test_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using ::convrnn::testing::TempDir;
 
 void WriteFile(const std::string& file, const Bytes& bytes) {
   fs::create_directories(fs::path(file).parent_path());

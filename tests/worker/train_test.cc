@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include "tests/torch_catch.h"
+#include "tests/test_support.h"
 
 #include "worker/data.h"
 #include "worker/trainer.h"
@@ -44,12 +45,7 @@ const Datasets& Subset() {
   return *data;
 }
 
-std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("convrnn_train_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
+using ::convrnn::testing::TempDir;
 
 TEST_CASE("a short run on Fashion-MNIST learns well above chance", "[train]") {
   absl::StatusOr<TrainResult> result = Train(Parse(SmallSpec("rgc")), Subset(), {});
@@ -67,13 +63,14 @@ TEST_CASE("an interrupted and resumed run equals an uninterrupted one", "[train]
   j["train"]["epochs"] = 3;
   ArchSpec spec = Parse(j);
 
+  TempDir whole_dir, parts_dir;
   TrainerOptions whole;
-  whole.checkpoint_dir = TempDir("whole");
+  whole.checkpoint_dir = whole_dir.str();
   absl::StatusOr<TrainResult> a = Train(spec, Subset(), whole);
   REQUIRE(a.ok());
 
   TrainerOptions first;
-  first.checkpoint_dir = TempDir("parts");
+  first.checkpoint_dir = parts_dir.str();
   first.on_epoch = [](const EpochMetrics& m) { return m.epoch < 1; };  // stop after epoch 1
   absl::StatusOr<TrainResult> part = Train(spec, Subset(), first);
   REQUIRE(part.ok());
@@ -104,8 +101,8 @@ TEST_CASE("an interrupted and resumed run equals an uninterrupted one", "[train]
 TEST_CASE("a corrupt checkpoint is reported and training starts afresh", "[train][checkpoint]") {
   ArchSpec spec = Parse(SmallSpec("gru"));
   TrainerOptions options;
-  options.checkpoint_dir = TempDir("corrupt");
-  std::filesystem::create_directories(options.checkpoint_dir);
+  TempDir dir;
+  options.checkpoint_dir = dir.str();
   {
     std::ofstream out(options.checkpoint_dir + "/checkpoint.pt", std::ios::binary);
     out << "PK\x03\x04 this is not a checkpoint";
