@@ -115,12 +115,45 @@ CREATE TRIGGER trial_counts_delete AFTER DELETE ON trials BEGIN
 END;
 )sql";
 
+// Version 3: neural-predictivity scoring jobs of completed trials (issue 5).
+// A job is leased to a worker like a trial, under a token from the same
+// counter (so a token names a trial lease or a score lease, never both), and
+// its report is kept with the trial it scored.
+//   scores_by_state     leasing the oldest pending job
+//   scores_by_trial     a trial's scores (convrnn show)
+//   scores_by_lease     every fenced call finds its job by token
+//   scores_by_deadline  reaping expired leases (live leases only)
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE scores (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  state TEXT NOT NULL CHECK (state IN ('PENDING', 'LEASED', 'COMPLETED', 'FAILED')),
+  attempt INTEGER NOT NULL CHECK (attempt >= 1),
+  neural_json TEXT NOT NULL,
+  worker_id INTEGER REFERENCES workers(id),
+  lease_token INTEGER,
+  lease_deadline_us INTEGER,
+  result_json TEXT,
+  error TEXT,
+  error_code INTEGER,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+);
+CREATE INDEX scores_by_state ON scores(state, id);
+CREATE INDEX scores_by_trial ON scores(trial_id, id);
+CREATE UNIQUE INDEX scores_by_lease ON scores(lease_token) WHERE lease_token IS NOT NULL;
+CREATE INDEX scores_by_deadline ON scores(lease_deadline_us)
+  WHERE lease_deadline_us IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& SchemaMigrations() {
   static const auto* const kMigrations = new std::vector<Migration>{
       {1, "campaigns, trials with leases, epochs, workers, events", kSchemaV1},
       {2, "trial counts per campaign and state, kept by triggers", kSchemaV2},
+      {3, "neural-predictivity scoring jobs of completed trials", kSchemaV3},
   };
   return *kMigrations;
 }

@@ -106,6 +106,36 @@ inline const std::string kExpiredLeases =  // ?1 now
 inline const std::string kRaiseDeadlines =  // ?1 min deadline ?2 now
     "UPDATE trials SET lease_deadline_us = ?1, updated_us = ?2 WHERE lease_deadline_us < ?1";
 
+// --- Scores (v3) ---
+inline const std::string kScoreColumns =
+    "id, trial_id, campaign_id, state, attempt, neural_json, worker_id, lease_token, "
+    "lease_deadline_us, result_json, error, error_code, created_us, updated_us";
+inline const std::string kInsertScore =  // ?1 trial ?2 campaign ?3 neural ?4 now
+    "INSERT INTO scores (trial_id, campaign_id, state, attempt, neural_json, created_us, "
+    "updated_us) VALUES (?1, ?2, 'PENDING', 1, ?3, ?4, ?4)";
+inline const std::string kGetScore = "SELECT " + kScoreColumns + " FROM scores WHERE id = ?1";
+inline const std::string kScoreByLease =  // ?1 token
+    "SELECT " + kScoreColumns + " FROM scores WHERE lease_token = ?1";
+inline const std::string kListScores =  // ?1 trial
+    "SELECT " + kScoreColumns + " FROM scores WHERE trial_id = ?1 ORDER BY id";
+inline const std::string kNextPendingScore =
+    "SELECT id FROM scores WHERE state = 'PENDING' ORDER BY id LIMIT 1";
+inline const std::string kLeaseScore =  // ?1 score ?2 worker ?3 token ?4 deadline ?5 now
+    "UPDATE scores SET state = 'LEASED', worker_id = ?2, lease_token = ?3, "
+    "lease_deadline_us = ?4, updated_us = ?5 WHERE id = ?1 AND state = 'PENDING'";
+inline const std::string kSetScoreDeadline =  // ?1 score ?2 deadline (only raised) ?3 now
+    "UPDATE scores SET lease_deadline_us = MAX(IFNULL(lease_deadline_us, 0), ?2), "
+    "updated_us = ?3 WHERE id = ?1";
+// Ends a live score lease. ?1 score ?2 state ?3 result ?4 error ?5 code ?6 now
+inline const std::string kFinishScore =
+    "UPDATE scores SET state = ?2, result_json = ?3, error = ?4, error_code = ?5, "
+    "lease_deadline_us = NULL, updated_us = ?6 WHERE id = ?1 AND state = 'LEASED'";
+inline const std::string kRequeueScore =  // ?1 score ?2 now
+    "UPDATE scores SET state = 'PENDING', attempt = attempt + 1, lease_token = NULL, "
+    "lease_deadline_us = NULL, updated_us = ?2 WHERE id = ?1 AND state = 'LEASED'";
+inline const std::string kExpiredScoreLeases =  // ?1 now
+    "SELECT id FROM scores WHERE lease_deadline_us < ?1 ORDER BY lease_deadline_us";
+
 // --- Workers ---
 inline const std::string kInsertWorker =  // ?1 host ?2 pid ?3 device ?4 version ?5 now
     "INSERT INTO workers (hostname, pid, device, version, registered_us, last_seen_us) "

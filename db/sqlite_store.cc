@@ -173,6 +173,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SqliteStore::Ex
       {"top_trials", &sql::kTopTrialsMax},
       {"list_workers", &sql::kListWorkers},
       {"list_events", &sql::kListEvents},
+      {"next_pending_score", &sql::kNextPendingScore},
+      {"score_by_lease", &sql::kScoreByLease},
+      {"expired_score_leases", &sql::kExpiredScoreLeases},
+      {"list_scores", &sql::kListScores},
   };
   return Read(
       [&](Connection& conn) -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {

@@ -112,6 +112,21 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<Trial>> ExpireLeases(int64_t now_us) override;
   absl::StatusOr<int64_t> ExtendAllLeases(int64_t min_deadline_us, int64_t now_us) override;
 
+  // Scores: sqlite_scores.cc.
+  absl::StatusOr<Score> CreateScore(int64_t trial_id, const std::string& neural_json,
+                                    int64_t now_us) override;
+  absl::StatusOr<Score> GetScore(int64_t score_id) override;
+  absl::StatusOr<std::vector<Score>> ListScores(int64_t trial_id) override;
+  absl::StatusOr<std::optional<Score>> LeaseScore(int64_t worker_id, int64_t now_us,
+                                                  int64_t deadline_us) override;
+  absl::StatusOr<Score> ExtendScoreLease(int64_t lease_token, int64_t deadline_us,
+                                         int64_t now_us) override;
+  absl::StatusOr<Score> CompleteScore(int64_t lease_token, const std::string& result_json,
+                                      int64_t now_us) override;
+  absl::StatusOr<Score> FailScore(int64_t lease_token, std::string_view reason, int error_code,
+                                  int64_t now_us) override;
+  absl::StatusOr<std::vector<Score>> ExpireScoreLeases(int64_t now_us) override;
+
   absl::StatusOr<Worker> RegisterWorker(const Worker& worker, int64_t now_us) override;
   absl::Status TouchWorker(int64_t worker_id, int64_t now_us) override;
   absl::StatusOr<std::vector<Worker>> ListWorkers(int64_t seen_since_us) override;

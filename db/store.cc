@@ -26,7 +26,29 @@ constexpr std::array<std::pair<CampaignState, std::string_view>, 4> kCampaignSta
     {CampaignState::kFailed, "FAILED"},
 }};
 
+constexpr std::array<std::pair<ScoreState, std::string_view>, 4> kScoreStates = {{
+    {ScoreState::kPending, "PENDING"},
+    {ScoreState::kLeased, "LEASED"},
+    {ScoreState::kCompleted, "COMPLETED"},
+    {ScoreState::kFailed, "FAILED"},
+}};
+
 }  // namespace
+
+std::string_view ScoreStateName(ScoreState state) {
+  for (const auto& [value, name] : kScoreStates) {
+    if (value == state) return name;
+  }
+  return "UNKNOWN";
+}
+
+absl::StatusOr<ScoreState> ParseScoreState(std::string_view name) {
+  for (const auto& [value, known] : kScoreStates) {
+    if (known == name) return value;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown score state \"", Sv(name), "\"; expected PENDING, LEASED, COMPLETED or FAILED"));
+}
 
 std::string_view TrialStateName(TrialState state) {
   for (const auto& [value, name] : kTrialStates) {

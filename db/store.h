@@ -42,6 +42,7 @@ namespace convrnn::db {
 
 enum class TrialState { kPending, kLeased, kRunning, kCompleted, kFailed, kPruned };
 enum class CampaignState { kRunning, kStopped, kCompleted, kFailed };
+enum class ScoreState { kPending, kLeased, kCompleted, kFailed };
 
 // "PENDING", "LEASED", ... (the names stored in the database and shown to users).
 std::string_view TrialStateName(TrialState state);
@@ -49,6 +50,8 @@ std::string_view CampaignStateName(CampaignState state);
 // Inverse of the above, case-sensitive; INVALID_ARGUMENT for an unknown name.
 absl::StatusOr<TrialState> ParseTrialState(std::string_view name);
 absl::StatusOr<CampaignState> ParseCampaignState(std::string_view name);
+std::string_view ScoreStateName(ScoreState state);
+absl::StatusOr<ScoreState> ParseScoreState(std::string_view name);
 
 struct Campaign {
   int64_t id = 0;
@@ -77,6 +80,27 @@ struct Trial {
   int64_t created_us = 0;
   int64_t updated_us = 0;
 };
+
+// A neural-predictivity scoring job of a completed trial (schema v3).
+struct Score {
+  int64_t id = 0;
+  int64_t trial_id = 0;
+  int64_t campaign_id = 0;
+  ScoreState state = ScoreState::kPending;
+  int attempt = 1;                // From 1; raised when a lease expires.
+  std::string neural_json;        // What to score against (the neural section).
+  int64_t worker_id = 0;          // Holder of the current (or last) lease; 0 if none.
+  int64_t lease_token = 0;        // Current lease, kept after it ended; 0 if none.
+  int64_t lease_deadline_us = 0;  // 0 unless LEASED.
+  std::string result_json;        // The report; "" unless COMPLETED.
+  std::string error;              // Set when FAILED.
+  int error_code = 0;             // absl/gRPC status code of the failure.
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
+};
+
+// Leases a scoring job may use before it fails for good.
+inline constexpr int kScoreMaxAttempts = 3;
 
 struct EpochMetrics {
   int64_t trial_id = 0;
@@ -242,6 +266,33 @@ class Store {
   // Raises every live lease's deadline to at least `min_deadline_us`, e.g. a
   // grace period after a coordinator restart. Returns how many moved.
   virtual absl::StatusOr<int64_t> ExtendAllLeases(int64_t min_deadline_us, int64_t now_us) = 0;
+
+  // --- Scores (neural predictivity) -------------------------------------
+  // Queues a PENDING scoring job for a COMPLETED trial: NOT_FOUND for an
+  // unknown trial, FAILED_PRECONDITION naming its state otherwise.
+  virtual absl::StatusOr<Score> CreateScore(int64_t trial_id, const std::string& neural_json,
+                                            int64_t now_us) = 0;
+  virtual absl::StatusOr<Score> GetScore(int64_t score_id) = 0;
+  // A trial's scores, oldest first.
+  virtual absl::StatusOr<std::vector<Score>> ListScores(int64_t trial_id) = 0;
+  // Moves the oldest PENDING job to LEASED under a new token (from the
+  // trials' counter, so tokens never collide). nullopt when there is none.
+  virtual absl::StatusOr<std::optional<Score>> LeaseScore(int64_t worker_id, int64_t now_us,
+                                                          int64_t deadline_us) = 0;
+  // Raises a live score lease's deadline; FAILED_PRECONDITION when the token
+  // holds no LEASED job.
+  virtual absl::StatusOr<Score> ExtendScoreLease(int64_t lease_token, int64_t deadline_us,
+                                                 int64_t now_us) = 0;
+  // LEASED -> COMPLETED with the report (a JSON document). ALREADY_EXISTS
+  // when this token already completed it.
+  virtual absl::StatusOr<Score> CompleteScore(int64_t lease_token, const std::string& result_json,
+                                              int64_t now_us) = 0;
+  // LEASED -> FAILED with the reason and status code.
+  virtual absl::StatusOr<Score> FailScore(int64_t lease_token, std::string_view reason,
+                                          int error_code, int64_t now_us) = 0;
+  // Every LEASED job whose deadline < now_us goes back to PENDING with
+  // attempt + 1, or to FAILED after kScoreMaxAttempts. Returns them.
+  virtual absl::StatusOr<std::vector<Score>> ExpireScoreLeases(int64_t now_us) = 0;
 
   // --- Workers -----------------------------------------------------------
   // Registers a worker (id ignored) and returns it with its new id.

@@ -69,7 +69,13 @@ TEST_CASE("a file of every earlier schema version migrates with its data", "[db]
       Worker w;
       w.hostname = "h";
       Worker worker = Must(store->RegisterWorker(w, kT0));
-      CHECK(Must(store->LeaseTrial({worker.id, 0, kT0, kT0 + kSecond})).has_value());
+      std::optional<Trial> leased = Must(store->LeaseTrial({worker.id, 0, kT0, kT0 + kSecond}));
+      REQUIRE(leased.has_value());
+      // v3: the old trial, completed, can be scored.
+      Must(store->CompleteTrial(leased->lease_token, R"({"val_top1":0.5})", kT0));
+      Score score = Must(store->CreateScore(leased->id, R"({"file":"x.h5"})", kT0));
+      CHECK(Must(store->LeaseScore(worker.id, kT0, kT0 + kSecond)).has_value());
+      CHECK(Must(store->ListScores(leased->id)).at(0).id == score.id);
     }
   }
 }
