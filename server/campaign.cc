@@ -1,25 +1,27 @@
 #include "server/campaign.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
 
 namespace convrnn::server {
-namespace {
-
-using nlohmann::json;
-
-bool IsMetricName(const std::string& name) {
+bool IsMetricName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;
 }
+
+namespace {
+
+using nlohmann::json;
 
 void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root) {
   const std::string path = root->PathOf("objectives");
@@ -35,7 +37,8 @@ void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root)
     o.String("metric", &objective.metric);
     o.Enum("goal", &goal, {"max", "min"});
     if (o.ok() && !IsMetricName(objective.metric)) {
-      o.Fail("metric", "must be a metric name of letters, digits and '_' (e.g. val_top1)");
+      o.Fail("metric",
+             "must be a metric name of letters, digits, '_' and '.' (e.g. val_top1)");
     }
     if (o.ok() && goal.empty()) o.Fail("goal", "is required (max or min)");
     if (o.ok() && !seen.insert(objective.metric).second) o.Fail("metric", "is listed twice");
@@ -106,6 +109,42 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
       config.objectives.push_back({"val_top1", search::Goal::kMaximize});
     }
   }
+
+  // neural: needed by (and only by) a neural_predictivity objective.
+  const json* neural = root.Get("neural");
+  if (root.ok() && neural != nullptr && !neural->is_null()) {
+    absl::StatusOr<NeuralSpec> spec = ParseNeuralSpec(*neural, "neural");
+    if (spec.ok()) {
+      config.neural = *std::move(spec);
+    } else {
+      root.Fail(spec.status());
+    }
+  }
+  for (size_t i = 0; i < config.objectives.size() && root.ok(); ++i) {
+    const std::string& metric = config.objectives[i].metric;
+    std::optional<std::string> region = NeuralMetricRegion(metric);
+    if (!region.has_value()) {
+      if (absl::StartsWith(metric, kNeuralMetric)) {
+        root.Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
+                            "must be neural_predictivity or neural_predictivity.<REGION>, the "
+                            "region of letters, digits and '_' (e.g. neural_predictivity.IT)"));
+      }
+      continue;
+    }
+    if (!config.neural.has_value()) {
+      root.Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
+                          absl::StrCat(metric,
+                                       " needs a campaign \"neural\" section naming the "
+                                       "recordings, e.g. \"neural\": {\"file\": "
+                                       "\"/data/recordings.h5\"} (docs/neural-data.md)")));
+      break;
+    }
+    std::vector<std::string>& regions = config.neural->regions;
+    if (!region->empty() && std::find(regions.begin(), regions.end(), *region) == regions.end()) {
+      regions.push_back(*region);
+    }
+  }
+  if (root.ok() && config.neural.has_value()) config.neural_json = ToJson(*config.neural).dump();
 
   const json* search = root.Get("search");
   const json* early_stopping = nullptr;

@@ -12,7 +12,12 @@
 //               "early_stopping": null | {"rule": "asha"|"median", ...}},
 //    "objectives": [{"metric": "val_top1", "goal": "max"}, ...],
 //                                                default [val_top1:max]
+//    "neural": null | <neural section, worker/neural_spec.h>,
 //    "trial": {"max_attempts": 3, "lease_seconds": 60}}
+//
+// An objective "neural_predictivity" or "neural_predictivity.<REGION>" needs
+// the "neural" section: workers then score every trial after training and
+// report those metrics with its final metrics (docs/neural-data.md).
 //
 // Every error is INVALID_ARGUMENT naming the key path
 // ("search.max_parallel: must be an integer in [1, 100000]"); unknown keys
@@ -36,6 +41,7 @@
 #include "search/pareto.h"
 #include "search/space.h"
 #include "worker/data_spec.h"
+#include "worker/neural_spec.h"
 
 namespace convrnn::server {
 
@@ -59,6 +65,10 @@ struct CampaignConfig {
   std::vector<Objective> objectives;
   int max_attempts = 3;
   int lease_seconds = 60;
+  // The "neural" section, with the regions the objectives name added; and
+  // its canonical JSON (LeaseTrialResponse.neural_json), empty without one.
+  std::optional<NeuralSpec> neural;
+  std::string neural_json;
 };
 
 // Upper bounds of the numeric fields (the range is named in the errors).
@@ -69,6 +79,10 @@ inline constexpr int kMaxLeaseSeconds = 7 * 24 * 3600;
 absl::StatusOr<CampaignConfig> ParseCampaign(const nlohmann::json& json);
 // Parses the text first; malformed JSON is INVALID_ARGUMENT too.
 absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text);
+
+// A final-metric name: 1-64 of [A-Za-z0-9_.] ("val_top1",
+// "neural_predictivity.IT").
+bool IsMetricName(absl::string_view name);
 
 // "val_top1:max".
 std::string ObjectiveName(const Objective& objective);

@@ -289,7 +289,9 @@ absl::StatusOr<TrialDetail> Coordinator::GetTrial(int64_t trial_id) {
   if (!trial.ok()) return trial.status();
   absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(trial_id);
   if (!epochs.ok()) return epochs.status();
-  return TrialDetail{*std::move(trial), *std::move(epochs)};
+  absl::StatusOr<std::vector<db::Score>> scores = store_.ListScores(trial_id);
+  if (!scores.ok()) return scores.status();
+  return TrialDetail{*std::move(trial), *std::move(epochs), *std::move(scores)};
 }
 
 absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {

@@ -110,6 +110,9 @@ struct CoordinatorOptions {
   // Heartbeats and reports record the worker's last-seen time at most this
   // often, saving a write per call. Default: 5 s.
   absl::Duration worker_touch_interval = absl::Seconds(5);
+  // Lease of a scoring job (ScoreTrial), extended by heartbeats; workers
+  // heartbeat it every third of it (at most heartbeat_interval). Default: 120 s.
+  absl::Duration score_lease = absl::Seconds(120);
   // Page size when a request asks for 0, and the most one page holds.
   // Defaults: 100 and 1000.
   int default_page_size = 100;
@@ -135,6 +138,7 @@ struct TrialPage {
 struct TrialDetail {
   db::Trial trial;
   std::vector<db::EpochMetrics> epochs;
+  std::vector<db::Score> scores;  // neural scores asked for, oldest first
 };
 
 struct RankedTrials {
@@ -165,8 +169,14 @@ struct Registration {
 
 struct LeaseGrant {
   bool has_trial = false;
-  db::Trial trial;        // when has_trial; trial.lease_token is the fencing token
-  std::string data_json;  // the campaign's canonical data spec
+  // When has_trial: the trial to train (trial.lease_token is the fencing
+  // token) or, when `score` is set, the completed trial to score
+  // (score->lease_token is the fencing token).
+  db::Trial trial;
+  std::optional<db::Score> score;
+  std::string data_json;    // the campaign's canonical data spec
+  std::string neural_json;  // training: the campaign's neural section ("" if none);
+                            // scoring: the job's
   int64_t heartbeat_interval_ms = 0;
   int64_t retry_after_ms = 0;  // when !has_trial
 };
@@ -240,9 +250,11 @@ class Coordinator {
 
   // --- Workers (WorkerService) -------------------------------------------
   absl::StatusOr<Registration> RegisterWorker(const db::Worker& worker);
-  // The next trial for `worker_id` (NOT_FOUND for an unknown worker), or
-  // has_trial false with a retry delay.
-  absl::StatusOr<LeaseGrant> LeaseTrial(int64_t worker_id);
+  // The next job for `worker_id` (NOT_FOUND for an unknown worker), or
+  // has_trial false with a retry delay. Only a worker that `can_score` is
+  // given scoring jobs (first: a user waits on them) and trials of
+  // campaigns with a neural section.
+  absl::StatusOr<LeaseGrant> LeaseTrial(int64_t worker_id, bool can_score = false);
   // Extends the lease by its campaign's lease_seconds; lease_lost when the
   // lease is stale or its campaign was stopped.
   absl::StatusOr<HeartbeatResult> Heartbeat(int64_t worker_id, int64_t lease_token);
@@ -257,6 +269,20 @@ class Coordinator {
   // Retryable with attempts left: back to PENDING; else FAILED.
   absl::StatusOr<FailResult> Fail(int64_t worker_id, int64_t lease_token, const std::string& reason,
                                   bool retryable);
+
+  // --- Neural scores (coordinator_scores.cc) -----------------------------
+  // Queues a scoring job for a COMPLETED trial. `neural_json` is a neural
+  // section (worker/neural_spec.h): INVALID_ARGUMENT naming the key path;
+  // NOT_FOUND for an unknown trial; FAILED_PRECONDITION when not COMPLETED.
+  absl::StatusOr<db::Score> ScoreTrial(int64_t trial_id, const std::string& neural_json);
+  absl::StatusOr<db::Score> GetScore(int64_t score_id);
+  // Stores the report; true when this lease had already completed it.
+  // FAILED_PRECONDITION for a stale lease.
+  absl::StatusOr<bool> CompleteScore(int64_t worker_id, int64_t lease_token,
+                                     const std::string& result_json);
+  // The job fails for good with `reason` and `code` (an absl::StatusCode).
+  absl::Status FailScore(int64_t worker_id, int64_t lease_token, const std::string& reason,
+                         int code);
 
   // --- Reaper -------------------------------------------------------------
   // Expires every overdue lease now (what the reaper thread does each
@@ -304,6 +330,11 @@ class Coordinator {
   // REQUIRES: rt.mu held.
   absl::Status MaybeCompleteCampaign(CampaignRuntime& rt);
   absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
+  // A pending scoring job leased to the worker, with its trial and data
+  // spec; nullopt when there is none.
+  absl::StatusOr<std::optional<LeaseGrant>> TryLeaseScore(int64_t worker_id, int64_t now_us);
+  // Heartbeat of a token that holds no trial: a score lease, or lost.
+  HeartbeatResult ScoreHeartbeat(int64_t worker_id, int64_t lease_token);
   std::optional<LeaseInfo> FindLease(int64_t token);
   void AddLease(int64_t token, const LeaseInfo& info);
   // Records that the store holds `deadline_us` for the lease (and that the

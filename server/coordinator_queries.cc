@@ -13,12 +13,6 @@
 namespace convrnn::server {
 namespace {
 
-bool IsMetricName(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 absl::StatusOr<Objective> ParseObjective(const std::string& text, const std::string& path) {
   std::vector<std::string> parts = absl::StrSplit(text, ':');
   Objective objective;
@@ -47,7 +41,7 @@ absl::StatusOr<RankedTrials> Coordinator::Best(int64_t campaign_id, int top_k,
   ranked.metric = metric.empty() ? objectives.front().metric : metric;
   if (!IsMetricName(ranked.metric)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metric: must be letters, digits and '_', got \"", ranked.metric, "\""));
+        absl::StrCat("metric: must be letters, digits, '_' and '.', got \"", ranked.metric, "\""));
   }
   if (goal.empty()) {
     ranked.maximize = true;

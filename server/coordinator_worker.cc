@@ -108,16 +108,29 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   }
 }
 
-absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
+absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_score) {
   const int64_t now = clock_.NowMicros();
+  absl::Status first_error;
+  if (can_score) {
+    // Scoring jobs first: they are short and a user waits on each.
+    absl::StatusOr<std::optional<LeaseGrant>> score = TryLeaseScore(worker_id, now);
+    if (!score.ok()) {
+      first_error = score.status();
+    } else if (score->has_value()) {
+      absl::MutexLock lock(&mu_);
+      last_touch_us_[worker_id] = now;
+      return **std::move(score);
+    }
+  }
   std::vector<std::shared_ptr<CampaignRuntime>> running;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, rt] : campaigns_) running.push_back(rt);  // oldest first
   }
   LeaseGrant grant;
-  absl::Status first_error;
   for (const std::shared_ptr<CampaignRuntime>& rt : running) {
+    // A campaign that scores its trials needs a worker that can.
+    if (rt->config.neural.has_value() && !can_score) continue;
     absl::StatusOr<std::optional<db::Trial>> trial = TryLease(*rt, worker_id, now);
     if (!trial.ok()) {
       // One campaign in trouble (or an unknown worker) must not starve the
@@ -129,6 +142,7 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id) {
     grant.has_trial = true;
     grant.trial = **std::move(trial);
     grant.data_json = rt->config.data_json;
+    grant.neural_json = rt->config.neural_json;
     grant.heartbeat_interval_ms = std::min(absl::ToInt64Milliseconds(options_.heartbeat_interval),
                                            int64_t{rt->config.lease_seconds} * 1000 / 3);
     absl::MutexLock lock(&mu_);
@@ -216,7 +230,8 @@ absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
 absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
   HeartbeatResult result;
   std::optional<LeaseInfo> info = FindLease(lease_token);
-  if (!info.has_value() || info->worker_id != worker_id) {
+  if (!info.has_value()) return ScoreHeartbeat(worker_id, lease_token);
+  if (info->worker_id != worker_id) {
     result.lease_lost = true;
     MaybeTouchWorker(worker_id, clock_.NowMicros());
     return result;
@@ -418,8 +433,10 @@ absl::StatusOr<int> Coordinator::ReapOnce() {
     if (!rt.ok()) return rt.status();
     OnTrialFinished(**rt, trial, {});
   }
-  if (!expired->empty()) NotifyEvents();
-  return static_cast<int>(expired->size());
+  absl::StatusOr<std::vector<db::Score>> scores = store_.ExpireScoreLeases(now);
+  if (!scores.ok()) return scores.status();
+  if (!expired->empty() || !scores->empty()) NotifyEvents();
+  return static_cast<int>(expired->size() + scores->size());
 }
 
 void Coordinator::ReaperLoop() {

@@ -138,6 +138,33 @@ void ToProto(const WorkerView& view, v1::Worker* out) {
   out->set_presumed_dead(view.presumed_dead);
 }
 
+void ToProto(const db::Score& s, v1::NeuralScore* out) {
+  out->set_id(s.id);
+  out->set_trial_id(s.trial_id);
+  switch (s.state) {
+    case db::ScoreState::kPending:
+      out->set_state(v1::SCORE_STATE_PENDING);
+      break;
+    case db::ScoreState::kLeased:
+      out->set_state(v1::SCORE_STATE_LEASED);
+      break;
+    case db::ScoreState::kCompleted:
+      out->set_state(v1::SCORE_STATE_COMPLETED);
+      out->set_result_json(s.result_json);
+      break;
+    case db::ScoreState::kFailed:
+      out->set_state(v1::SCORE_STATE_FAILED);
+      out->set_error(s.error);
+      out->set_error_code(s.error_code);
+      break;
+  }
+  out->set_neural_json(s.neural_json);
+  out->set_worker_id(s.worker_id);
+  out->set_attempt(s.attempt);
+  out->set_created_unix_us(s.created_us);
+  out->set_updated_unix_us(s.updated_us);
+}
+
 void ToProto(const db::Event& e, v1::CampaignEvent* out) {
   out->set_id(e.id);
   out->set_campaign_id(e.campaign_id);

@@ -106,6 +106,7 @@ grpc::Status CampaignServiceImpl::GetTrial(grpc::ServerContext* context,
   RETURN_IF_ERROR_GRPC(detail.status());
   ToProto(detail->trial, response);
   for (const db::EpochMetrics& e : detail->epochs) ToProto(e, response->add_epochs());
+  for (const db::Score& s : detail->scores) ToProto(s, response->add_neural_scores());
   return grpc::Status::OK;
 }
 
@@ -191,6 +192,27 @@ grpc::Status CampaignServiceImpl::ListWorkers(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status CampaignServiceImpl::ScoreTrial(grpc::ServerContext* context,
+                                             const v1::ScoreTrialRequest* request,
+                                             v1::NeuralScore* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<db::Score> score =
+      coordinator_.ScoreTrial(request->trial_id(), request->neural_json());
+  RETURN_IF_ERROR_GRPC(score.status());
+  ToProto(*score, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::GetScore(grpc::ServerContext* context,
+                                           const v1::GetScoreRequest* request,
+                                           v1::NeuralScore* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<db::Score> score = coordinator_.GetScore(request->score_id());
+  RETURN_IF_ERROR_GRPC(score.status());
+  ToProto(*score, response);
+  return grpc::Status::OK;
+}
+
 // --- WorkerService -----------------------------------------------------------
 
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
@@ -213,7 +235,8 @@ grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
                                            const v1::LeaseTrialRequest* request,
                                            v1::LeaseTrialResponse* response) {
   CHECK_AUTH(context);
-  absl::StatusOr<LeaseGrant> grant = coordinator_.LeaseTrial(request->worker_id());
+  absl::StatusOr<LeaseGrant> grant =
+      coordinator_.LeaseTrial(request->worker_id(), request->can_score());
   RETURN_IF_ERROR_GRPC(grant.status());
   response->set_has_trial(grant->has_trial);
   if (!grant->has_trial) {
@@ -223,12 +246,22 @@ grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
   const db::Trial& t = grant->trial;
   response->set_trial_id(t.id);
   response->set_campaign_id(t.campaign_id);
-  response->set_attempt(t.attempt);
-  response->set_lease_id(t.lease_token);
   response->set_spec_json(t.spec_json);
   response->set_data_json(grant->data_json);
-  response->set_lease_deadline_unix_us(t.lease_deadline_us);
+  response->set_neural_json(grant->neural_json);
   response->set_heartbeat_interval_ms(grant->heartbeat_interval_ms);
+  if (grant->score.has_value()) {
+    response->set_kind(v1::JOB_KIND_SCORE);
+    response->set_score_id(grant->score->id);
+    response->set_attempt(grant->score->attempt);
+    response->set_lease_id(grant->score->lease_token);
+    response->set_lease_deadline_unix_us(grant->score->lease_deadline_us);
+    return grpc::Status::OK;
+  }
+  response->set_kind(v1::JOB_KIND_TRAIN);
+  response->set_attempt(t.attempt);
+  response->set_lease_id(t.lease_token);
+  response->set_lease_deadline_unix_us(t.lease_deadline_us);
   return grpc::Status::OK;
 }
 
@@ -278,6 +311,26 @@ grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
   RETURN_IF_ERROR_GRPC(result.status());
   response->set_requeued(result->requeued);
   response->set_attempt(result->attempt);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::CompleteScore(grpc::ServerContext* context,
+                                              const v1::CompleteScoreRequest* request,
+                                              v1::CompleteScoreResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<bool> already = coordinator_.CompleteScore(
+      request->worker_id(), request->lease_id(), request->result_json());
+  RETURN_IF_ERROR_GRPC(already.status());
+  response->set_already_completed(*already);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::FailScore(grpc::ServerContext* context,
+                                          const v1::FailScoreRequest* request,
+                                          v1::FailScoreResponse* response) {
+  CHECK_AUTH(context);
+  RETURN_IF_ERROR_GRPC(coordinator_.FailScore(request->worker_id(), request->lease_id(),
+                                              request->reason(), request->code()));
   return grpc::Status::OK;
 }
 

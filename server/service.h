@@ -64,6 +64,10 @@ class CampaignServiceImpl final
                       v1::ExportResponse* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
+  grpc::Status ScoreTrial(grpc::ServerContext* context, const v1::ScoreTrialRequest* request,
+                          v1::NeuralScore* response) override;
+  grpc::Status GetScore(grpc::ServerContext* context, const v1::GetScoreRequest* request,
+                        v1::NeuralScore* response) override;
 
  private:
   Coordinator& coordinator_;
@@ -90,6 +94,10 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                              v1::CompleteTrialResponse* response) override;
   grpc::Status FailTrial(grpc::ServerContext* context, const v1::FailTrialRequest* request,
                          v1::FailTrialResponse* response) override;
+  grpc::Status CompleteScore(grpc::ServerContext* context, const v1::CompleteScoreRequest* request,
+                             v1::CompleteScoreResponse* response) override;
+  grpc::Status FailScore(grpc::ServerContext* context, const v1::FailScoreRequest* request,
+                         v1::FailScoreResponse* response) override;
 
  private:
   Coordinator& coordinator_;
