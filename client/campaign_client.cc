@@ -196,6 +196,30 @@ absl::StatusOr<std::vector<v1::Worker>> CampaignClient::ListWorkers(bool include
   return std::vector<v1::Worker>(response.workers().begin(), response.workers().end());
 }
 
+absl::StatusOr<v1::NeuralScore> CampaignClient::ScoreTrial(int64_t trial_id,
+                                                           const std::string& neural_json) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ScoreTrialRequest request;
+  request.set_trial_id(trial_id);
+  request.set_neural_json(neural_json);
+  v1::NeuralScore response;
+  absl::Status s = Convert(stub_->ScoreTrial(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
+absl::StatusOr<v1::NeuralScore> CampaignClient::GetScore(int64_t score_id) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::GetScoreRequest request;
+  request.set_score_id(score_id);
+  v1::NeuralScore response;
+  absl::Status s = Convert(stub_->GetScore(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
 absl::Status CampaignClient::Watch(int64_t campaign_id, int64_t after_event_id,
                                    const std::function<bool(const v1::CampaignEvent&)>& on_event) {
   grpc::ClientContext context;

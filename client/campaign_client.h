@@ -61,6 +61,8 @@ class CampaignClient final {
   absl::StatusOr<v1::ParetoResponse> Pareto(const v1::ParetoRequest& request);
   absl::StatusOr<v1::ExportResponse> Export(int64_t campaign_id, const std::string& format);
   absl::StatusOr<std::vector<v1::Worker>> ListWorkers(bool include_dead);
+  absl::StatusOr<v1::NeuralScore> ScoreTrial(int64_t trial_id, const std::string& neural_json);
+  absl::StatusOr<v1::NeuralScore> GetScore(int64_t score_id);
 
   // Streams the campaign's events after event `after_event_id` (0: its
   // whole history) into `on_event` until the server ends the stream or

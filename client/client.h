@@ -37,6 +37,12 @@ struct ClientConfig {
   std::string format;                   // show --format, export --format
   std::string output;                   // export --output
   bool include_dead = false;            // workers --all
+  // score TRIAL --neural FILE.h5 [--method M] [--layers 0,1] [--offset K] [--wait S]
+  std::string neural_file;
+  std::string neural_method = "pls";
+  std::vector<int> neural_layers;
+  int neural_offset = 0;
+  double wait_s = 3600;
 };
 
 // Runs config.command; stdout gets the result, `err` the one-line reason.

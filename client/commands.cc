@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "client/neural_render.h"
 #include "client/proto_json.h"
 #include "client/render.h"
 #include "client/spec_render.h"
@@ -236,11 +237,18 @@ absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::str
   auto trial = env.client->GetTrial(trial_id);
   if (!trial.ok()) return trial.status();
   if (f == "json") {
-    PrintJson(env, ToJson(*trial));
+    nlohmann::json j = ToJson(*trial);
+    if (trial->neural_scores_size() > 0) {
+      nlohmann::json scores = nlohmann::json::array();
+      for (const v1::NeuralScore& s : trial->neural_scores()) scores.push_back(ToJson(s));
+      j["neural_scores"] = std::move(scores);
+    }
+    PrintJson(env, j);
     return absl::OkStatus();
   }
   if (f == "text") {
     PrintTrialText(*trial, *env.out);
+    PrintNeuralScores(trial->neural_scores(), *env.out);
     return absl::OkStatus();
   }
   auto spec = ParseArchSpecText(trial->spec_json());
@@ -303,6 +311,49 @@ absl::Status WorkersCommand(const CommandEnv& env, bool include_dead) {
   } else {
     PrintWorkerTable(*workers, absl::ToUnixMicros(absl::Now()), *env.out);
   }
+  return absl::OkStatus();
+}
+
+absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreArgs& args) {
+  if (args.file.empty()) return absl::InvalidArgumentError("--neural: FILE.h5 is required");
+  nlohmann::json neural = {{"file", args.file}, {"method", args.method}, {"offset", args.offset}};
+  if (!args.layers.empty()) neural["layers"] = args.layers;
+  auto queued = env.client->ScoreTrial(trial_id, neural.dump());
+  if (queued.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // A trial that is not COMPLETED: the user named the wrong trial.
+    return absl::InvalidArgumentError(queued.status().message());
+  }
+  if (!queued.ok()) return queued.status();
+  if (env.tty) {  // a note while waiting; scripts get only the result or one error line
+    *env.err << "convrnn score: trial " << trial_id << ": queued as score " << queued->id()
+             << "; waiting for a worker (" << args.file << " is read on the worker)" << std::endl;
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(args.wait_s);
+  v1::NeuralScore score = *std::move(queued);
+  while (score.state() != v1::SCORE_STATE_COMPLETED && score.state() != v1::SCORE_STATE_FAILED) {
+    if (absl::Now() >= give_up) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("score ", score.id(), " of trial ", trial_id, " is still ",
+                       ScoreStateName(score.state()), " after ", args.wait_s,
+                       " s (is a worker that can score running?)"));
+    }
+    absl::SleepFor(absl::Seconds(args.poll_s));
+    auto polled = env.client->GetScore(score.id());
+    if (!polled.ok()) return polled.status();
+    score = *std::move(polled);
+  }
+  if (score.state() == v1::SCORE_STATE_FAILED) {
+    const auto code = static_cast<absl::StatusCode>(score.error_code());
+    return absl::Status(code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown : code,
+                        absl::StrCat("trial ", trial_id, ": ", score.error()));
+  }
+  if (env.json) {
+    PrintJson(env, ToJson(score));
+    return absl::OkStatus();
+  }
+  *env.out << "Trial " << trial_id << ", score " << score.id() << " (worker " << score.worker_id()
+           << ")\n";
+  PrintNeuralReport(EmbeddedJson(score.result_json()), *env.out);
   return absl::OkStatus();
 }
 

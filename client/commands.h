@@ -58,6 +58,21 @@ absl::Status StopCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status WorkersCommand(const CommandEnv& env, bool include_dead);
 
+// What `convrnn score` asks for (the neural section, worker/neural_spec.h).
+struct ScoreArgs {
+  std::string file;  // HDF5 recordings: a path on the workers
+  std::string method = "pls";
+  std::vector<int> layers;  // empty: every layer
+  int offset = 0;
+  double wait_s = 3600;  // give up waiting after this long (the job stays queued)
+  double poll_s = 0.5;   // GetScore period
+};
+// Queues a scoring job for a completed trial, waits for a worker to run it
+// and prints the report (tables, or JSON). A job that failed is an error
+// with the worker's reason and code (a missing or malformed file, no
+// checkpoint: bad input, exit 2).
+absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreArgs& args);
+
 }  // namespace convrnn::client
 
 #endif  // CONVRNN_CLIENT_COMMANDS_H_

@@ -68,6 +68,19 @@ int main(int argc, char** argv) {
   exp->add_option("--output", config.output, "Write to this file instead of stdout");
   campaign_id(app.add_subcommand("stop", "Stop leasing a campaign's trials"));
   campaign_id(app.add_subcommand("resume", "Resume a stopped campaign"));
+  CLI::App* score = app.add_subcommand(
+      "score", "Score a completed trial's neural predictivity on a worker and print the report");
+  score->add_option("TRIAL", config.id, "Trial id")->required()->check(positive);
+  score->add_option("--neural", config.neural_file,
+                    "HDF5 recordings (docs/neural-data.md); the path is read on the worker")
+      ->required();
+  score->add_option("--method", config.neural_method, "pls or ridge")
+      ->check(CLI::IsMember({"pls", "ridge"}));
+  score->add_option("--layers", config.neural_layers, "Layer indices to score (default: all)")
+      ->delimiter(',');
+  score->add_option("--offset", config.neural_offset,
+                    "Bin b is predicted from model step b + offset");
+  score->add_option("--wait", config.wait_s, "Give up waiting after this many seconds");
   CLI::App* workers = app.add_subcommand("workers", "Registered workers");
   workers->add_flag("--all", config.include_dead, "Include workers presumed dead");
 

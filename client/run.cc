@@ -37,6 +37,15 @@ absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   if (cmd == "stop") return StopCommand(env, c.id);
   if (cmd == "resume") return ResumeCommand(env, c.id);
   if (cmd == "workers") return WorkersCommand(env, c.include_dead);
+  if (cmd == "score") {
+    ScoreArgs args;
+    args.file = c.neural_file;
+    args.method = c.neural_method;
+    args.layers = c.neural_layers;
+    args.offset = c.neural_offset;
+    args.wait_s = c.wait_s;
+    return ScoreCommand(env, c.id, args);
+  }
   return absl::InvalidArgumentError(absl::StrCat("unknown command '", cmd, "'"));
 }
 
