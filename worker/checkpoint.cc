@@ -51,4 +51,33 @@ absl::Status LoadCheckpoint(const std::string& file, torch::nn::Module& model,
   return absl::OkStatus();
 }
 
+absl::Status LoadCheckpointWeights(const std::string& path, torch::nn::Module& model,
+                                   nlohmann::json* meta) {
+  std::string file = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    file = (std::filesystem::path(file) / "checkpoint.pt").string();
+  }
+  if (!std::filesystem::exists(file, ec)) {
+    return absl::NotFoundError(absl::StrCat(file, ": no checkpoint"));
+  }
+  try {
+    torch::serialize::InputArchive archive, model_archive;
+    archive.load_from(file);
+    if (meta != nullptr) {
+      c10::IValue meta_value;
+      *meta = archive.try_read("meta", meta_value)
+                  ? nlohmann::json::parse(meta_value.toStringRef())
+                  : nlohmann::json::object();
+    }
+    archive.read("model", model_archive);
+    model.load(model_archive);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return absl::DataLossError(
+        absl::StrCat(file, ": unreadable checkpoint: ", what.substr(0, what.find('\n'))));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace convrnn

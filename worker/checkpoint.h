@@ -34,6 +34,18 @@ absl::Status SaveCheckpoint(const std::string& file, torch::nn::Module& model,
 absl::Status LoadCheckpoint(const std::string& file, torch::nn::Module& model,
                             torch::optim::Optimizer& optimizer, nlohmann::json* meta);
 
+// Restores only the model weights (for scoring) and, when `meta` is not
+// null, the meta document. `path` is checkpoint.pt or a directory holding
+// one. NotFound / DataLoss naming the file, as LoadCheckpoint.
+absl::Status LoadCheckpointWeights(const std::string& path, torch::nn::Module& model,
+                                   nlohmann::json* meta);
+
+// Meta key of the input normalisation the model was trained with:
+// {"mean": [per channel], "stddev": [per channel]} on the [0, 1] scale
+// (Datasets::mean / stddev). Checkpoints written before it was recorded
+// lack it; scoring then recomputes it from the data spec.
+inline constexpr char kNormalizationKey[] = "normalization";
+
 }  // namespace convrnn
 
 #endif  // CONVRNN_WORKER_CHECKPOINT_H_

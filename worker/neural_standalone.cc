@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "util/exit_code.h"
 #include "worker/arch_spec.h"
+#include "worker/checkpoint.h"
 #include "worker/data.h"
 #include "worker/data_spec.h"
 #include "worker/neural_data.h"
@@ -26,22 +27,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 absl::Status LoadModelWeights(const std::string& checkpoint, torch::nn::Module& model) {
-  std::string file = checkpoint;
-  if (std::filesystem::is_directory(file))
-    file = (std::filesystem::path(file) / "checkpoint.pt").string();
-  if (!std::filesystem::exists(file))
-    return absl::NotFoundError(absl::StrCat(file, ": no checkpoint"));
-  try {
-    torch::serialize::InputArchive archive, model_archive;
-    archive.load_from(file);
-    archive.read("model", model_archive);
-    model.load(model_archive);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    return absl::DataLossError(
-        absl::StrCat(file, ": unreadable checkpoint: ", what.substr(0, what.find('\n'))));
-  }
-  return absl::OkStatus();
+  return LoadCheckpointWeights(checkpoint, model, /*meta=*/nullptr);
 }
 
 int RunNeuralStandalone(const StandaloneConfig& config) {
@@ -63,26 +49,41 @@ int RunNeuralStandalone(const StandaloneConfig& config) {
   if (!data.ok()) return Fail(data.status());
   std::cerr << "convrnn-worker: " << config.neural_file << ": " << data->Describe() << std::endl;
 
-  // Normalise the stimuli as in training: the data spec's training statistics.
-  DataSpec data_spec;
-  if (!config.data_file.empty()) {
-    absl::StatusOr<DataSpec> parsed = ReadDataSpecFile(config.data_file);
-    if (!parsed.ok()) return Fail(parsed.status());
-    data_spec = *parsed;
-  }
-  absl::StatusOr<Datasets> train_data = LoadDatasets(data_spec);
-  if (!train_data.ok()) return Fail(train_data.status());
-  options.features.mean = train_data->mean;
-  options.features.stddev = train_data->stddev;
-
   torch::set_num_threads(config.threads > 0 ? config.threads : DefaultThreads(1));
   torch::manual_seed(spec->train.seed);
   ConvRnn model(SpecForBins(*spec, static_cast<int>(data->bins()), options.step_offset));
+  nlohmann::json meta;
   if (config.checkpoint.empty()) {
     std::cerr << "convrnn-worker: warning: no --checkpoint: scoring untrained weights (seed "
               << spec->train.seed << ")" << std::endl;
-  } else if (absl::Status s = LoadModelWeights(config.checkpoint, *model); !s.ok()) {
+  } else if (absl::Status s = LoadCheckpointWeights(config.checkpoint, *model, &meta); !s.ok()) {
     return Fail(s);
+  }
+
+  // Normalise the stimuli as in training: the statistics the checkpoint
+  // recorded, else (no checkpoint, or one written before they were
+  // recorded) the data spec's training statistics, recomputed.
+  const nlohmann::json norm = meta.value(kNormalizationKey, nlohmann::json());
+  if (config.data_file.empty() && norm.is_object() && norm.contains("mean") &&
+      norm.contains("stddev")) {
+    options.features.mean = norm["mean"].get<std::vector<float>>();
+    options.features.stddev = norm["stddev"].get<std::vector<float>>();
+  } else {
+    DataSpec data_spec;
+    if (!config.data_file.empty()) {
+      absl::StatusOr<DataSpec> parsed = ReadDataSpecFile(config.data_file);
+      if (!parsed.ok()) return Fail(parsed.status());
+      data_spec = *parsed;
+    } else if (!config.checkpoint.empty()) {
+      std::cerr << "convrnn-worker: warning: " << config.checkpoint
+                << ": checkpoint predates recorded input statistics; recomputing them from the "
+                   "data spec (loads the training set)"
+                << std::endl;
+    }
+    absl::StatusOr<Datasets> train_data = LoadDatasets(data_spec);
+    if (!train_data.ok()) return Fail(train_data.status());
+    options.features.mean = train_data->mean;
+    options.features.stddev = train_data->stddev;
   }
   absl::StatusOr<NeuralScore> score = ScoreModel(*model, *data, options);
   if (!score.ok()) return Fail(score.status());

@@ -142,6 +142,10 @@ class ServiceLoopImpl final : public ServiceLoop {
   // Registers (again); CANCELLED when shut down first.
   grpc::Status Register();
   absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
+  // A JOB_KIND_SCORE lease: score, heartbeat meanwhile, report.
+  absl::Status RunScore(const v1::LeaseTrialResponse& lease);
+  absl::Status FinishScore(ActiveTrial* job, int64_t score_id,
+                           const absl::StatusOr<std::string>& result);
   void HeartbeatLoop(ActiveTrial* trial);
   // Sends queued reports in order. retry: wait out an outage (up to the
   // grace); otherwise one attempt each, leaving the rest queued.
@@ -219,6 +223,7 @@ absl::Status ServiceLoopImpl::Run() {
 
     v1::LeaseTrialRequest request;
     request.set_worker_id(worker_id_);
+    request.set_can_score(executor_->CanScore());
     v1::LeaseTrialResponse lease;
     grpc::Status s = client_.Retry(
         "LeaseTrial",
@@ -237,6 +242,11 @@ absl::Status ServiceLoopImpl::Run() {
                                                        : options_.default_retry_after;
       options_.clock->SleepUntil(options_.clock->NowMicros() + absl::ToInt64Microseconds(wait),
                                  &stop_leasing_);
+      continue;
+    }
+    if (lease.kind() == v1::JOB_KIND_SCORE) {
+      // Scoring jobs do not count towards max_trials.
+      if (absl::Status s = RunScore(lease); !s.ok()) return s;
       continue;
     }
     absl::Status trial = RunTrial(lease);
@@ -264,6 +274,7 @@ absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   task.attempt = lease.attempt();
   task.spec_json = lease.spec_json();
   task.data_json = lease.data_json();
+  task.neural_json = lease.neural_json();
   if (!options_.checkpoint_root.empty()) {
     std::filesystem::path dir =
         std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", lease.trial_id());
@@ -312,6 +323,107 @@ absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   absl::MutexLock lock(&mu_);
   current_ = nullptr;
   return result;
+}
+
+absl::Status ServiceLoopImpl::RunScore(const v1::LeaseTrialResponse& lease) {
+  ActiveTrial job(lease);
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = &job;
+    if (stop_leasing_.HasBeenNotified()) {
+      job.shutdown = true;
+      job.Cancel();
+    }
+  }
+  ScoreTask task;
+  task.score_id = lease.score_id();
+  task.trial_id = lease.trial_id();
+  task.spec_json = lease.spec_json();
+  task.data_json = lease.data_json();
+  task.neural_json = lease.neural_json();
+  if (!options_.checkpoint_root.empty()) {
+    task.checkpoint_dir =
+        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", task.trial_id))
+            .string();
+  }
+  Log(absl::StrCat("score ", task.score_id, " of trial ", task.trial_id, ": leased (lease ",
+                   job.lease_id, ")"));
+  std::thread heartbeat([this, &job] { HeartbeatLoop(&job); });
+  TrialHooks hooks;
+  hooks.cancel = &job.cancel;
+  hooks.cancelled = &job.cancelled;
+  hooks.on_warning = [this, &task](const std::string& w) {
+    Log(absl::StrCat("score ", task.score_id, ": warning: ", w));
+  };
+  absl::StatusOr<std::string> result;
+  if (job.cancel) {
+    result = absl::CancelledError("worker shutting down");
+  } else if (task.checkpoint_dir.empty()) {
+    result = absl::NotFoundError(absl::StrCat(
+        "worker ", worker_id_.load(), " has no --checkpoint-root, so trial ", task.trial_id,
+        "'s checkpoint cannot be found; run workers with --checkpoint-root DIR "
+        "--keep-checkpoints"));
+  } else {
+    result = executor_->Score(task, hooks);
+  }
+  absl::Status status = FinishScore(&job, task.score_id, result);
+  job.done.Notify();
+  heartbeat.join();
+  absl::MutexLock lock(&mu_);
+  current_ = nullptr;
+  return status;
+}
+
+absl::Status ServiceLoopImpl::FinishScore(ActiveTrial* job, int64_t score_id,
+                                          const absl::StatusOr<std::string>& result) {
+  const std::string name = absl::StrCat("score ", score_id, " of trial ", job->trial_id);
+  if (job->lost) {
+    Log(absl::StrCat(name, ": abandoned: ", job->LostReason()));
+    return absl::OkStatus();
+  }
+  if (!result.ok() && result.status().code() == absl::StatusCode::kCancelled) {
+    // Not this job's fault: its lease expires and another worker takes it.
+    Log(absl::StrCat(name, ": abandoned: ", result.status().message()));
+    return absl::OkStatus();
+  }
+  grpc::Status s;
+  if (result.ok()) {
+    v1::CompleteScoreRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_lease_id(job->lease_id);
+    request.set_result_json(*result);
+    v1::CompleteScoreResponse response;
+    s = client_.Retry(
+        "CompleteScore",
+        [&](grpc::ClientContext* c) { return client_.stub().CompleteScore(c, request, &response); },
+        &abort_);
+  } else {
+    v1::FailScoreRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_lease_id(job->lease_id);
+    request.set_reason(std::string(result.status().message()));
+    request.set_code(static_cast<int>(result.status().code()));
+    v1::FailScoreResponse response;
+    s = client_.Retry(
+        "FailScore",
+        [&](grpc::ClientContext* c) { return client_.stub().FailScore(c, request, &response); },
+        &abort_);
+  }
+  if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
+  if (IsTransient(s)) return GiveUp(s, result.ok() ? "CompleteScore" : "FailScore");
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register_ = true;
+    Log(absl::StrCat(name, ": abandoned: the server refused the report: ", s.error_message()));
+    return absl::OkStatus();
+  }
+  if (result.ok()) {
+    Count(&ServiceStats::scores_completed);
+    Log(absl::StrCat(name, ": completed"));
+  } else {
+    Count(&ServiceStats::scores_failed);
+    Log(absl::StrCat(name, ": failed: ", result.status().message()));
+  }
+  return absl::OkStatus();
 }
 
 void ServiceLoopImpl::HeartbeatLoop(ActiveTrial* trial) {

@@ -49,6 +49,20 @@ struct TrialTask {
   std::string data_json;       // data spec; empty: Fashion-MNIST defaults
   std::string checkpoint_dir;  // empty: no checkpoints
   bool resume = false;         // resume from checkpoint_dir when it holds one
+  // The campaign's neural section (worker/neural_spec.h); non-empty: score
+  // the trained model and add the neural metrics to the final metrics.
+  std::string neural_json;
+};
+
+// One leased scoring job (`convrnn score`): score a completed trial's
+// checkpoint against the neural section's recordings.
+struct ScoreTask {
+  int64_t score_id = 0;
+  int64_t trial_id = 0;
+  std::string spec_json;       // the trial's architecture spec
+  std::string data_json;       // its campaign's data spec
+  std::string neural_json;     // what to score against
+  std::string checkpoint_dir;  // <checkpoint_root>/trial-<id>; empty: no checkpoint root
 };
 
 // Metrics of one finished epoch: train_loss, val_top1, wall_s, images_per_s...
@@ -82,6 +96,16 @@ class TrialExecutor {
  public:
   virtual ~TrialExecutor() = default;
   virtual absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) = 0;
+  // Whether this executor scores neural predictivity (Score, and
+  // TrialTask::neural_json). The loop tells the server, which then sends
+  // scoring jobs and trials of campaigns with a neural section.
+  virtual bool CanScore() const { return false; }
+  // The scorer's JSON report (docs/neural-data.md "Output"). A failure's
+  // code is reported to the user: INVALID_ARGUMENT / NOT_FOUND mean bad
+  // input (a malformed file, no checkpoint).
+  virtual absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks& hooks) {
+    return absl::UnimplementedError("this worker cannot score neural predictivity");
+  }
 };
 
 // Whether a trial that failed with `status` may succeed on another attempt:
@@ -135,6 +159,8 @@ struct ServiceStats {
   int trials_failed = 0;     // FailTrial sent
   int trials_stopped = 0;    // STOP from the server
   int trials_abandoned = 0;  // lease lost or refused as stale
+  int scores_completed = 0;  // scoring jobs reported with CompleteScore
+  int scores_failed = 0;     // scoring jobs reported with FailScore
 };
 
 class ServiceLoop {

@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,9 @@
 #include "worker/arch_spec.h"
 #include "worker/data.h"
 #include "worker/data_spec.h"
+#include "worker/model.h"
+#include "worker/neural_job.h"
+#include "worker/neural_spec.h"
 #include "worker/trainer.h"
 
 namespace convrnn {
@@ -29,15 +33,39 @@ class TorchExecutor final : public TrialExecutor {
  public:
   explicit TorchExecutor(TorchExecutorOptions options) : options_(std::move(options)) {}
 
+  bool CanScore() const override { return true; }
+
+  absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks& hooks) override {
+    absl::StatusOr<ArchSpec> spec = ParseArchSpecText(task.spec_json);
+    if (!spec.ok()) return spec.status();
+    absl::StatusOr<NeuralSpec> neural = ParseNeuralSpecText(task.neural_json, "neural");
+    if (!neural.ok()) return neural.status();
+    absl::StatusOr<DataSpec> data_spec = ParseData(task.data_json);
+    if (!data_spec.ok()) return data_spec.status();
+    torch::set_num_threads(Threads());
+    NeuralJobRunner& runner = Runner(hooks);
+    absl::StatusOr<nlohmann::json> report =
+        runner.ScoreCheckpoint(*spec, task.checkpoint_dir, *data_spec, *neural);
+    if (!report.ok()) return report.status();
+    (*report)["trial_id"] = task.trial_id;
+    return report->dump();
+  }
+
   absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) override {
     absl::StatusOr<ArchSpec> spec = ParseArchSpecText(task.spec_json);
     if (!spec.ok()) return spec.status();
+    std::optional<NeuralSpec> neural;
+    if (!task.neural_json.empty()) {
+      absl::StatusOr<NeuralSpec> parsed = ParseNeuralSpecText(task.neural_json, "neural");
+      if (!parsed.ok()) return parsed.status();
+      neural = *std::move(parsed);
+    }
     absl::StatusOr<std::shared_ptr<const Datasets>> data = Data(task.data_json);
     if (!data.ok()) return data.status();
 
     TrainerOptions trainer;
     trainer.device = options_.device;
-    trainer.threads = options_.threads > 0 ? options_.threads : DefaultThreads(1);
+    trainer.threads = Threads();
     trainer.checkpoint_dir = task.checkpoint_dir;
     trainer.resume = task.resume;
     trainer.cancel = hooks.cancel;
@@ -66,13 +94,35 @@ class TorchExecutor final : public TrialExecutor {
       f["images_per_s"] = result->epochs.back().images_per_sec;
     }
     if (result->test_top1 >= 0) f["test_top1"] = result->test_top1;
+    if (neural.has_value() && !outcome.stopped_early) {
+      // The campaign scores its trials: a failure to score fails the trial
+      // (retryable when the file is missing here, final when malformed).
+      absl::StatusOr<nlohmann::json> report = Runner(hooks).ScoreWeights(
+          *spec, *result->model, *neural, Normalization{(*data)->mean, (*data)->stddev});
+      if (!report.ok()) {
+        return absl::Status(report.status().code(),
+                            absl::StrCat("neural scoring: ", report.status().message()));
+      }
+      for (const auto& [name, value] : NeuralMetrics(*report, *neural)) f[name] = value;
+    }
     return outcome;
   }
 
  private:
-  // The datasets of `data_json`, from memory when the previous trial used
-  // the same (canonical) data spec.
-  absl::StatusOr<std::shared_ptr<const Datasets>> Data(const std::string& data_json) {
+  int Threads() const { return options_.threads > 0 ? options_.threads : DefaultThreads(1); }
+
+  // The scorer, keeping the last recordings read; warnings go to `hooks`.
+  NeuralJobRunner& Runner(const TrialHooks& hooks) {
+    warn_ = hooks.on_warning;
+    if (runner_ == nullptr) {
+      runner_ = std::make_unique<NeuralJobRunner>([this](const std::string& w) {
+        if (warn_) warn_(w);
+      });
+    }
+    return *runner_;
+  }
+
+  static absl::StatusOr<DataSpec> ParseData(const std::string& data_json) {
     DataSpec data_spec;
     if (!data_json.empty()) {
       nlohmann::json json;
@@ -81,6 +131,15 @@ class TorchExecutor final : public TrialExecutor {
       if (!parsed.ok()) return parsed.status();
       data_spec = *parsed;
     }
+    return data_spec;
+  }
+
+  // The datasets of `data_json`, from memory when the previous trial used
+  // the same (canonical) data spec.
+  absl::StatusOr<std::shared_ptr<const Datasets>> Data(const std::string& data_json) {
+    absl::StatusOr<DataSpec> parsed = ParseData(data_json);
+    if (!parsed.ok()) return parsed.status();
+    const DataSpec& data_spec = *parsed;
     std::string key = ToJson(data_spec).dump();
     if (cached_ != nullptr && key == cached_key_) return cached_;
     cached_.reset();  // free the old data before loading the new
@@ -92,6 +151,8 @@ class TorchExecutor final : public TrialExecutor {
   }
 
   TorchExecutorOptions options_;
+  std::function<void(const std::string&)> warn_;
+  std::unique_ptr<NeuralJobRunner> runner_;
   std::string cached_key_;
   std::shared_ptr<const Datasets> cached_;
 };

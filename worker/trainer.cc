@@ -281,7 +281,11 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
     if (!checkpoint.empty()) {
       json history = json::array();
       for (const EpochMetrics& e : result.epochs) history.push_back(ToJson(e));
-      json meta = {{"epoch", epoch + 1}, {"step", step}, {"history", history}, {"spec", spec_json}};
+      json meta = {{"epoch", epoch + 1},
+                   {"step", step},
+                   {"history", history},
+                   {"spec", spec_json},
+                   {kNormalizationKey, {{"mean", data.mean}, {"stddev", data.stddev}}}};
       if (absl::Status s = SaveCheckpoint(checkpoint, *model, *optimizer, meta); !s.ok()) {
         warn(std::string(s.message()));
       }
@@ -293,6 +297,7 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
   }
   if (options.evaluate_test) result.test_top1 = Evaluate(ctx, model, data.test);
   result.wall_seconds = Seconds(run_start);
+  result.model = model.ptr();
   return result;
 }
 

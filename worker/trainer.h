@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 namespace convrnn {
 
 struct Datasets;
+class ConvRnnImpl;
 
 struct EpochMetrics {
   int epoch = 0;              // 1-based
@@ -49,6 +51,8 @@ struct TrainResult {
   double wall_seconds = 0;   // this run's, resumed epochs excluded
   int resumed_epochs = 0;    // epochs restored from a checkpoint
   bool stopped_early = false;  // on_epoch asked to stop
+  // The trained model, on TrainerOptions::device (e.g. to score it).
+  std::shared_ptr<ConvRnnImpl> model;
 };
 nlohmann::json ToJson(const TrainResult& r);
 

@@ -28,6 +28,9 @@ struct FakeCalls {
   std::vector<v1::CompleteTrialRequest> completes;
   std::vector<v1::FailTrialRequest> fails;
   std::vector<std::string> authorization;  // of every RegisterWorker
+  std::vector<bool> can_score;             // of every LeaseTrial
+  std::vector<v1::CompleteScoreRequest> score_completes;
+  std::vector<v1::FailScoreRequest> score_fails;
 };
 
 class FakeWorkerService final : public v1::WorkerService::Service {
@@ -37,6 +40,8 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     int attempt = 1;
     std::string spec_json;
     std::string data_json;
+    bool score = false;  // hand it out as a scoring job (JOB_KIND_SCORE)
+    std::string neural_json;
   };
 
   // Handed out in order, once each; then LeaseTrial says "nothing, retry in 20 ms".
@@ -86,6 +91,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
       if (!s.ok()) return s;
     }
     absl::MutexLock lock(&mu_);
+    calls_.can_score.push_back(request->can_score());
     if (queue_.empty()) {
       response->set_has_trial(false);
       response->set_retry_after_ms(20);
@@ -101,6 +107,11 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     response->set_lease_id(1000 + calls_.leases);
     response->set_spec_json(t.spec_json);
     response->set_data_json(t.data_json);
+    response->set_neural_json(t.neural_json);
+    if (t.score) {
+      response->set_kind(v1::JOB_KIND_SCORE);
+      response->set_score_id(500 + calls_.leases);
+    }
     return grpc::Status::OK;
   }
 
@@ -143,6 +154,20 @@ class FakeWorkerService final : public v1::WorkerService::Service {
     absl::MutexLock lock(&mu_);
     calls_.fails.push_back(*request);
     response->set_requeued(request->retryable());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CompleteScore(grpc::ServerContext*, const v1::CompleteScoreRequest* request,
+                             v1::CompleteScoreResponse*) override {
+    absl::MutexLock lock(&mu_);
+    calls_.score_completes.push_back(*request);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FailScore(grpc::ServerContext*, const v1::FailScoreRequest* request,
+                         v1::FailScoreResponse*) override {
+    absl::MutexLock lock(&mu_);
+    calls_.score_fails.push_back(*request);
     return grpc::Status::OK;
   }
 

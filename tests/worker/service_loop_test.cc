@@ -45,6 +45,8 @@ class TestWorker {
   }
   ~TestWorker() { (void)Join(); }
   ServiceOptions& options() { return options_; }
+  // Replaces the simulated executor (before Start()).
+  void UseExecutor(std::unique_ptr<TrialExecutor> executor) { executor_ = std::move(executor); }
 
   void Start() {
     auto loop = ServiceLoop::Create(options_, executor_.get());
@@ -336,6 +338,93 @@ TEST_CASE("the supervisor restarts a failing child until it exits 0", "[worker]"
   for (std::string line; std::getline(in, line);) ++lines;
   CHECK(lines == 3);
   std::remove(counter.c_str());
+}
+
+// Scores by rule (trial 7 has a checkpoint, others not); trains by simulation.
+class ScoringExecutor final : public TrialExecutor {
+ public:
+  ScoringExecutor() : simulated_(NewSimulatedExecutor({absl::Milliseconds(10)})) {}
+  bool CanScore() const override { return true; }
+  absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks&) override {
+    tasks.push_back(task);
+    if (task.trial_id != 7) {
+      return absl::NotFoundError("no checkpoint at " + task.checkpoint_dir + "/checkpoint.pt");
+    }
+    return std::string(R"({"median_r":0.5})");
+  }
+  absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) override {
+    return simulated_->Run(task, hooks);
+  }
+  std::vector<ScoreTask> tasks;  // Run()'s thread only; read after Join()
+
+ private:
+  std::unique_ptr<TrialExecutor> simulated_;
+};
+
+TEST_CASE("scoring jobs are scored and reported, failures with their code", "[worker]") {
+  FakeWorkerService service;
+  service.heartbeat_ms = 20;
+  FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, R"({"train_limit":10})"};
+  job.score = true;
+  job.neural_json = R"({"file":"/data/rec.h5"})";
+  service.AddTrial(job);
+  job.trial_id = 9;
+  service.AddTrial(job);
+  service.AddTrial({/*trial_id=*/8, /*attempt=*/1, kSpec, ""});  // then one training trial
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+  auto executor = std::make_unique<ScoringExecutor>();
+  ScoringExecutor* scorer = executor.get();
+  worker.UseExecutor(std::move(executor));
+  worker.options().checkpoint_root = "/ckpt";
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.can_score.at(0));
+  REQUIRE(scorer->tasks.size() == 2);
+  CHECK(scorer->tasks[0].score_id == 501);
+  CHECK(scorer->tasks[0].checkpoint_dir == "/ckpt/trial-7");
+  CHECK(scorer->tasks[0].neural_json == R"({"file":"/data/rec.h5"})");
+  CHECK(scorer->tasks[0].data_json == R"({"train_limit":10})");
+  REQUIRE(calls.score_completes.size() == 1);
+  CHECK(calls.score_completes[0].lease_id() == 1001);
+  CHECK(calls.score_completes[0].result_json() == R"({"median_r":0.5})");
+  REQUIRE(calls.score_fails.size() == 1);
+  CHECK(calls.score_fails[0].code() == static_cast<int>(absl::StatusCode::kNotFound));
+  CHECK(calls.score_fails[0].reason().find("/ckpt/trial-9/checkpoint.pt") != std::string::npos);
+  // Scoring jobs do not count towards max_trials: the training trial ran too.
+  CHECK(calls.completes.size() == 1);
+  CHECK(worker.loop().stats().scores_completed == 1);
+  CHECK(worker.loop().stats().scores_failed == 1);
+}
+
+TEST_CASE("a worker without a checkpoint root fails scoring jobs clearly; the simulated "
+          "executor does not ask for them", "[worker]") {
+  FakeWorkerService service;
+  FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, ""};
+  job.score = true;
+  service.AddTrial(job);
+  service.AddTrial({/*trial_id=*/8, /*attempt=*/1, kSpec, ""});
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  {
+    TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+    worker.UseExecutor(std::make_unique<ScoringExecutor>());
+    worker.Start();
+    REQUIRE(worker.Join().ok());
+  }
+  FakeCalls calls = service.Snapshot();
+  REQUIRE(calls.score_fails.size() == 1);
+  CHECK(calls.score_fails[0].code() == static_cast<int>(absl::StatusCode::kNotFound));
+  CHECK(calls.score_fails[0].reason().find("--checkpoint-root") != std::string::npos);
+
+  service.AddTrial({/*trial_id=*/10, /*attempt=*/1, kSpec, ""});
+  TestWorker simulated(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+  simulated.Start();
+  REQUIRE(simulated.Join().ok());
+  CHECK_FALSE(service.Snapshot().can_score.back());
 }
 
 }  // namespace
