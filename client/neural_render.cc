@@ -74,7 +74,7 @@ void PrintNeuralReport(const json& report, std::ostream& out) {
       << (At(report, "method").is_string() ? At(report, "method").get<std::string>() : "?") << "; "
       << (At(report, "data").is_string() ? At(report, "data").get<std::string>() : "")
       << (At(report, "seconds").is_number()
-              ? absl::StrCat("; ", FormatDuration(At(report, "seconds").get<double>()))
+              ? absl::StrCat("; ", FormatNumber(At(report, "seconds").get<double>(), 2), " s")
               : "")
       << ")\n";
   Table summary({"region", "sites", "best layer", "median r", "normalised", "ceiling"});
