@@ -102,6 +102,13 @@ struct SamplerOptions {
   // Bins of the histogram that holds the bad set of each numeric parameter
   // (what keeps the cost flat in the number of trials).
   int bad_bins = 64;
+  // While a numeric parameter has at most this many bad observations, g(x)
+  // is the exact Parzen estimator over them (Optuna's, with its weights that
+  // fade old trials); beyond, the histogram above keeps the cost flat.
+  int exact_bad_limit = 1000;
+  // Numeric estimators weight kernels by peak height, not mass
+  // (ParzenEstimator::Kernels::kEqualHeight); false gives proper densities.
+  bool equal_kernel_heights = true;
 
   // --- evolution ---
   // The population is the population_size most recently finished trials

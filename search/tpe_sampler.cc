@@ -2,15 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numeric>
+
+#include "search/parzen.h"
 
 namespace convrnn::search {
 namespace {
 
-constexpr double kSqrt2 = 1.4142135623730951;
-constexpr double kLogSqrt2Pi = 0.9189385332046727;
-
-double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
+// Optuna's default_weights: with n bad observations in trial order, the newest
+// 25 weigh 1 and the older ones ramp linearly from 1/n up to 1, so old
+// regions of a long search stop dominating g(x).
+double RampWeight(size_t i, size_t n) {
+  constexpr size_t kFlat = 25;
+  if (n <= kFlat || i + kFlat >= n) return 1.0;
+  const size_t ramp = n - kFlat;
+  if (ramp == 1) return 1.0 / static_cast<double>(n);
+  const double lo = 1.0 / static_cast<double>(n);
+  return lo + (1.0 - lo) * static_cast<double>(i) / static_cast<double>(ramp - 1);
+}
 
 // Random trials before the model is used (SamplerOptions::n_startup_trials).
 size_t StartupTrials(const SamplerOptions& options, size_t n_params) {
@@ -52,6 +63,7 @@ void TpeSampler::Reset() {
   n_valid_ = 0;
   const auto& params = space_->params();
   stats_.assign(params.size(), ParamStats{});
+  active_.assign(params.size(), {});
   for (size_t i = 0; i < params.size(); ++i) {
     stats_[i].counts.assign(params[i].categorical() ? params[i].Cardinality() : options_.bad_bins,
                             0.0);
@@ -104,6 +116,11 @@ void TpeSampler::Observe(const FinishedTrial& trial) {
       {Losses(trial.values), trial.state == TrialState::kPruned, trial.assignment});
   ++n_valid_;
   AddToStats(trial.assignment, 1.0, &stats_);
+  const auto& params = space_->params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].categorical() || IsAbsent(trial.assignment[i])) continue;
+    active_[i].push_back({index, ToInternal(static_cast<int>(i), trial.assignment[i])});
+  }
   auto& ranked = trial.state == TrialState::kPruned ? pruned_by_loss_ : completed_by_loss_;
   const std::pair<double, size_t> key{observations_.back().losses[0], index};
   ranked.insert(std::upper_bound(ranked.begin(), ranked.end(), key), key);
@@ -150,90 +167,76 @@ std::vector<size_t> TpeSampler::GoodSet() {
   return multi_good_;
 }
 
-double TpeSampler::SampleNumeric(int id, const std::vector<double>& good, const ParamStats& bad,
+double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
+                                 const std::vector<char>& is_good,
+                                 const std::vector<double>& liars, const ParamStats& bad,
                                  Rng& rng) {
   const Range r = ranges_[id];
   const double range = r.hi - r.lo;
   if (range <= 0) return FromInternal(id, r.lo);
 
-  // l(x): adaptive Parzen window over the good values and a prior at the centre.
-  std::vector<double> mus = good;
-  const double prior_mu = 0.5 * (r.lo + r.hi);
-  mus.push_back(prior_mu);
-  std::sort(mus.begin(), mus.end());
-  const size_t m = mus.size();
-  std::vector<double> sigmas(m), weights(m, 1.0), coef(m);
-  const double min_sigma = range / std::min(100.0, 1.0 + static_cast<double>(good.size()));
-  bool prior_seen = false;
-  for (size_t i = 0; i < m; ++i) {
-    if (!prior_seen && mus[i] == prior_mu) {
-      prior_seen = true;
-      sigmas[i] = range;
-      weights[i] = options_.prior_weight;
-    } else {
-      const double left = i > 0 ? mus[i] - mus[i - 1] : mus[i] - r.lo;
-      const double right = i + 1 < m ? mus[i + 1] - mus[i] : r.hi - mus[i];
-      sigmas[i] = std::clamp(std::max(left, right), min_sigma, range);
-    }
-    const double z =
-        NormalCdf((r.hi - mus[i]) / sigmas[i]) - NormalCdf((r.lo - mus[i]) / sigmas[i]);
-    coef[i] = std::exp(-kLogSqrt2Pi - std::log(sigmas[i]) - std::log(std::max(z, 1e-300)));
-  }
-  const double total_weight = std::accumulate(weights.begin(), weights.end(), 0.0);
-  auto log_l = [&](double x) {
-    double s = 0.0;
-    for (size_t i = 0; i < m; ++i) {
-      const double d = (x - mus[i]) / sigmas[i];
-      s += weights[i] * coef[i] * std::exp(-0.5 * d * d);
-    }
-    return std::log(std::max(s / total_weight, 1e-300));
-  };
+  // l(x): the adaptive Parzen estimator of the good values.
+  std::vector<ParzenEstimator::Point> points;
+  points.reserve(good.size());
+  for (double v : good) points.push_back({v, 1.0});
+  ParzenEstimator l;
+  const auto kernels = options_.equal_kernel_heights ? ParzenEstimator::Kernels::kEqualHeight
+                                                     : ParzenEstimator::Kernels::kEqualMass;
+  l.Fit(r.lo, r.hi, std::move(points), options_.prior_weight, kernels);
 
-  // g(x): the bad histogram smoothed with a Gaussian kernel, plus a flat prior.
-  const int bins = options_.bad_bins;
-  const double bin_width = range / bins;
-  double n_bad = 0.0;
-  for (double c : bad.counts) n_bad += c;
-  // Optuna's minimum bandwidth ("magic clip"): about the spacing of the bad
-  // points, so g keeps the detail that makes l/g informative.
-  const double bad_sigma = std::clamp(range / std::min(100.0, 1.0 + n_bad), bin_width, range);
-  const double sb = bad_sigma / bin_width;
-  const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sb)));
-  std::vector<double> kernel(width + 1);
-  for (int d = 0; d <= width; ++d) kernel[d] = std::exp(-0.5 * (d / sb) * (d / sb));
-  std::vector<double> smooth(bins, 0.0);
-  for (int k = 0; k < bins; ++k) {
-    if (bad.counts[k] <= 0) continue;
-    const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
-    double norm = 0.0;
-    for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
-    const double scale = bad.counts[k] / norm;
-    for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
+  // g(x): exact while the bad set is small, the histogram beyond.
+  std::function<double(double)> log_g;
+  ParzenEstimator g_exact;
+  std::vector<double> smooth;
+  const size_t n_bad_exact = active_[id].size() - good.size() + liars.size();
+  if (n_bad_exact <= static_cast<size_t>(std::max(0, options_.exact_bad_limit))) {
+    // Bad observations in trial order (pending liars are the newest), with
+    // Optuna's ramp weights.
+    points.clear();
+    points.reserve(n_bad_exact);
+    size_t k = 0;
+    for (const auto& [obs, u] : active_[id]) {
+      if (is_good[obs]) continue;
+      points.push_back({u, RampWeight(k++, n_bad_exact)});
+    }
+    for (double u : liars) points.push_back({u, RampWeight(k++, n_bad_exact)});
+    g_exact.Fit(r.lo, r.hi, std::move(points), options_.prior_weight, kernels);
+    log_g = [&](double x) { return g_exact.LogPdf(x); };
+  } else {
+    // The bad histogram smoothed with a Gaussian kernel, plus a flat prior.
+    const int bins = options_.bad_bins;
+    const double bin_width = range / bins;
+    double n_bad = 0.0;
+    for (double c : bad.counts) n_bad += c;
+    // Optuna's minimum bandwidth ("magic clip"): about the spacing of the bad
+    // points, so g keeps the detail that makes l/g informative.
+    const double bad_sigma = std::clamp(range / std::min(100.0, 1.0 + n_bad), bin_width, range);
+    const double sb = bad_sigma / bin_width;
+    const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sb)));
+    std::vector<double> kernel(width + 1);
+    for (int d = 0; d <= width; ++d) kernel[d] = std::exp(-0.5 * (d / sb) * (d / sb));
+    smooth.assign(bins, 0.0);
+    for (int k = 0; k < bins; ++k) {
+      if (bad.counts[k] <= 0) continue;
+      const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
+      double norm = 0.0;
+      for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
+      const double scale = bad.counts[k] / norm;
+      for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
+    }
+    const double prior_density = options_.prior_weight / range;
+    log_g = [&, bin_width, prior_density, n_bad](double x) {
+      return std::log((smooth[Bin(id, x)] / bin_width + prior_density) /
+                      (n_bad + options_.prior_weight));
+    };
   }
-  const double prior_density = options_.prior_weight / range;
-  auto log_g = [&](double x) {
-    const double density =
-        (smooth[Bin(id, x)] / bin_width + prior_density) / (n_bad + options_.prior_weight);
-    return std::log(density);
-  };
 
   const bool integral = space_->params()[id].kind == Param::Kind::kInt;
-  double best_u = prior_mu, best_score = -std::numeric_limits<double>::infinity();
+  double best_u = 0.5 * (r.lo + r.hi), best_score = -std::numeric_limits<double>::infinity();
   for (int c = 0; c < options_.n_ei_candidates; ++c) {
-    // Pick a component by weight, draw from it truncated to the range.
-    double pick = rng.Uniform() * total_weight;
-    size_t j = 0;
-    while (j + 1 < m && pick >= weights[j]) pick -= weights[j++];
-    double u = r.lo + rng.Uniform() * range;
-    for (int attempt = 0; attempt < 16; ++attempt) {
-      const double draw = mus[j] + sigmas[j] * rng.Normal();
-      if (draw >= r.lo && draw <= r.hi) {
-        u = draw;
-        break;
-      }
-    }
+    double u = l.Sample(rng);
     if (integral) u = std::clamp(std::round(u), r.lo + 0.5, r.hi - 0.5);
-    const double score = log_l(u) - log_g(u);
+    const double score = l.LogPdf(u) - log_g(u);
     if (score > best_score) {
       best_score = score;
       best_u = u;
@@ -259,6 +262,9 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
   for (const auto& [id, assignment] : history.pending()) {
     if (assignment.size() == params.size()) AddToStats(assignment, 1.0, &liars);
   }
+  std::vector<char> is_good(observations_.size(), 0);
+  for (size_t g : good) is_good[g] = 1;
+  std::vector<double> liar_values;
 
   Assignment a(params.size(), kAbsent);
   std::vector<double> good_values;
@@ -311,7 +317,13 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       const double v = observations_[g].assignment[i];
       if (!IsAbsent(v)) good_values.push_back(ToInternal(id, v));
     }
-    a[i] = SampleNumeric(id, good_values, bad, rng);
+    liar_values.clear();
+    for (const auto& [trial, assignment] : history.pending()) {
+      if (assignment.size() == params.size() && !IsAbsent(assignment[i])) {
+        liar_values.push_back(ToInternal(id, assignment[i]));
+      }
+    }
+    a[i] = SampleNumeric(id, good_values, is_good, liar_values, bad, rng);
   }
   return a;
 }

@@ -65,11 +65,15 @@ class TpeSampler final : public SamplerBase {
   double ToInternal(int id, double v) const;
   double FromInternal(int id, double u) const;
   std::vector<size_t> GoodSet();
-  double SampleNumeric(int id, const std::vector<double>& good, const ParamStats& bad, Rng& rng);
+  double SampleNumeric(int id, const std::vector<double>& good, const std::vector<char>& is_good,
+                       const std::vector<double>& liars, const ParamStats& bad, Rng& rng);
 
   std::vector<Range> ranges_;  // per parameter (numeric)
   std::vector<Observation> observations_;
   std::vector<ParamStats> stats_;
+  // Per numeric parameter: (observation index, internal value) of every
+  // observation where it was active, in trial order (the exact g(x)).
+  std::vector<std::vector<std::pair<size_t, double>>> active_;
   // Single goal: indices into observations_ sorted by (loss, index).
   std::vector<std::pair<double, size_t>> completed_by_loss_;
   std::vector<std::pair<double, size_t>> pruned_by_loss_;

@@ -209,6 +209,8 @@ int Main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--tpe-max-good") == 0) base.max_good = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-prior-weight") == 0) base.prior_weight = std::atof(v);
     if (std::strcmp(argv[i], "--tpe-bad-bins") == 0) base.bad_bins = std::atoi(v);
+    if (std::strcmp(argv[i], "--tpe-exact-limit") == 0) base.exact_bad_limit = std::atoi(v);
+    if (std::strcmp(argv[i], "--tpe-equal-mass") == 0) base.equal_kernel_heights = std::atoi(v) == 0;
   }
   if (quality_seeds > 0) {
     if (functions == "all") functions = "convrnn,branin,hartmann6";
