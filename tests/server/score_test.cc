@@ -146,7 +146,7 @@ TEST_CASE("a scoring job is leased first, heartbeated, completed and shown", "[s
   CHECK(Must(h.coordinator->Heartbeat(scorer, token)).lease_lost);
 }
 
-TEST_CASE("a scoring job whose worker vanished is re-leased; failures are kept",
+TEST_CASE("a scoring job whose worker vanished is re-leased, failures are kept",
           "[server][neural]") {
   Harness h;
   const int64_t w1 = h.Worker("a");

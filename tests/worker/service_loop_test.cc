@@ -400,7 +400,7 @@ TEST_CASE("scoring jobs are scored and reported, failures with their code", "[wo
   CHECK(worker.loop().stats().scores_failed == 1);
 }
 
-TEST_CASE("a worker without a checkpoint root fails scoring jobs clearly; the simulated "
+TEST_CASE("a worker without a checkpoint root fails scoring jobs clearly, the simulated "
           "executor does not ask for them", "[worker]") {
   FakeWorkerService service;
   FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, ""};
