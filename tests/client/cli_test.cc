@@ -311,5 +311,45 @@ TEST_CASE("cli: --token-file sends a bearer token", "[client]") {
   CHECK(r.rc == 2);
 }
 
+TEST_CASE("cli: score waits for the worker's report and prints it", "[client]") {
+  FakeServer server;
+  const std::string s = "--server " + server.address() + " ";
+  Result r = RunCli(s + "score 101 --neural /data/rec.h5 --method ridge --layers 0,1 --offset 2");
+  INFO(r.err);
+  REQUIRE(r.rc == 0);
+  CHECK(r.err.empty());  // no progress notes when not on a terminal
+  CHECK(r.out.find("Trial 101, score 1 (worker 3)") == 0);
+  CHECK(r.out.find("best layer") != std::string::npos);
+  CHECK(r.out.find("IT") != std::string::npos);
+  json sent = json::parse(server.service().neural_json());
+  CHECK(sent["file"] == "/data/rec.h5");
+  CHECK(sent["method"] == "ridge");
+  CHECK(sent["layers"] == json::array({0, 1}));
+  CHECK(sent["offset"] == 2);
+
+  json j = ParseOut(RunCli(s + "--json score 101 --neural /data/rec.h5"));
+  CHECK(j["state"] == "completed");
+  CHECK(j["result"]["regions"][0]["best_layer"] == 1);
+  CHECK_FALSE(json::parse(server.service().neural_json()).contains("layers"));
+}
+
+TEST_CASE("cli: score failures are one line, bad input exits 2", "[client]") {
+  FakeServer server;
+  const std::string s = "--server " + server.address() + " ";
+  Result r = RunCli(s + "score 102 --neural /data/garbage.h5");
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "trial 102: /data/garbage.h5: not an HDF5 file");
+  r = RunCli(s + "score 105 --neural /data/rec.h5");
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "only a COMPLETED trial can be scored");
+  r = RunCli(s + "score 999 --neural /data/rec.h5");
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "trial 999 not found");
+  r = RunCli(s + "score 101");
+  CHECK(r.rc == 2);
+  r = RunCli(s + "score 101 --neural /data/rec.h5 --method svm");
+  CHECK(r.rc == 2);
+}
+
 }  // namespace
 }  // namespace convrnn::client

@@ -242,6 +242,62 @@ class FakeCampaignService final : public v1::CampaignService::Service {
     return events;
   }
 
+  // Scoring: trial 101 is scored (LEASED at the first poll, then COMPLETED),
+  // trial 102's job fails on the worker (a malformed file); any other trial
+  // that exists is not COMPLETED.
+  grpc::Status ScoreTrial(grpc::ServerContext* ctx, const v1::ScoreTrialRequest* req,
+                          v1::NeuralScore* resp) override {
+    Record(ctx);
+    if (req->trial_id() != 101 && req->trial_id() != 102) {
+      for (const auto& t : trials_) {
+        if (t.id() == req->trial_id()) {
+          return {grpc::StatusCode::FAILED_PRECONDITION,
+                  "trial " + std::to_string(t.id()) +
+                      " is RUNNING; only a COMPLETED trial can be scored"};
+        }
+      }
+      return NotFound("trial", req->trial_id());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    neural_json_ = req->neural_json();
+    resp->set_id(req->trial_id() - 100);
+    resp->set_trial_id(req->trial_id());
+    resp->set_state(v1::SCORE_STATE_PENDING);
+    resp->set_neural_json(req->neural_json());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetScore(grpc::ServerContext* ctx, const v1::GetScoreRequest* req,
+                        v1::NeuralScore* resp) override {
+    Record(ctx);
+    std::lock_guard<std::mutex> lock(mu_);
+    resp->set_id(req->score_id());
+    resp->set_trial_id(100 + req->score_id());
+    resp->set_neural_json(neural_json_);
+    resp->set_worker_id(3);
+    if (req->score_id() == 2) {
+      resp->set_state(v1::SCORE_STATE_FAILED);
+      resp->set_error("/data/garbage.h5: not an HDF5 file (see docs/neural-data.md)");
+      resp->set_error_code(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+    } else if (++score_polls_ == 1) {
+      resp->set_state(v1::SCORE_STATE_LEASED);
+    } else {
+      resp->set_state(v1::SCORE_STATE_COMPLETED);
+      resp->set_result_json(
+          R"({"method":"ridge","data":"8 images","layers":[0,1],"bin_steps":[0],)"
+          R"("bin_start_ms":[70],"median_r":0.4,"median_normalized":0.5,"seconds":0.2,)"
+          R"("regions":[{"region":"IT","sites":4,"best_layer":1,"median_r":0.4,)"
+          R"("median_normalized":0.5,"median_ceiling":0.6,"bin_median_r":[0.4],)"
+          R"("bin_median_normalized":[0.5],"bin_median_ceiling":[0.6],"layer_median_r":[0.1,0.4]}]})");
+    }
+    return grpc::Status::OK;
+  }
+
+  std::string neural_json() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return neural_json_;
+  }
+
   std::vector<std::string> page_tokens() {
     std::lock_guard<std::mutex> lock(mu_);
     return page_tokens_;
@@ -289,6 +345,8 @@ class FakeCampaignService final : public v1::CampaignService::Service {
   std::vector<std::string> page_tokens_;  // guarded by mu_
   std::string authorization_;             // guarded by mu_
   int launches_ = 0;                      // guarded by mu_
+  std::string neural_json_;               // guarded by mu_: the last ScoreTrial's
+  int score_polls_ = 0;                   // guarded by mu_
 };
 
 // Runs a FakeCampaignService on 127.0.0.1 with a port the kernel picks.
