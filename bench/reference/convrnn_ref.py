@@ -15,7 +15,8 @@ a layer's first step; layer 0's blank input is its conv bias), feedback,
 unrolling and loss. Parameter names equal the C++ module's
 named_parameters(), so state dicts transfer one to one.
 
-Run with Debian's /usr/bin/python3 (python3-torch 1.13).
+Run with Debian's /usr/bin/python3 (python3-torch 1.13); `bench --device
+cuda:0` times the same steps on a GPU (tools/gpu/check.sh).
 """
 
 import argparse
@@ -506,6 +507,8 @@ def peak_rss_mib():
 
 def bench(args):
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
     with open(args.spec) as f:
         j = json.load(f)
     if args.cell:
@@ -513,10 +516,13 @@ def bench(args):
             layer["cell"] = {"type": args.cell}
     spec = Spec(j)
     torch.manual_seed(0)
-    model = ConvRnn(spec)
+    model = ConvRnn(spec).to(device)
+    if args.channels_last and cuda:  # as the trainer: 4-d parameters and images channels-last; CUDA only
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     params = list(model.parameters())
     t = spec.train
+    autocast = cuda and args.precision == "bf16"
     opt = torch.optim.SGD(params, lr=t["lr"], momentum=t["momentum"],
                           nesterov=t["nesterov"] and t["momentum"] > 0,
                           weight_decay=t["weight_decay"])
@@ -527,33 +533,50 @@ def bench(args):
     raw = [torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen) for _ in range(4)]
     labels = [torch.randint(0, spec.num_classes, (args.batch,), generator=gen) for _ in range(4)]
     total = args.warmup + args.steps
+    check_every = 25 if cuda else 1  # the trainer reads the loss back every 25 steps on CUDA
 
     def one_step(i):
         lr = t["lr"] * 0.5 * (1.0 + math.cos(math.pi * i / total)) if t["schedule"] == "cosine" else t["lr"]
         for group in opt.param_groups:
             group["lr"] = lr
-        images = (raw[i % 4].float() / 255.0 - 0.5) / 0.25
+        images = ((raw[i % 4].float() / 255.0 - 0.5) / 0.25).to(device, non_blocking=cuda)
+        if args.channels_last and cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
         opt.zero_grad()
-        loss = unrolled_loss(model(images), labels[i % 4], spec)
+        if autocast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = model(images)
+            logits = logits.float()
+        else:
+            logits = model(images)
+        loss = unrolled_loss(logits, labels[i % 4].to(device, non_blocking=cuda), spec)
         loss.backward()
         if t["clip_grad_norm"] > 0:
             clip_grad_norm(params, t["clip_grad_norm"])
         opt.step()
-        value = loss.item()  # the trainer checks every CPU step for NaN/Inf
-        if not math.isfinite(value):
-            raise RuntimeError("non-finite loss")
+        if (i + 1) % check_every == 0:  # the trainer checks every CPU step for NaN/Inf
+            if not math.isfinite(loss.item()):
+                raise RuntimeError("non-finite loss")
+
+    def sync():  # the C++ bench's epoch ends read the loss back: a synchronisation
+        if cuda:
+            torch.cuda.synchronize(device)
 
     for i in range(args.warmup):
         one_step(i)
+    sync()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     w0 = time.perf_counter()
     for i in range(args.warmup, total):
         one_step(i)
+    sync()
     wall = time.perf_counter() - w0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(json.dumps({"impl": "pytorch", "cell": args.cell or "spec", "batch": args.batch,
-                      "threads": torch.get_num_threads(), "steps": args.steps,
+                      "threads": torch.get_num_threads(), "device": args.device,
+                      "precision": args.precision, "channels_last": args.channels_last,
+                      "steps": args.steps,
                       "images_per_sec": args.steps * args.batch / wall,
                       "step_ms": 1000.0 * wall / args.steps, "cpu_per_wall": cpu / wall,
                       "peak_rss_mib": peak_rss_mib(),
@@ -575,6 +598,10 @@ def main():
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--steps", type=int, default=5)
+    b.add_argument("--device", default="cpu", help="cpu or cuda:N")
+    b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: autocast around the forward pass (CUDA only)")
+    b.add_argument("--channels-last", action="store_true", help="channels-last memory format (CUDA only)")
     args = parser.parse_args()
     if args.command == "check":
         torch.set_num_threads(1)
