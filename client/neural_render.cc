@@ -85,8 +85,8 @@ void PrintNeuralReport(const json& report, std::ostream& out) {
                       Num(At(r, "median_normalized")), Num(At(r, "median_ceiling"))});
     }
   }
-  summary.AddRow({"all", "", "", Num(At(report, "median_r")),
-                  Num(At(report, "median_normalized")), ""});
+  summary.AddRow(
+      {"all", "", "", Num(At(report, "median_r")), Num(At(report, "median_normalized")), ""});
   summary.Print(out);
 
   // Per bin: each region's median r and normalised r at its best layer.
@@ -96,7 +96,8 @@ void PrintNeuralReport(const json& report, std::ostream& out) {
     out << "\nPer time bin (median over sites, best layer):\n";
     std::vector<std::string> header = {"bin", "start ms", "step"};
     for (const json& r : regions) {
-      const std::string name = At(r, "region").is_string() ? At(r, "region").get<std::string>() : "?";
+      const std::string name =
+          At(r, "region").is_string() ? At(r, "region").get<std::string>() : "?";
       header.push_back(name + " r");
       header.push_back(name + " norm");
     }
@@ -142,7 +143,8 @@ void PrintNeuralScores(const google::protobuf::RepeatedPtrField<v1::NeuralScore>
         << (At(neural, "method").is_string() ? At(neural, "method").get<std::string>() : "?")
         << "), asked " << FormatTime(s.created_unix_us()) << "\n";
     if (s.state() == v1::SCORE_STATE_FAILED) out << "  error: " << s.error() << "\n";
-    if (s.state() == v1::SCORE_STATE_COMPLETED) PrintNeuralReport(EmbeddedJson(s.result_json()), out);
+    if (s.state() == v1::SCORE_STATE_COMPLETED)
+      PrintNeuralReport(EmbeddedJson(s.result_json()), out);
   }
 }
 

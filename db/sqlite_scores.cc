@@ -70,13 +70,16 @@ absl::StatusOr<Score> SqliteStore::CreateScore(int64_t trial_id, const std::stri
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
     DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
     if (trial.state != TrialState::kCompleted) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("trial ", trial_id, " is ", Sv(TrialStateName(trial.state)),
-                       "; only a COMPLETED trial can be scored"));
+      return absl::FailedPreconditionError(absl::StrCat("trial ", trial_id, " is ",
+                                                        Sv(TrialStateName(trial.state)),
+                                                        "; only a COMPLETED trial can be scored"));
     }
     DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertScore));
-    DB_RETURN_IF_ERROR(
-        stmt.Bind(1, trial_id).Bind(2, trial.campaign_id).Bind(3, neural_json).Bind(4, now_us).Run());
+    DB_RETURN_IF_ERROR(stmt.Bind(1, trial_id)
+                           .Bind(2, trial.campaign_id)
+                           .Bind(3, neural_json)
+                           .Bind(4, now_us)
+                           .Run());
     return GetScoreOn(conn, conn.last_insert_rowid());
   });
 }

@@ -42,7 +42,8 @@ absl::StatusOr<std::optional<LeaseGrant>> Coordinator::TryLeaseScore(int64_t wor
       trial.ok() ? Runtime(score.campaign_id) : trial.status();
   if (!rt.ok()) {
     // Nothing a worker could do with it: fail the job, not the lease call.
-    (void)store_.FailScore(score.lease_token, absl::StrCat("cannot read its trial: ", rt.status().message()),
+    (void)store_.FailScore(score.lease_token,
+                           absl::StrCat("cannot read its trial: ", rt.status().message()),
                            static_cast<int>(rt.status().code()), now_us);
     return std::optional<LeaseGrant>();
   }
@@ -87,8 +88,8 @@ absl::Status Coordinator::FailScore(int64_t worker_id, int64_t lease_token,
   if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
     code = static_cast<int>(absl::StatusCode::kUnknown);
   }
-  absl::StatusOr<db::Score> score =
-      store_.FailScore(lease_token, reason.empty() ? "failed (no reason given)" : reason, code, now);
+  absl::StatusOr<db::Score> score = store_.FailScore(
+      lease_token, reason.empty() ? "failed (no reason given)" : reason, code, now);
   if (!score.ok()) return score.status();
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);

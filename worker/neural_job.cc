@@ -19,9 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-absl::StatusOr<NeuralScoreOptions> OptionsFor(const NeuralSpec& neural,
-                                              const Normalization& normalization,
-                                              uint64_t seed) {
+NeuralScoreOptions OptionsFor(const NeuralSpec& neural, const Normalization& normalization,
+                              uint64_t seed) {
   NeuralScoreOptions options;
   options.fit.method = neural.method == "ridge" ? NeuralMethod::kRidge : NeuralMethod::kPls;
   options.fit.pls_components = neural.components;
@@ -85,21 +84,19 @@ absl::StatusOr<std::shared_ptr<const NeuralData>> NeuralJobRunner::Data(const st
   return cached_;
 }
 
-absl::StatusOr<json> NeuralJobRunner::ScoreWeights(const ArchSpec& spec,
-                                                   torch::nn::Module& weights,
+absl::StatusOr<json> NeuralJobRunner::ScoreWeights(const ArchSpec& spec, torch::nn::Module& weights,
                                                    const NeuralSpec& neural,
                                                    const Normalization& normalization) {
   absl::StatusOr<std::shared_ptr<const NeuralData>> data = Data(neural.file);
   if (!data.ok()) return data.status();
   if (absl::Status s = CheckRegions(neural.file, **data, neural); !s.ok()) return s;
-  absl::StatusOr<NeuralScoreOptions> options =
+  const NeuralScoreOptions options =
       OptionsFor(neural, normalization, static_cast<uint64_t>(spec.train.seed));
-  if (!options.ok()) return options.status();
   try {
     // A CPU model unrolled for every bin, with the trained weights.
     ConvRnn model(SpecForBins(spec, static_cast<int>((*data)->bins()), neural.offset));
     CopyWeights(weights, *model);
-    absl::StatusOr<NeuralScore> score = ScoreModel(*model, **data, *options);
+    absl::StatusOr<NeuralScore> score = ScoreModel(*model, **data, options);
     if (!score.ok()) {
       return absl::Status(score.status().code(),
                           absl::StrCat(neural.file, ": ", score.status().message()));
@@ -122,10 +119,10 @@ absl::StatusOr<json> NeuralJobRunner::ScoreCheckpoint(const ArchSpec& spec,
   const std::string file = (std::filesystem::path(checkpoint_dir) / "checkpoint.pt").string();
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
-    return absl::NotFoundError(absl::StrCat(
-        "no checkpoint at ", file,
-        " on this worker (workers keep a completed trial's checkpoint only with "
-        "--keep-checkpoints, under the --checkpoint-root it was trained with)"));
+    return absl::NotFoundError(
+        absl::StrCat("no checkpoint at ", file,
+                     " on this worker (workers keep a completed trial's checkpoint only with "
+                     "--keep-checkpoints, under the --checkpoint-root it was trained with)"));
   }
   json meta;
   Normalization normalization;

@@ -91,14 +91,9 @@ absl::StatusOr<NeuralSpec> ParseNeuralSpecText(absl::string_view text, absl::str
 }
 
 json ToJson(const NeuralSpec& spec) {
-  return {{"file", spec.file},
-          {"method", spec.method},
-          {"layers", spec.layers},
-          {"offset", spec.offset},
-          {"folds", spec.folds},
-          {"components", spec.components},
-          {"score", spec.score},
-          {"regions", spec.regions}};
+  return {{"file", spec.file},     {"method", spec.method},  {"layers", spec.layers},
+          {"offset", spec.offset}, {"folds", spec.folds},    {"components", spec.components},
+          {"score", spec.score},   {"regions", spec.regions}};
 }
 
 namespace {

@@ -75,8 +75,9 @@ TEST_CASE("a failed scoring job keeps its reason and code", "[db]") {
   Fixture f(dir);
   Score score = Must(f.store->CreateScore(Completed(f).id, kNeural, kT0));
   Score leased = *Must(f.store->LeaseScore(f.worker.id, kT0, kT0 + kSecond));
-  Score failed = Must(f.store->FailScore(leased.lease_token, "/ckpt/trial-1/checkpoint.pt: no checkpoint",
-                                         static_cast<int>(absl::StatusCode::kNotFound), kT0));
+  Score failed =
+      Must(f.store->FailScore(leased.lease_token, "/ckpt/trial-1/checkpoint.pt: no checkpoint",
+                              static_cast<int>(absl::StatusCode::kNotFound), kT0));
   CHECK(failed.id == score.id);
   CHECK(failed.state == ScoreState::kFailed);
   CHECK(failed.error.find("no checkpoint") != std::string::npos);

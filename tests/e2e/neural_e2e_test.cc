@@ -32,9 +32,11 @@ std::string MakeRecordings(Cluster& cluster) {
   const std::string spec = cluster.dir() + "/teacher.json";
   std::ofstream(spec) << teacher.dump();
   const std::string out = cluster.dir() + "/synth.h5";
-  RunResult r = Run({kSynth, "--spec", spec, "--out", out, "--images", "48", "--regions", "V4,IT",
-                     "--sites-per-region", "8", "--reps", "4", "--noise", "0.5", "--bins", "4",
-                     "--seed", "1", "--threads", "1"},
+  RunResult r = Run({kSynth,     "--spec", spec,        "--out",   out,
+                     "--images", "48",     "--regions", "V4,IT",   "--sites-per-region",
+                     "8",        "--reps", "4",         "--noise", "0.5",
+                     "--bins",   "4",      "--seed",    "1",       "--threads",
+                     "1"},
                     120s, cluster.dir() + "/synth");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -14,8 +14,8 @@ namespace {
 using nlohmann::json;
 
 json NeuralCampaign(const json& objectives) {
-  return SmallCampaign({{"objectives", objectives},
-                        {"neural", {{"file", "/data/rec.h5"}, {"method", "ridge"}}}});
+  return SmallCampaign(
+      {{"objectives", objectives}, {"neural", {{"file", "/data/rec.h5"}, {"method", "ridge"}}}});
 }
 
 std::string ErrorOf(const json& campaign) {
@@ -35,8 +35,8 @@ db::Trial CompleteOne(Harness& h, int64_t worker, bool can_score = false) {
 }
 
 TEST_CASE("a neural objective needs the campaign's neural section", "[server][neural]") {
-  std::string e =
-      ErrorOf(SmallCampaign({{"objectives", {{{"metric", "neural_predictivity"}, {"goal", "max"}}}}}));
+  std::string e = ErrorOf(
+      SmallCampaign({{"objectives", {{{"metric", "neural_predictivity"}, {"goal", "max"}}}}}));
   CHECK(e.find("objectives[0].metric") == 0);
   CHECK(e.find("\"neural\" section") != std::string::npos);
 
@@ -54,9 +54,9 @@ TEST_CASE("a neural objective needs the campaign's neural section", "[server][ne
   e = ErrorOf(SmallCampaign({{"neural", {{"file", "a.h5"}, {"colour", true}}}}));
   CHECK(e.find("neural.colour") == 0);
 
-  CampaignConfig c = Must(ParseCampaign(NeuralCampaign(
-      {{{"metric", "neural_predictivity"}, {"goal", "max"}},
-       {{"metric", "neural_predictivity.IT"}, {"goal", "max"}}})));
+  CampaignConfig c = Must(
+      ParseCampaign(NeuralCampaign({{{"metric", "neural_predictivity"}, {"goal", "max"}},
+                                    {{"metric", "neural_predictivity.IT"}, {"goal", "max"}}})));
   REQUIRE(c.neural.has_value());
   CHECK(c.neural->method == "ridge");
   CHECK(c.neural->regions == std::vector<std::string>{"IT"});  // what the objectives need
@@ -76,9 +76,9 @@ TEST_CASE("neural campaigns go only to workers that can score", "[server][neural
   REQUIRE(grant.has_trial);
   CHECK(json::parse(grant.neural_json)["file"] == "/data/rec.h5");
   // The worker's neural metrics are final metrics: Best ranks by them.
-  Must(h.coordinator->Complete(scorer, grant.trial.lease_token,
-                               {{"val_top1", 0.4}, {"neural_predictivity", 0.61},
-                                {"neural_predictivity.IT", 0.7}}));
+  Must(h.coordinator->Complete(
+      scorer, grant.trial.lease_token,
+      {{"val_top1", 0.4}, {"neural_predictivity", 0.61}, {"neural_predictivity.IT", 0.7}}));
   RankedTrials best = Must(h.coordinator->Best(id, 5, "", ""));
   CHECK(best.metric == "neural_predictivity");
   REQUIRE(best.trials.size() == 1);
@@ -105,7 +105,8 @@ TEST_CASE("a scoring job is leased first, heartbeated, completed and shown", "[s
 
   CHECK(h.coordinator->ScoreTrial(999, R"({"file":"a.h5"})").status().code() ==
         absl::StatusCode::kNotFound);
-  absl::Status bad = h.coordinator->ScoreTrial(done.id, R"({"file":"a.h5","method":"svm"})").status();
+  absl::Status bad =
+      h.coordinator->ScoreTrial(done.id, R"({"file":"a.h5","method":"svm"})").status();
   CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(bad.message()).find("neural.method") == 0);
   db::Trial pending = h.Lease(trainer);

@@ -2,19 +2,22 @@
 // checkpoint records its input statistics and is scored from them; an old
 // checkpoint without them falls back (with a warning) to the data spec; a
 // missing checkpoint, a malformed file or a missing region fail clearly.
+#include "worker/neural_job.h"
+
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+// LibTorch and Catch2 in this order (tests/torch_catch.h), then the helpers.
 #include "tests/torch_catch.h"
+
 #include "tests/test_support.h"
 #include "worker/checkpoint.h"
 #include "worker/data.h"
 #include "worker/model.h"
 #include "worker/neural_data.h"
-#include "worker/neural_job.h"
 #include "worker/neural_spec.h"
 #include "worker/neural_synthetic.h"
 #include "worker/trainer.h"
@@ -28,15 +31,18 @@ using ::convrnn::testing::TempDir;
 using nlohmann::json;
 
 ArchSpec TinySpec() {
-  json j = {{"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
-            {"num_classes", 10},
-            {"time", {{"steps", 5}, {"image_off", 3}}},
-            {"layers",
-             {{{"channels", 8}, {"kernel", 5}, {"stride", 2}, {"pool", true},
-               {"cell", {{"type", "time_decay"}}}},
-              {{"channels", 8}, {"kernel", 3}, {"pool", true},
-               {"cell", {{"type", "time_decay"}}}}}},
-            {"train", {{"lr", 0.05}, {"batch_size", 64}, {"epochs", 1}, {"seed", 3}}}};
+  json j = {
+      {"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
+      {"num_classes", 10},
+      {"time", {{"steps", 5}, {"image_off", 3}}},
+      {"layers",
+       {{{"channels", 8},
+         {"kernel", 5},
+         {"stride", 2},
+         {"pool", true},
+         {"cell", {{"type", "time_decay"}}}},
+        {{"channels", 8}, {"kernel", 3}, {"pool", true}, {"cell", {{"type", "time_decay"}}}}}},
+      {"train", {{"lr", 0.05}, {"batch_size", 64}, {"epochs", 1}, {"seed", 3}}}};
   return Must(ParseArchSpec(j));
 }
 
@@ -96,8 +102,8 @@ TEST_CASE("a trained checkpoint is scored with the statistics it recorded", "[ne
   CHECK(from_checkpoint["method"] == "pls");
 
   // Scoring the model in memory after training gives the same report.
-  json in_memory = Must(
-      runner.ScoreWeights(TinySpec(), *trained.model, neural, Normalization{data.mean, data.stddev}));
+  json in_memory = Must(runner.ScoreWeights(TinySpec(), *trained.model, neural,
+                                            Normalization{data.mean, data.stddev}));
   CHECK(in_memory["median_r"].get<double>() ==
         Approx(from_checkpoint["median_r"].get<double>()).margin(1e-9));
 
@@ -127,8 +133,8 @@ TEST_CASE("scoring fails clearly on a missing checkpoint, a malformed file or re
   NeuralSpec neural;
   neural.file = dir / "recordings.h5";
 
-  absl::Status missing = runner.ScoreCheckpoint(TinySpec(), dir / "trial-9", TinyData(), neural)
-                             .status();
+  absl::Status missing =
+      runner.ScoreCheckpoint(TinySpec(), dir / "trial-9", TinyData(), neural).status();
   CHECK(missing.code() == absl::StatusCode::kNotFound);
   CHECK(std::string(missing.message()).find(dir / "trial-9/checkpoint.pt") != std::string::npos);
 
