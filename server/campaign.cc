@@ -167,6 +167,14 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
     } else {
       root.Fail(options.status());
     }
+    // Neural metrics arrive with the final metrics only: a rule on them
+    // would never see a report, so it would silently never prune.
+    if (root.ok() && NeuralMetricRegion(config.objectives.front().metric).has_value()) {
+      root.Fail(PathError("search.early_stopping",
+                          absl::StrCat("cannot rank trials by ", config.objectives.front().metric,
+                                       ", which is known only after training; put an epoch "
+                                       "metric such as val_top1 first in objectives")));
+    }
   }
 
   const json* trial = root.Get("trial");

@@ -54,6 +54,15 @@ TEST_CASE("a neural objective needs the campaign's neural section", "[server][ne
   e = ErrorOf(SmallCampaign({{"neural", {{"file", "a.h5"}, {"colour", true}}}}));
   CHECK(e.find("neural.colour") == 0);
 
+  // Early stopping ranks by the first objective's epoch reports.
+  json stopped = NeuralCampaign({{{"metric", "neural_predictivity"}, {"goal", "max"}}});
+  stopped["search"]["early_stopping"] = {{"rule", "median"}};
+  e = ErrorOf(stopped);
+  CHECK(e.find("search.early_stopping: cannot rank trials by neural_predictivity") == 0);
+  stopped["objectives"] = {{{"metric", "val_top1"}, {"goal", "max"}},
+                           {{"metric", "neural_predictivity"}, {"goal", "max"}}};
+  CHECK(ParseCampaign(stopped).ok());
+
   CampaignConfig c = Must(
       ParseCampaign(NeuralCampaign({{{"metric", "neural_predictivity"}, {"goal", "max"}},
                                     {{"metric", "neural_predictivity.IT"}, {"goal", "max"}}})));
