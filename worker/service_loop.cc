@@ -2,18 +2,14 @@
 
 #include <unistd.h>
 
-#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
 #include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "proto/convrnn.grpc.pb.h"
-#include "worker/worker_client.h"
+#include "worker/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION
 #define CONVRNN_VERSION "unknown"
@@ -38,143 +34,15 @@ bool IsRetryableFailure(const absl::Status& status) {
 
 namespace {
 
-using v1::ReportProgressResponse;
-
 std::string ThisHostname() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
   return name;
 }
 
-bool LeaseRefused(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
-         s.error_code() == grpc::StatusCode::NOT_FOUND;
-}
+}  // namespace
 
-// One leased trial, shared by the training thread (on_epoch, Finish), the
-// heartbeat thread and Shutdown().
-class ActiveTrial {
- public:
-  explicit ActiveTrial(const v1::LeaseTrialResponse& lease)
-      : trial_id(lease.trial_id()), attempt(lease.attempt()), lease_id(lease.lease_id()) {}
-
-  // Ends training at the next step; safe from any thread, any number of times.
-  void Cancel() {
-    if (!cancel.exchange(true)) cancelled.Notify();
-  }
-  void MarkLost(const std::string& why) {
-    {
-      absl::MutexLock lock(&mu);
-      if (lost_reason.empty()) lost_reason = why;
-    }
-    lost = true;
-    Cancel();
-  }
-  std::string LostReason() {
-    absl::MutexLock lock(&mu);
-    return lost_reason;
-  }
-
-  const int64_t trial_id;
-  const int attempt;
-  const int64_t lease_id;
-
-  std::atomic<bool> cancel{false};
-  absl::Notification cancelled;       // notified with `cancel`
-  absl::Notification done;            // reported; the heartbeat thread ends
-  std::atomic<bool> lost{false};      // the server no longer honours the lease
-  std::atomic<bool> shutdown{false};  // cancelled because the worker shuts down
-  // Training thread only: STOP from the server, and reports not yet accepted.
-  bool stop = false;
-  std::string stop_reason;
-  std::deque<v1::ReportProgressRequest> pending;
-
- private:
-  absl::Mutex mu;
-  std::string lost_reason ABSL_GUARDED_BY(mu);
-};
-
-class ServiceLoopImpl final : public ServiceLoop {
- public:
-  ServiceLoopImpl(ServiceOptions options, TrialExecutor* executor)
-      : options_(std::move(options)), executor_(executor), client_(ClientOptions(options_)) {}
-
-  absl::Status Run() override;
-  void Shutdown(bool cancel_current_trial) override;
-  ServiceStats stats() const override {
-    absl::MutexLock lock(&mu_);
-    return stats_;
-  }
-
- private:
-  WorkerClient::Options ClientOptions(const ServiceOptions& o) {
-    WorkerClient::Options c;
-    c.server = o.server;
-    c.token = o.token;
-    c.tls_ca_pem = o.tls_ca_pem;
-    c.rpc_timeout = o.rpc_timeout;
-    c.server_down_grace = o.server_down_grace;
-    c.backoff = o.backoff;
-    c.clock = o.clock;
-    c.seed = static_cast<uint64_t>(o.pid);
-    c.log = [this](const std::string& line) { Log(line); };
-    return c;
-  }
-
-  void Log(const std::string& line) {
-    if (options_.log) {
-      options_.log(line);
-    } else {
-      std::cerr << "convrnn-worker[" << options_.device << "]: " << line << std::endl;
-    }
-  }
-
-  absl::Status GiveUp(const grpc::Status& s, absl::string_view what) {
-    if (IsTransient(s)) {
-      return absl::UnavailableError(
-          absl::StrCat("server ", options_.server, " unreachable for longer than ",
-                       absl::FormatDuration(options_.server_down_grace), " (", what, ": ",
-                       s.error_message(), "); giving up"));
-    }
-    return FromGrpc(s, what);
-  }
-
-  // Registers (again); CANCELLED when shut down first.
-  grpc::Status Register();
-  absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
-  // A JOB_KIND_SCORE lease: score, heartbeat meanwhile, report.
-  absl::Status RunScore(const v1::LeaseTrialResponse& lease);
-  absl::Status FinishScore(ActiveTrial* job, int64_t score_id,
-                           const absl::StatusOr<std::string>& result);
-  void HeartbeatLoop(ActiveTrial* trial);
-  // Sends queued reports in order. retry: wait out an outage (up to the
-  // grace); otherwise one attempt each, leaving the rest queued.
-  grpc::Status FlushReports(ActiveTrial* trial, bool retry);
-  absl::Status Finish(ActiveTrial* trial, const absl::StatusOr<TrialOutcome>& outcome);
-  void HandBack(ActiveTrial* trial, const std::string& reason);
-  void Count(int ServiceStats::*counter) {
-    absl::MutexLock lock(&mu_);
-    ++(stats_.*counter);
-  }
-
-  const ServiceOptions options_;
-  TrialExecutor* const executor_;
-  WorkerClient client_;
-
-  std::atomic<int64_t> worker_id_{0};
-  std::atomic<bool> need_register_{false};
-  absl::Duration heartbeat_ = absl::Seconds(10);
-
-  // Notified by Shutdown(): no new leases; interrupts waits and lease retries.
-  absl::Notification stop_leasing_;
-  // Notified by Shutdown(cancel): interrupts the retries of a trial's reports.
-  absl::Notification abort_;
-
-  mutable absl::Mutex mu_;
-  ActiveTrial* current_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool cancel_on_shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  ServiceStats stats_ ABSL_GUARDED_BY(mu_);
-};
+namespace service_internal {
 
 void ServiceLoopImpl::Shutdown(bool cancel_current_trial) {
   absl::MutexLock lock(&mu_);
@@ -323,107 +191,6 @@ absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   absl::MutexLock lock(&mu_);
   current_ = nullptr;
   return result;
-}
-
-absl::Status ServiceLoopImpl::RunScore(const v1::LeaseTrialResponse& lease) {
-  ActiveTrial job(lease);
-  {
-    absl::MutexLock lock(&mu_);
-    current_ = &job;
-    if (stop_leasing_.HasBeenNotified()) {
-      job.shutdown = true;
-      job.Cancel();
-    }
-  }
-  ScoreTask task;
-  task.score_id = lease.score_id();
-  task.trial_id = lease.trial_id();
-  task.spec_json = lease.spec_json();
-  task.data_json = lease.data_json();
-  task.neural_json = lease.neural_json();
-  if (!options_.checkpoint_root.empty()) {
-    task.checkpoint_dir =
-        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", task.trial_id))
-            .string();
-  }
-  Log(absl::StrCat("score ", task.score_id, " of trial ", task.trial_id, ": leased (lease ",
-                   job.lease_id, ")"));
-  std::thread heartbeat([this, &job] { HeartbeatLoop(&job); });
-  TrialHooks hooks;
-  hooks.cancel = &job.cancel;
-  hooks.cancelled = &job.cancelled;
-  hooks.on_warning = [this, &task](const std::string& w) {
-    Log(absl::StrCat("score ", task.score_id, ": warning: ", w));
-  };
-  absl::StatusOr<std::string> result;
-  if (job.cancel) {
-    result = absl::CancelledError("worker shutting down");
-  } else if (task.checkpoint_dir.empty()) {
-    result = absl::NotFoundError(absl::StrCat(
-        "worker ", worker_id_.load(), " has no --checkpoint-root, so trial ", task.trial_id,
-        "'s checkpoint cannot be found; run workers with --checkpoint-root DIR "
-        "--keep-checkpoints"));
-  } else {
-    result = executor_->Score(task, hooks);
-  }
-  absl::Status status = FinishScore(&job, task.score_id, result);
-  job.done.Notify();
-  heartbeat.join();
-  absl::MutexLock lock(&mu_);
-  current_ = nullptr;
-  return status;
-}
-
-absl::Status ServiceLoopImpl::FinishScore(ActiveTrial* job, int64_t score_id,
-                                          const absl::StatusOr<std::string>& result) {
-  const std::string name = absl::StrCat("score ", score_id, " of trial ", job->trial_id);
-  if (job->lost) {
-    Log(absl::StrCat(name, ": abandoned: ", job->LostReason()));
-    return absl::OkStatus();
-  }
-  if (!result.ok() && result.status().code() == absl::StatusCode::kCancelled) {
-    // Not this job's fault: its lease expires and another worker takes it.
-    Log(absl::StrCat(name, ": abandoned: ", result.status().message()));
-    return absl::OkStatus();
-  }
-  grpc::Status s;
-  if (result.ok()) {
-    v1::CompleteScoreRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_lease_id(job->lease_id);
-    request.set_result_json(*result);
-    v1::CompleteScoreResponse response;
-    s = client_.Retry(
-        "CompleteScore",
-        [&](grpc::ClientContext* c) { return client_.stub().CompleteScore(c, request, &response); },
-        &abort_);
-  } else {
-    v1::FailScoreRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_lease_id(job->lease_id);
-    request.set_reason(std::string(result.status().message()));
-    request.set_code(static_cast<int>(result.status().code()));
-    v1::FailScoreResponse response;
-    s = client_.Retry(
-        "FailScore",
-        [&](grpc::ClientContext* c) { return client_.stub().FailScore(c, request, &response); },
-        &abort_);
-  }
-  if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
-  if (IsTransient(s)) return GiveUp(s, result.ok() ? "CompleteScore" : "FailScore");
-  if (!s.ok()) {
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register_ = true;
-    Log(absl::StrCat(name, ": abandoned: the server refused the report: ", s.error_message()));
-    return absl::OkStatus();
-  }
-  if (result.ok()) {
-    Count(&ServiceStats::scores_completed);
-    Log(absl::StrCat(name, ": completed"));
-  } else {
-    Count(&ServiceStats::scores_failed);
-    Log(absl::StrCat(name, ": failed: ", result.status().message()));
-  }
-  return absl::OkStatus();
 }
 
 void ServiceLoopImpl::HeartbeatLoop(ActiveTrial* trial) {
@@ -587,7 +354,7 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
   return absl::OkStatus();
 }
 
-}  // namespace
+}  // namespace service_internal
 
 absl::StatusOr<std::unique_ptr<ServiceLoop>> ServiceLoop::Create(ServiceOptions options,
                                                                  TrialExecutor* executor) {
@@ -595,7 +362,8 @@ absl::StatusOr<std::unique_ptr<ServiceLoop>> ServiceLoop::Create(ServiceOptions 
   if (executor == nullptr) return absl::InvalidArgumentError("no trial executor");
   if (options.clock == nullptr) options.clock = Clock::Real();
   if (options.pid == 0) options.pid = getpid();
-  return std::unique_ptr<ServiceLoop>(new ServiceLoopImpl(std::move(options), executor));
+  return std::unique_ptr<ServiceLoop>(
+      new service_internal::ServiceLoopImpl(std::move(options), executor));
 }
 
 }  // namespace convrnn
