@@ -67,6 +67,7 @@ void TpeSampler::Reset() {
   for (size_t i = 0; i < params.size(); ++i) {
     stats_[i].counts.assign(params[i].categorical() ? params[i].Cardinality() : options_.bad_bins,
                             0.0);
+    if (!params[i].categorical()) stats_[i].position_sums.assign(options_.bad_bins, 0.0);
   }
 }
 
@@ -119,7 +120,9 @@ void TpeSampler::Observe(const FinishedTrial& trial) {
   const auto& params = space_->params();
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].categorical() || IsAbsent(trial.assignment[i])) continue;
-    active_[i].push_back({index, ToInternal(static_cast<int>(i), trial.assignment[i])});
+    const double u = ToInternal(static_cast<int>(i), trial.assignment[i]);
+    stats_[i].position_sums[Bin(static_cast<int>(i), u)] += static_cast<double>(active_[i].size());
+    active_[i].push_back({index, u});
   }
   auto& ranked = trial.state == TrialState::kPruned ? pruned_by_loss_ : completed_by_loss_;
   const std::pair<double, size_t> key{observations_.back().losses[0], index};
@@ -167,10 +170,42 @@ std::vector<size_t> TpeSampler::GoodSet() {
   return multi_good_;
 }
 
+std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,
+                                                     const std::vector<double>& liars) const {
+  // RampWeight(k, n) over all n active observations is lo + c * k below the
+  // newest 25 and 1 for them: summed per bin from the counts and position
+  // sums, then the newest 25 corrected to 1 and the good set taken out.
+  // (Positions count the good trials too, which Optuna's do not: at most
+  // max_good places of a ramp over more than exact_bad_limit.)
+  const ParamStats& s = stats_[id];
+  const auto& active = active_[id];
+  const size_t n = active.size();
+  constexpr size_t kFlat = 25;
+  std::vector<double> mass(s.counts.size());
+  const size_t ramp = n > kFlat ? n - kFlat : 0;
+  const double lo = n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
+  const double c = ramp > 1 ? (1.0 - lo) / static_cast<double>(ramp - 1) : 0.0;
+  auto weight = [&](size_t k) { return k >= ramp ? 1.0 : lo + c * static_cast<double>(k); };
+  if (ramp == 0) {
+    mass = s.counts;
+  } else {
+    for (size_t b = 0; b < mass.size(); ++b) mass[b] = lo * s.counts[b] + c * s.position_sums[b];
+    for (size_t k = ramp; k < n; ++k) mass[Bin(id, active[k].second)] += 1.0 - (lo + c * k);
+  }
+  for (size_t g : good_obs) {
+    const auto it = std::lower_bound(active.begin(), active.end(), std::make_pair(g, -HUGE_VAL));
+    if (it == active.end() || it->first != g) continue;  // inactive in that trial
+    mass[Bin(id, it->second)] -= weight(static_cast<size_t>(it - active.begin()));
+  }
+  for (double u : liars) mass[Bin(id, u)] += 1.0;
+  for (double& m : mass) m = std::max(m, 0.0);
+  return mass;
+}
+
 double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
+                                 const std::vector<size_t>& good_obs,
                                  const std::vector<char>& is_good,
-                                 const std::vector<double>& liars, const ParamStats& bad,
-                                 Rng& rng) {
+                                 const std::vector<double>& liars, Rng& rng) {
   const Range r = ranges_[id];
   const double range = r.hi - r.lo;
   if (range <= 0) return FromInternal(id, r.lo);
@@ -203,11 +238,13 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
     g_exact.Fit(r.lo, r.hi, std::move(points), options_.prior_weight, kernels);
     log_g = [&](double x) { return g_exact.LogPdf(x); };
   } else {
-    // The bad histogram smoothed with a Gaussian kernel, plus a flat prior.
+    // The bad histogram (ramp-weighted) smoothed with a Gaussian kernel, plus
+    // a flat prior.
+    const std::vector<double> counts = WeightedBadHistogram(id, good_obs, liars);
     const int bins = options_.bad_bins;
     const double bin_width = range / bins;
     double n_bad = 0.0;
-    for (double c : bad.counts) n_bad += c;
+    for (double c : counts) n_bad += c;
     // Optuna's minimum bandwidth ("magic clip"): about the spacing of the bad
     // points, so g keeps the detail that makes l/g informative.
     const double bad_sigma = std::clamp(range / std::min(100.0, 1.0 + n_bad), bin_width, range);
@@ -217,11 +254,11 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
     for (int d = 0; d <= width; ++d) kernel[d] = std::exp(-0.5 * (d / sb) * (d / sb));
     smooth.assign(bins, 0.0);
     for (int k = 0; k < bins; ++k) {
-      if (bad.counts[k] <= 0) continue;
+      if (counts[k] <= 0) continue;
       const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
       double norm = 0.0;
       for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
-      const double scale = bad.counts[k] / norm;
+      const double scale = counts[k] / norm;
       for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
     }
     const double prior_density = options_.prior_weight / range;
@@ -272,11 +309,11 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
     const int id = static_cast<int>(i);
     if (!space_->IsActive(a, id)) continue;
     const Param& p = params[i];
-    ParamStats bad = stats_[i];
-    for (size_t k = 0; k < bad.counts.size(); ++k) {
-      bad.counts[k] += liars[i].counts[k] - good_stats[i].counts[k];
-    }
     if (p.categorical()) {
+      ParamStats bad = stats_[i];
+      for (size_t k = 0; k < bad.counts.size(); ++k) {
+        bad.counts[k] += liars[i].counts[k] - good_stats[i].counts[k];
+      }
       // Optuna's categorical kernel: each of the N observations puts 1 on
       // its choice plus e = prior_weight / (N + 1) on every choice (rows
       // normalised), and a prior component with weight prior_weight puts
@@ -323,7 +360,7 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
         liar_values.push_back(ToInternal(id, assignment[i]));
       }
     }
-    a[i] = SampleNumeric(id, good_values, is_good, liar_values, bad, rng);
+    a[i] = SampleNumeric(id, good_values, good, is_good, liar_values, rng);
   }
   return a;
 }

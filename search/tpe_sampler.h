@@ -54,6 +54,9 @@ class TpeSampler final : public SamplerBase {
   // Sufficient statistics of one parameter over all observations.
   struct ParamStats {
     std::vector<double> counts;  // per choice (categorical) or per bin (numeric)
+    // Numeric: per bin, the sum of the observations' positions in active_
+    // (so a weight linear in the position sums up per bin in O(1)).
+    std::vector<double> position_sums;
   };
   // Internal (model) coordinates of a numeric parameter.
   struct Range {
@@ -65,8 +68,13 @@ class TpeSampler final : public SamplerBase {
   double ToInternal(int id, double v) const;
   double FromInternal(int id, double u) const;
   std::vector<size_t> GoodSet();
-  double SampleNumeric(int id, const std::vector<double>& good, const std::vector<char>& is_good,
-                       const std::vector<double>& liars, const ParamStats& bad, Rng& rng);
+  double SampleNumeric(int id, const std::vector<double>& good, const std::vector<size_t>& good_obs,
+                       const std::vector<char>& is_good, const std::vector<double>& liars,
+                       Rng& rng);
+  // The bad observations of numeric parameter `id` as a histogram, each with
+  // its ramp weight (see RampWeight); O(bins + max_good + 25 + liars).
+  std::vector<double> WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,
+                                           const std::vector<double>& liars) const;
 
   std::vector<Range> ranges_;  // per parameter (numeric)
   std::vector<Observation> observations_;
