@@ -87,11 +87,10 @@ struct SamplerOptions {
   int max_redraws = 64;
 
   // --- tpe ---
-  // Trials sampled at random before the model is used. 0 (the default) or less
-  // scales with the space: half its parameter count, within [10, 20]. Optuna
-  // uses 10; 20 measured better on ConvRNN-sized spaces of 40-60 parameters,
-  // 10 on Branin (2) and Hartmann-6 (docs/performance.md, "Search").
-  int n_startup_trials = 0;
+  // Trials sampled at random before the model is used (Optuna's default;
+  // 10 to 20 measured within noise of each other on the 52-parameter
+  // ConvRNN-like space, 10 best at 25 trials: docs/performance.md "Search").
+  int n_startup_trials = 10;
   // Candidates drawn from l(x) per parameter; the best l(x)/g(x) wins.
   int n_ei_candidates = 24;
   // The good set is the best ceil(gamma * n) trials, at most max_good.

@@ -23,11 +23,6 @@ double RampWeight(size_t i, size_t n) {
   return lo + (1.0 - lo) * static_cast<double>(i) / static_cast<double>(ramp - 1);
 }
 
-// Random trials before the model is used (SamplerOptions::n_startup_trials).
-size_t StartupTrials(const SamplerOptions& options, size_t n_params) {
-  if (options.n_startup_trials > 0) return static_cast<size_t>(options.n_startup_trials);
-  return std::clamp<size_t>(n_params / 2, 10, 20);
-}
 
 }  // namespace
 
@@ -67,7 +62,7 @@ void TpeSampler::Reset() {
   for (size_t i = 0; i < params.size(); ++i) {
     stats_[i].counts.assign(params[i].categorical() ? params[i].Cardinality() : options_.bad_bins,
                             0.0);
-    if (!params[i].categorical()) stats_[i].position_sums.assign(options_.bad_bins, 0.0);
+    stats_[i].position_sums.assign(stats_[i].counts.size(), 0.0);
   }
 }
 
@@ -86,6 +81,11 @@ double TpeSampler::FromInternal(int id, double u) const {
   }
   const double v = p.kind == Param::Kind::kLogUniform ? std::exp(u) : u;
   return std::clamp(v, p.lo, p.hi);
+}
+
+int TpeSampler::Slot(int id, double u) const {
+  if (space_->params()[id].categorical()) return static_cast<int>(u);
+  return Bin(id, u);
 }
 
 int TpeSampler::Bin(int id, double u) const {
@@ -119,9 +119,9 @@ void TpeSampler::Observe(const FinishedTrial& trial) {
   AddToStats(trial.assignment, 1.0, &stats_);
   const auto& params = space_->params();
   for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].categorical() || IsAbsent(trial.assignment[i])) continue;
+    if (IsAbsent(trial.assignment[i])) continue;
     const double u = ToInternal(static_cast<int>(i), trial.assignment[i]);
-    stats_[i].position_sums[Bin(static_cast<int>(i), u)] += static_cast<double>(active_[i].size());
+    stats_[i].position_sums[Slot(static_cast<int>(i), u)] += static_cast<double>(active_[i].size());
     active_[i].push_back({index, u});
   }
   auto& ranked = trial.state == TrialState::kPruned ? pruned_by_loss_ : completed_by_loss_;
@@ -190,14 +190,14 @@ std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<s
     mass = s.counts;
   } else {
     for (size_t b = 0; b < mass.size(); ++b) mass[b] = lo * s.counts[b] + c * s.position_sums[b];
-    for (size_t k = ramp; k < n; ++k) mass[Bin(id, active[k].second)] += 1.0 - (lo + c * k);
+    for (size_t k = ramp; k < n; ++k) mass[Slot(id, active[k].second)] += 1.0 - (lo + c * k);
   }
   for (size_t g : good_obs) {
     const auto it = std::lower_bound(active.begin(), active.end(), std::make_pair(g, -HUGE_VAL));
     if (it == active.end() || it->first != g) continue;  // inactive in that trial
-    mass[Bin(id, it->second)] -= weight(static_cast<size_t>(it - active.begin()));
+    mass[Slot(id, it->second)] -= weight(static_cast<size_t>(it - active.begin()));
   }
-  for (double u : liars) mass[Bin(id, u)] += 1.0;
+  for (double u : liars) mass[Slot(id, u)] += 1.0;
   for (double& m : mass) m = std::max(m, 0.0);
   return mass;
 }
@@ -283,22 +283,17 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
 }
 
 Assignment TpeSampler::Propose(const History& history, Rng& rng) {
-  if (n_valid_ < StartupTrials(options_, space_->params().size())) {
+  if (n_valid_ < static_cast<size_t>(std::max(0, options_.n_startup_trials))) {
     return space_->Sample(rng);
   }
   const auto& params = space_->params();
   const std::vector<size_t> good = GoodSet();
 
-  // Good-set statistics, and pending trials as constant liars in the bad set.
+  // Good-set statistics; pending trials join the bad set as constant liars.
   std::vector<ParamStats> good_stats(params.size());
   for (size_t i = 0; i < params.size(); ++i)
     good_stats[i].counts.assign(stats_[i].counts.size(), 0);
   for (size_t g : good) AddToStats(observations_[g].assignment, 1.0, &good_stats);
-  std::vector<ParamStats> liars(params.size());
-  for (size_t i = 0; i < params.size(); ++i) liars[i].counts.assign(stats_[i].counts.size(), 0);
-  for (const auto& [id, assignment] : history.pending()) {
-    if (assignment.size() == params.size()) AddToStats(assignment, 1.0, &liars);
-  }
   std::vector<char> is_good(observations_.size(), 0);
   for (size_t g : good) is_good[g] = 1;
   std::vector<double> liar_values;
@@ -309,10 +304,28 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
     const int id = static_cast<int>(i);
     if (!space_->IsActive(a, id)) continue;
     const Param& p = params[i];
+    liar_values.clear();
+    for (const auto& [trial, assignment] : history.pending()) {
+      if (assignment.size() == params.size() && !IsAbsent(assignment[i])) {
+        liar_values.push_back(ToInternal(id, assignment[i]));
+      }
+    }
     if (p.categorical()) {
-      ParamStats bad = stats_[i];
-      for (size_t k = 0; k < bad.counts.size(); ++k) {
-        bad.counts[k] += liars[i].counts[k] - good_stats[i].counts[k];
+      // The bad observations per choice with Optuna's ramp weights: exact
+      // while few, from the incremental sums beyond (as for numbers).
+      double n_good = 0.0;
+      for (double c : good_stats[i].counts) n_good += c;
+      const size_t n_bad_obs =
+          active_[i].size() - static_cast<size_t>(n_good) + liar_values.size();
+      std::vector<double> bad(p.Cardinality(), 0.0);
+      if (n_bad_obs <= static_cast<size_t>(std::max(0, options_.exact_bad_limit))) {
+        size_t k = 0;
+        for (const auto& [obs, v] : active_[i]) {
+          if (!is_good[obs]) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
+        }
+        for (double v : liar_values) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
+      } else {
+        bad = WeightedBadHistogram(id, good, liar_values);
       }
       // Optuna's categorical kernel: each of the N observations puts 1 on
       // its choice plus e = prior_weight / (N + 1) on every choice (rows
@@ -321,18 +334,17 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       // sets stay close to their empirical frequencies.
       const int n = p.Cardinality();
       const double pw = options_.prior_weight;
-      auto mass = [&](const std::vector<double>& counts, double total, int k) {
-        const double e = pw / (total + 1.0);
-        return (std::max(counts[k], 0.0) + total * e) / (1.0 + n * e) + pw / n;
+      // With weights w_i the observations' rows add up to
+      // (weighted count + sum(w) e) / (1 + n e); e uses the number of rows.
+      auto mass = [&](const std::vector<double>& counts, double weight_sum, double rows, int k) {
+        const double e = pw / (rows + 1.0);
+        return (std::max(counts[k], 0.0) + weight_sum * e) / (1.0 + n * e) + pw / n;
       };
-      double n_good = 0.0, n_bad = 0.0;
-      for (int k = 0; k < n; ++k) {
-        n_good += good_stats[i].counts[k];
-        n_bad += std::max(bad.counts[k], 0.0);
-      }
+      double bad_weight = 0.0;
+      for (double w : bad) bad_weight += w;
       std::vector<double> l(n);
       double l_total = 0.0;
-      for (int k = 0; k < n; ++k) l_total += l[k] = mass(good_stats[i].counts, n_good, k);
+      for (int k = 0; k < n; ++k) l_total += l[k] = mass(good_stats[i].counts, n_good, n_good, k);
       int best = 0;
       double best_score = -std::numeric_limits<double>::infinity();
       for (int c = 0; c < options_.n_ei_candidates; ++c) {
@@ -340,7 +352,8 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
         int k = 0;
         while (k + 1 < n && pick >= l[k]) pick -= l[k++];
         // Normalisers of l and g do not depend on k.
-        const double score = std::log(l[k]) - std::log(mass(bad.counts, n_bad, k));
+        const double score =
+            std::log(l[k]) - std::log(mass(bad, bad_weight, static_cast<double>(n_bad_obs), k));
         if (score > best_score) {
           best_score = score;
           best = k;
@@ -353,12 +366,6 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
     for (size_t g : good) {
       const double v = observations_[g].assignment[i];
       if (!IsAbsent(v)) good_values.push_back(ToInternal(id, v));
-    }
-    liar_values.clear();
-    for (const auto& [trial, assignment] : history.pending()) {
-      if (assignment.size() == params.size() && !IsAbsent(assignment[i])) {
-        liar_values.push_back(ToInternal(id, assignment[i]));
-      }
     }
     a[i] = SampleNumeric(id, good_values, good, is_good, liar_values, rng);
   }

@@ -54,8 +54,8 @@ class TpeSampler final : public SamplerBase {
   // Sufficient statistics of one parameter over all observations.
   struct ParamStats {
     std::vector<double> counts;  // per choice (categorical) or per bin (numeric)
-    // Numeric: per bin, the sum of the observations' positions in active_
-    // (so a weight linear in the position sums up per bin in O(1)).
+    // Per choice or bin, the sum of the observations' positions in active_
+    // (so a weight linear in the position sums up per slot in O(1)).
     std::vector<double> position_sums;
   };
   // Internal (model) coordinates of a numeric parameter.
@@ -65,13 +65,15 @@ class TpeSampler final : public SamplerBase {
 
   void AddToStats(const Assignment& a, double weight, std::vector<ParamStats>* stats) const;
   int Bin(int id, double u) const;
+  // The histogram slot of internal value u: its choice, or its bin.
+  int Slot(int id, double u) const;
   double ToInternal(int id, double v) const;
   double FromInternal(int id, double u) const;
   std::vector<size_t> GoodSet();
   double SampleNumeric(int id, const std::vector<double>& good, const std::vector<size_t>& good_obs,
                        const std::vector<char>& is_good, const std::vector<double>& liars,
                        Rng& rng);
-  // The bad observations of numeric parameter `id` as a histogram, each with
+  // The bad observations of parameter `id` per slot (Slot), each with
   // its ramp weight (see RampWeight); O(bins + max_good + 25 + liars).
   std::vector<double> WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,
                                            const std::vector<double>& liars) const;
@@ -79,7 +81,7 @@ class TpeSampler final : public SamplerBase {
   std::vector<Range> ranges_;  // per parameter (numeric)
   std::vector<Observation> observations_;
   std::vector<ParamStats> stats_;
-  // Per numeric parameter: (observation index, internal value) of every
+  // Per parameter: (observation index, internal value) of every
   // observation where it was active, in trial order (the exact g(x)).
   std::vector<std::vector<std::pair<size_t, double>>> active_;
   // Single goal: indices into observations_ sorted by (loss, index).
