@@ -4,7 +4,10 @@
 // Pearson correlations that score them.
 //
 // All fitting runs in float64 on the CPU and is deterministic for its
-// inputs (no random numbers). Thread-safety: functions.
+// inputs (no random numbers), except that ridge ranks its penalties by
+// leave-one-out errors computed in float32 (oneDNN) and re-ranks in float64
+// every site whose two best penalties are within 1e-4 of each other.
+// Thread-safety: functions.
 #ifndef CONVRNN_WORKER_NEURAL_FIT_H_
 #define CONVRNN_WORKER_NEURAL_FIT_H_
 

@@ -130,6 +130,53 @@ TEST_CASE("PLS and ridge recover a known low-rank linear map", "[neural]") {
   CHECK(((coef - b).norm() / b.norm()).item<double>() < 0.05);
 }
 
+// The ridge fit as first written: a full SVD of the standardised training
+// features per fit, every penalty's leave-one-out error in float64. The
+// scorer's faster fit must choose the same penalties and predict the same.
+torch::Tensor ReferenceRidge(const torch::Tensor& x_train, const torch::Tensor& y_train,
+                             const torch::Tensor& x_test, const std::vector<double>& alphas) {
+  torch::Tensor mean = x_train.mean(0), sd = x_train.std(0, /*unbiased=*/false);
+  torch::Tensor xs = (x_train - mean) / sd, xt = (x_test - mean) / sd;
+  torch::Tensor y_mean = y_train.mean(0), yc = y_train - y_mean;
+  auto [u, sv, vh] = torch::linalg::svd(xs, /*full_matrices=*/false, /*driver=*/c10::nullopt);
+  torch::Tensor uty = u.t().mm(yc), s2 = sv.square();
+  torch::Tensor best_err = torch::full({yc.size(1)}, INFINITY, torch::kFloat64);
+  torch::Tensor best_alpha = torch::zeros({yc.size(1)}, torch::kFloat64);
+  for (double alpha : alphas) {
+    torch::Tensor d = s2 / (s2 + alpha);
+    torch::Tensor h = u.square().mv(d).clamp_max(1 - 1e-9);
+    torch::Tensor err = ((yc - u.mm(d.unsqueeze(1) * uty)) / (1 - h).unsqueeze(1)).square().mean(0);
+    torch::Tensor better = err < best_err;
+    best_err = torch::where(better, err, best_err);
+    best_alpha = torch::where(better, torch::full_like(best_alpha, alpha), best_alpha);
+  }
+  torch::Tensor shrink = sv.unsqueeze(1) / (s2.unsqueeze(1) + best_alpha.unsqueeze(0));
+  return xt.mm(vh.t().mm(shrink * uty)) + y_mean;
+}
+
+TEST_CASE("ridge matches a direct SVD fit, with fewer or more features than images", "[neural]") {
+  torch::manual_seed(0);
+  FitOptions options;
+  options.method = NeuralMethod::kRidge;
+  for (int64_t f : {30, 200}) {
+    const int64_t n = 120, m = 50;
+    // Correlated features, sites from strong signal to none, so that every
+    // penalty from 1e-2 to 1e6 is someone's best.
+    torch::Tensor x =
+        torch::randn({n + 40, 10}, torch::kFloat64).mm(torch::randn({10, f}, torch::kFloat64)) +
+        0.3 * torch::randn({n + 40, f}, torch::kFloat64) + 2.0;
+    torch::Tensor signal = torch::linspace(0, 2, m, torch::kFloat64);
+    torch::Tensor y = x.mm(torch::randn({f, m}, torch::kFloat64)) / std::sqrt(f) * signal +
+                      torch::randn({n + 40, m}, torch::kFloat64);
+    torch::Tensor x_train = x.slice(0, 0, n), x_test = x.slice(0, n);
+    torch::Tensor y_train = y.slice(0, 0, n);
+    torch::Tensor ours = FitPredict(x_train, y_train, x_test, options);
+    torch::Tensor ref = ReferenceRidge(x_train, y_train, x_test, options.ridge_alphas);
+    INFO("features " << f << " max difference " << (ours - ref).abs().max().item<double>());
+    CHECK(torch::allclose(ours, ref, /*rtol=*/1e-7, /*atol=*/1e-9));
+  }
+}
+
 TEST_CASE("the teacher scores near its ceiling, others lower", "[neural]") {
   const NeuralData& data = TeacherData();
   NeuralScore teacher = Score(TeacherSpec(), 1, data);
