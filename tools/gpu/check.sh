@@ -371,7 +371,7 @@ for (dev, batch, cell, prec, cl), r in sorted(rows.items()):
 EOF
 }
 export -f bench_pair run_side gpu_bench cpu_bench
-if [ -n "$BENCH" ] && [ -n "$PY" ]; then
+if [ -z "${SKIP_BENCH:-}" ] && [ -n "$BENCH" ] && [ -n "$PY" ]; then
   if [ "$TORCH_CUDA" = 1 ]; then
     step bench_gpu 150 50 gpu_bench
   else
