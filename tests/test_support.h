@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "util/remove_tree.h"
 
 namespace convrnn::testing {
 
@@ -25,8 +26,7 @@ class TempDir {
     path_ = pattern;
   }
   ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
+    (void)RemoveTree(path_.string());  // best effort
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

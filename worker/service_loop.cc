@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "util/remove_tree.h"
 #include "worker/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION
@@ -346,10 +347,12 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
   Log(absl::StrCat(name, ": completed, val_top1 ", metric("val_top1"),
                    response.already_completed() ? " (already recorded)" : ""));
   if (options_.remove_checkpoint_on_complete && !options_.checkpoint_root.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(
-        std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", trial->trial_id),
-        ec);
+    const std::string dir = (std::filesystem::path(options_.checkpoint_root) /
+                             absl::StrCat("trial-", trial->trial_id))
+                                .string();
+    if (absl::Status removed = RemoveTree(dir); !removed.ok()) {
+      Log(absl::StrCat(name, ": could not remove its checkpoint: ", removed.message()));
+    }
   }
   return absl::OkStatus();
 }

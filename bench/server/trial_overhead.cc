@@ -20,6 +20,7 @@
 #include "db/store.h"
 #include "server/coordinator.h"
 #include "util/clock.h"
+#include "util/remove_tree.h"
 
 namespace {
 
@@ -80,7 +81,10 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "Scratch directory (emptied)");
   CLI11_PARSE(app, argc, argv);
 
-  std::filesystem::remove_all(dir);
+  if (absl::Status s = convrnn::RemoveTree(dir); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 1;
+  }
   std::filesystem::create_directories(dir);
   convrnn::db::Options store_options;
   store_options.sync_full = sync == "full";

@@ -13,6 +13,7 @@
 
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/process.h"
+#include "util/remove_tree.h"
 
 namespace convrnn::e2e {
 namespace {
@@ -117,7 +118,7 @@ TEST_CASE("a neural objective campaign completes and convrnn score scores a tria
   const std::string other = std::to_string(ranked[1]["id"].get<int64_t>());
   const std::string dir = cluster.dir() + "/checkpoints/trial-" + other;
   REQUIRE(std::filesystem::exists(dir));
-  std::filesystem::remove_all(dir);
+  REQUIRE(RemoveTree(dir).ok());
   RunResult missing = cluster.Client({"score", other, "--neural", recordings});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find(dir + "/checkpoint.pt") != std::string::npos);

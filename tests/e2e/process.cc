@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "util/remove_tree.h"
+
 namespace convrnn::e2e {
 
 namespace {
@@ -141,7 +143,7 @@ bool WaitFor(const std::function<bool()>& predicate, std::chrono::milliseconds t
 std::string TempDir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("convrnn_e2e_" + name + "_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
+  (void)RemoveTree(dir.string());  // a previous run with this pid
   std::filesystem::create_directories(dir);
   return dir.string();
 }

@@ -14,6 +14,7 @@
 
 #include "tests/torch_catch.h"
 #include "tests/worker/fake_worker_service.h"
+#include "util/remove_tree.h"
 #include "worker/service_loop.h"
 #include "worker/torch_executor.h"
 
@@ -56,7 +57,7 @@ std::string DivergingSpec() {
 std::string TempDir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("convrnn_worker_service_test_" + name + "_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
+  REQUIRE(RemoveTree(dir.string()).ok());
   return dir.string();
 }
 
@@ -199,7 +200,7 @@ TEST_CASE("a retried attempt resumes from its checkpoint when reachable", "[work
   CHECK(out.calls.completes[1].final_metrics().at("resumed_epochs") == 0);
   // Completed trials leave no checkpoint behind.
   CHECK_FALSE(std::filesystem::exists(std::filesystem::path(root) / "trial-7"));
-  std::filesystem::remove_all(root);
+  REQUIRE(RemoveTree(root).ok());
 }
 
 // --- the binary ---

@@ -1,0 +1,48 @@
+#include "util/remove_tree.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace convrnn {
+namespace {
+
+// nftw's callback takes no user pointer; the first error of the walk in
+// progress on this thread lives here.
+thread_local absl::Status* walk_error = nullptr;
+
+int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
+  if (type == FTW_DNR && walk_error->ok()) {
+    *walk_error = absl::PermissionDeniedError(absl::StrCat("cannot read directory ", path));
+  }
+  if (std::remove(path) != 0 && errno != ENOENT && walk_error->ok()) {
+    *walk_error = absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
+  }
+  return 0;  // keep going
+}
+
+}  // namespace
+
+absl::Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("cannot stat ", path, ": ", std::strerror(errno)));
+  }
+  absl::Status error;
+  absl::Status* outer = walk_error;
+  walk_error = &error;
+  const int rc = nftw(path.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS);
+  walk_error = outer;
+  if (rc != 0 && error.ok()) {
+    error = absl::InternalError(absl::StrCat("cannot walk ", path, ": ", std::strerror(errno)));
+  }
+  return error;
+}
+
+}  // namespace convrnn
