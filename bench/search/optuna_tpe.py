@@ -9,6 +9,7 @@ each timed sample is ask + the define-by-run suggestions + tell.
   /usr/bin/python3 bench/search/optuna_tpe.py --cpp build-search/bench/search/convrnn_search_bench
   /usr/bin/python3 bench/search/optuna_tpe.py --quality 20   # median best after 25..200 trials
   /usr/bin/python3 bench/search/optuna_tpe.py --quality 20 --function branin,hartmann6
+  /usr/bin/python3 bench/search/optuna_tpe.py --quality 200 --function branin --dump optuna.jsonl
 
 --function picks the quality objectives: convrnn (the space above, maximise,
 optimum 3.8), branin (x1 in [-5, 10], x2 in [0, 15], minimise, optimum
@@ -18,6 +19,7 @@ are uniform parameters x0.. as in suggest_latency.cc.
 Needs Debian's python3-optuna (deps/debian-packages.txt). Reference only; never linked.
 """
 import argparse
+import json
 import math
 import random
 import statistics
@@ -121,7 +123,7 @@ def measure(n, samples):
     return ms[len(ms) // 2], ms[min(len(ms) - 1, int(0.99 * len(ms)))]
 
 
-def quality(seeds, function):
+def quality(seeds, function, dump=None):
     objective, direction, optimum = FUNCTIONS[function]
     sign = 1 if direction == "maximize" else -1
     checkpoints = [25, 50, 100, 200]
@@ -142,6 +144,10 @@ def quality(seeds, function):
                 if t + 1 in checkpoints:
                     best[checkpoints.index(t + 1)].append(sign * b)
         print(f"{name:<10}" + "".join(f" {statistics.median(v):>10.4f}" for v in best), flush=True)
+        if dump:
+            dump.write(json.dumps({"function": function, "sampler": name, "impl": "optuna",
+                                   "checkpoints": checkpoints, "best": best}) + "\n")
+            dump.flush()
 
 
 def ours(binary):
@@ -159,13 +165,16 @@ def main():
     parser.add_argument("--cpp", help="path of convrnn_search_bench, to print the ratio")
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--quality", type=int, default=0, help="seeds for the quality run")
+    parser.add_argument("--dump", help="append each sampler's per-seed bests as JSON lines "
+                        "(for compare_quality.py)")
     parser.add_argument("--function", default="convrnn",
                         help="comma-separated quality objectives: " + ",".join(FUNCTIONS))
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.quality:
+        dump = open(args.dump, "a") if args.dump else None
         for function in args.function.split(","):
-            quality(args.quality, function)
+            quality(args.quality, function, dump)
         return
     cpp = ours(args.cpp) if args.cpp else {}
     print(f"optuna {optuna.__version__}")

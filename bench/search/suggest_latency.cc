@@ -13,6 +13,8 @@
 //     uniform parameters: RGC knobs of a small spec, read back from the
 //     suggestion's assignment by name (Branin's x1 in [-5, 10], x2 in
 //     [0, 15] as affine maps of tau_offset, gate_offset in [-5, 5]).
+//     --dump FILE appends every seed's bests as JSON lines for
+//     bench/search/compare_quality.py.
 //
 // For each history size the sampler first ingests the history (one-time,
 // reported separately), then each timed call is one Suggest plus finishing
@@ -152,7 +154,9 @@ double Percentile(std::vector<double> v, double q) {
 }
 
 // Median over `seeds` of the best value after each checkpoint.
-void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base) {
+// With `dump`, appends one JSON line per sampler with every seed's best at
+// each checkpoint (bench/search/compare_quality.py reads them).
+void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base, std::FILE* dump) {
   auto space = std::make_shared<const Space>(*Space::Parse(fn.space));
   const double sign = fn.goal == Goal::kMaximize ? 1.0 : -1.0;
   const std::vector<int> checkpoints = {25, 50, 100, 200};
@@ -190,6 +194,13 @@ void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base) {
     for (auto& v : best) std::printf(" %10.4f", Percentile(v, 0.5));
     std::printf("\n");
     std::fflush(stdout);
+    if (dump != nullptr) {
+      const nlohmann::json line = {{"function", fn.name}, {"sampler", algorithm},
+                                   {"impl", "ours"},      {"checkpoints", checkpoints},
+                                   {"best", best}};
+      std::fprintf(dump, "%s\n", line.dump().c_str());
+      std::fflush(dump);
+    }
   }
 }
 
@@ -197,12 +208,14 @@ int Main(int argc, char** argv) {
   int samples = 200;
   int quality_seeds = 0;
   std::string functions = "convrnn";
+  std::string dump_path;
   SamplerOptions base;  // --tpe-* override the TPE defaults (for tuning runs)
   for (int i = 1; i + 1 < argc; ++i) {
     const char* v = argv[i + 1];
     if (std::strcmp(argv[i], "--samples") == 0) samples = std::atoi(v);
     if (std::strcmp(argv[i], "--quality") == 0) quality_seeds = std::atoi(v);
     if (std::strcmp(argv[i], "--function") == 0) functions = v;
+    if (std::strcmp(argv[i], "--dump") == 0) dump_path = v;
     if (std::strcmp(argv[i], "--tpe-startup") == 0) base.n_startup_trials = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-candidates") == 0) base.n_ei_candidates = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-gamma") == 0) base.gamma = std::atof(v);
@@ -215,6 +228,11 @@ int Main(int argc, char** argv) {
   if (quality_seeds > 0) {
     if (functions == "all") functions = "convrnn,branin,hartmann6";
     const std::vector<QualityFunction> all = QualityFunctions();
+    std::FILE* dump = nullptr;
+    if (!dump_path.empty() && (dump = std::fopen(dump_path.c_str(), "a")) == nullptr) {
+      std::fprintf(stderr, "cannot open --dump %s\n", dump_path.c_str());
+      return 2;
+    }
     size_t start = 0;
     while (start <= functions.size()) {
       size_t end = functions.find(',', start);
@@ -226,9 +244,10 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "unknown --function %s\n", name.c_str());
         return 2;
       }
-      Quality(*it, quality_seeds, base);
+      Quality(*it, quality_seeds, base, dump);
       start = end + 1;
     }
+    if (dump != nullptr) std::fclose(dump);
     return 0;
   }
   auto space = std::make_shared<const Space>(*Space::Parse(BenchSpace()));
