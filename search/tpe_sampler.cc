@@ -261,9 +261,20 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
       const double scale = counts[k] / norm;
       for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
     }
-    const double prior_density = options_.prior_weight / range;
-    log_g = [&, bin_width, prior_density, n_bad](double x) {
-      return std::log((smooth[Bin(id, x)] / bin_width + prior_density) /
+    // The same units as the exact estimator: with equal-height kernels each
+    // bad kernel (sigma bad_sigma) and the prior (sigma range) enter at
+    // their heights, i.e. their densities times their sigmas. The prior is
+    // a Gaussian at the centre truncated to the range, as in l(x).
+    const bool height = options_.equal_kernel_heights;
+    const double bad_scale = height ? bad_sigma : 1.0;
+    const double mid = 0.5 * (r.lo + r.hi);
+    const double prior_mass = std::erf(0.5 / std::sqrt(2.0));  // Phi(1/2) - Phi(-1/2)
+    const double prior_peak = options_.prior_weight * (height ? range : 1.0) /
+                              (range * std::sqrt(2.0 * M_PI) * prior_mass);
+    log_g = [&, bin_width, bad_scale, mid, prior_peak, n_bad](double x) {
+      const double d = (x - mid) / range;
+      const double prior = prior_peak * std::exp(-0.5 * d * d);
+      return std::log((smooth[Bin(id, x)] / bin_width * bad_scale + prior) /
                       (n_bad + options_.prior_weight));
     };
   }

@@ -51,10 +51,13 @@ double Objective(const ArchSpec& spec) {
 }
 
 // Runs `trials` sequential trials; returns the best objective value.
+// exact_bad_limit 0 sends TPE down its flat-cost path (weighted histograms)
+// from the first model-based trial, as a history past 1,000 trials would.
 double Run(const std::string& algorithm, std::shared_ptr<const Space> space, uint64_t seed,
-           int trials) {
+           int trials, int exact_bad_limit = SamplerOptions().exact_bad_limit) {
   SamplerOptions options;
   options.seed = seed;
+  options.exact_bad_limit = exact_bad_limit;
   options.population_size = 20;
   options.tournament_size = 5;
   auto sampler = Make(algorithm, space, options);
@@ -106,7 +109,8 @@ TEST_CASE("TPE and evolution beat random on an objective with a known optimum", 
 }
 
 // Branin (minimum 0.397887) on two RGC knobs mapped to x1 in [-5, 10], x2 in [0, 15].
-double BestBranin(const std::string& algorithm, uint64_t seed, int trials) {
+double BestBranin(const std::string& algorithm, uint64_t seed, int trials,
+                  int exact_bad_limit = SamplerOptions().exact_bad_limit) {
   absl::StatusOr<Space> parsed = Space::Parse(json::parse(R"({
       "time": {"steps": 3}, "layers": [{"channels": 4, "cell": {"type": "rgc",
       "tau_offset": {"uniform": [-5, 5]}, "gate_offset": {"uniform": [-5, 5]}}}]})"));
@@ -118,6 +122,7 @@ double BestBranin(const std::string& algorithm, uint64_t seed, int trials) {
   options.population_size = 10;
   options.tournament_size = 3;
   options.n_startup_trials = 10;
+  options.exact_bad_limit = exact_bad_limit;
   auto sampler = Make(algorithm, space, options);
   History history;
   double best = 1e9;
@@ -149,6 +154,31 @@ TEST_CASE("TPE beats random on Branin", "[search]") {
   WARN("mean regret after " << kTrials << " trials: random " << regret[0] / kSeeds << ", tpe "
                             << regret[1] / kSeeds << ", evolution " << regret[2] / kSeeds);
   CHECK(regret[1] < 0.4 * regret[0]);
+}
+
+TEST_CASE("TPE's flat-cost path (histogram bad set) also beats random", "[search]") {
+  // The path every suggestion takes once a parameter has more than
+  // exact_bad_limit bad observations; forced here from the start.
+  constexpr int kSeeds = 8;
+  double random = 0, histogram = 0;
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    random += BestBranin("random", seed, 80) - 0.397887;
+    histogram += BestBranin("tpe", seed, 80, /*exact_bad_limit=*/0) - 0.397887;
+  }
+  INFO("mean Branin regret after 80 trials: random " << random / kSeeds << ", tpe (histogram) "
+                                                     << histogram / kSeeds);
+  CHECK(histogram < 0.5 * random);
+
+  auto space = ConvRnnSpace(4);
+  double r = 0, h = 0;
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    r += Run("random", space, seed, 120);
+    h += Run("tpe", space, seed, 120, /*exact_bad_limit=*/0);
+  }
+  INFO("conditional objective, mean best after 120 trials: random " << r / kSeeds
+                                                                      << ", tpe (histogram) "
+                                                                      << h / kSeeds);
+  CHECK(h / kSeeds > r / kSeeds + 0.25);
 }
 
 // A history with `n` finished trials (some pruned, one failed) and 2 pending.
