@@ -12,17 +12,16 @@ namespace convrnn::search {
 namespace {
 
 // Optuna's default_weights: with n bad observations in trial order, the newest
-// 25 weigh 1 and the older ones ramp linearly from 1/n up to 1, so old
+// kFlat weigh 1 and the older ones ramp linearly from 1/n up to 1, so old
 // regions of a long search stop dominating g(x).
+constexpr size_t kFlat = 25;
 double RampWeight(size_t i, size_t n) {
-  constexpr size_t kFlat = 25;
   if (n <= kFlat || i + kFlat >= n) return 1.0;
   const size_t ramp = n - kFlat;
   if (ramp == 1) return 1.0 / static_cast<double>(n);
   const double lo = 1.0 / static_cast<double>(n);
   return lo + (1.0 - lo) * static_cast<double>(i) / static_cast<double>(ramp - 1);
 }
-
 
 }  // namespace
 
@@ -173,19 +172,18 @@ std::vector<size_t> TpeSampler::GoodSet() {
 std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,
                                                      const std::vector<double>& liars) const {
   // RampWeight(k, n) over all n active observations is lo + c * k below the
-  // newest 25 and 1 for them: summed per bin from the counts and position
-  // sums, then the newest 25 corrected to 1 and the good set taken out.
+  // newest kFlat and 1 for them: summed per slot from the counts and
+  // position sums, then the newest kFlat corrected to 1 and the good set
+  // taken out.
   // (Positions count the good trials too, which Optuna's do not: at most
   // max_good places of a ramp over more than exact_bad_limit.)
   const ParamStats& s = stats_[id];
   const auto& active = active_[id];
   const size_t n = active.size();
-  constexpr size_t kFlat = 25;
   std::vector<double> mass(s.counts.size());
   const size_t ramp = n > kFlat ? n - kFlat : 0;
   const double lo = n > 0 ? 1.0 / static_cast<double>(n) : 1.0;
   const double c = ramp > 1 ? (1.0 - lo) / static_cast<double>(ramp - 1) : 0.0;
-  auto weight = [&](size_t k) { return k >= ramp ? 1.0 : lo + c * static_cast<double>(k); };
   if (ramp == 0) {
     mass = s.counts;
   } else {
@@ -195,7 +193,7 @@ std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<s
   for (size_t g : good_obs) {
     const auto it = std::lower_bound(active.begin(), active.end(), std::make_pair(g, -HUGE_VAL));
     if (it == active.end() || it->first != g) continue;  // inactive in that trial
-    mass[Slot(id, it->second)] -= weight(static_cast<size_t>(it - active.begin()));
+    mass[Slot(id, it->second)] -= RampWeight(static_cast<size_t>(it - active.begin()), n);
   }
   for (double u : liars) mass[Slot(id, u)] += 1.0;
   for (double& m : mass) m = std::max(m, 0.0);

@@ -11,19 +11,23 @@
 // by l(x) / g(x) (bad density) and the best is kept.
 //   categorical: Optuna's kernel (each observation smoothed over all choices
 //                by prior_weight / (N + 1)) plus a uniform prior component;
-//   numeric:     adaptive Parzen window over the good values plus a broad
-//                prior component centred on the range (Optuna/HyperOpt's
-//                bandwidth rule), in log space for loguniform and in
-//                grid-index space for int.
-// The bad set of a numeric parameter is a histogram of bad_bins bins over
-// its range, smoothed when scored by a Gaussian of Optuna's minimum
-// bandwidth range / min(100, 1 + n_bad) (at least one bin). Counts over all
-// trials are kept incrementally and the good set (at most max_good trials)
-// is subtracted per call, so a suggestion costs
-// O(params * (max_good * n_ei + bad_bins * kernel width) + pending),
-// independent of the number of finished trials. With several goals the good
-// set is the best max_good trials by non-dominated rank, re-ranked when new
-// results arrive (O(n * front size)).
+//   numeric:     adaptive Parzen estimators (search/parzen.h: Optuna/HyperOpt's
+//                bandwidth rule, a broad prior centred on the range), in log
+//                space for loguniform and in grid-index space for int; with
+//                equal_kernel_heights each kernel enters at its peak height,
+//                as Optuna 3.1 computes it.
+// Bad observations weigh by Optuna's ramp (older ones less; see RampWeight).
+// While a parameter has at most exact_bad_limit bad observations, g(x) is
+// exact over them: O(n_ei * exact_bad_limit) per numeric parameter. Beyond,
+// g(x) comes from per-slot (choice or bin) counts and sums of positions in
+// trial order, kept incrementally, with the good set (at most max_good
+// trials) and the newest 25 corrected per call; a numeric histogram of
+// bad_bins bins is smoothed by a Gaussian of Optuna's minimum bandwidth
+// range / min(100, 1 + n_bad) (at least one bin). Either way a suggestion
+// costs at most O(params * (n_ei * exact_bad_limit + bad_bins * kernel
+// width) + pending), independent of the number of finished trials. With
+// several goals the good set is the best max_good trials by non-dominated
+// rank, re-ranked when new results arrive (O(n * front size)).
 //
 // Thread-safety: as Sampler.
 #ifndef CONVRNN_SEARCH_TPE_SAMPLER_H_
