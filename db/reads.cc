@@ -215,4 +215,17 @@ absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign
   });
 }
 
+absl::StatusOr<std::vector<int64_t>> ExpiredIds(Connection& conn, const std::string& sql,
+                                                int64_t now_us) {
+  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql));
+  stmt.Bind(1, now_us);
+  std::vector<int64_t> ids;
+  while (true) {
+    DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) break;
+    ids.push_back(stmt.Int64(0));
+  }
+  return ids;
+}
+
 }  // namespace convrnn::db::reads

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,10 @@ absl::StatusOr<Worker> GetWorker(Connection& conn, int64_t worker_id);
 absl::StatusOr<std::vector<Worker>> ListWorkers(Connection& conn, int64_t seen_since_us);
 absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign_id,
                                               int64_t after_id, int limit);
+// The first column of every row `sql` returns with `now_us` bound to ?1
+// (the ids of leases that expired by then).
+absl::StatusOr<std::vector<int64_t>> ExpiredIds(Connection& conn, const std::string& sql,
+                                                int64_t now_us);
 
 }  // namespace convrnn::db::reads
 

@@ -187,16 +187,8 @@ absl::StatusOr<Score> SqliteStore::FailScore(int64_t lease_token, std::string_vi
 
 absl::StatusOr<std::vector<Score>> SqliteStore::ExpireScoreLeases(int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<std::vector<Score>> {
-    std::vector<int64_t> expired;
-    {
-      DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kExpiredScoreLeases));
-      stmt.Bind(1, now_us);
-      while (true) {
-        DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-        if (!has_row) break;
-        expired.push_back(stmt.Int64(0));
-      }
-    }
+    DB_ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
+                        reads::ExpiredIds(conn, sql::kExpiredScoreLeases, now_us));
     std::vector<Score> changed;
     for (int64_t id : expired) {
       DB_ASSIGN_OR_RETURN(Score score, GetScoreOn(conn, id));

@@ -463,16 +463,8 @@ absl::StatusOr<Trial> SqliteStore::ReleaseLease(int64_t lease_token, std::string
 
 absl::StatusOr<std::vector<Trial>> SqliteStore::ExpireLeases(int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<std::vector<Trial>> {
-    std::vector<int64_t> expired;
-    {
-      DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kExpiredLeases));
-      stmt.Bind(1, now_us);
-      while (true) {
-        DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-        if (!has_row) break;
-        expired.push_back(stmt.Int64(0));
-      }
-    }
+    DB_ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
+                        reads::ExpiredIds(conn, sql::kExpiredLeases, now_us));
     std::vector<Trial> changed;
     for (int64_t id : expired) {
       DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, id));
