@@ -13,11 +13,8 @@ rounds=${4:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-data=${NEURAL_BENCH_H5:-$work/bench.h5}
-if [ ! -f "$data" ]; then
-  "$after/worker/convrnn-neural-synth" --spec "$here/teacher.json" --out "$data" \
-    --images 3200 --sites-per-region 128 --reps 4 --noise 1.0 --bins 26 --seed 1 --threads "$threads"
-fi
+. "$here/recordings.sh"
+data=$(neural_recordings "$after" "$threads" "$work")
 for round in $(seq "$rounds"); do
   for method in ${METHODS:-pls ridge}; do
     for build in "$before" "$after"; do

@@ -11,11 +11,8 @@ threads=${2:-2}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-data=${NEURAL_BENCH_H5:-$work/bench.h5}
-if [ ! -f "$data" ]; then
-  "$build/worker/convrnn-neural-synth" --spec "$here/teacher.json" --out "$data" \
-    --images 3200 --sites-per-region 128 --reps 4 --noise 1.0 --bins 26 --seed 1 --threads "$threads"
-fi
+. "$here/recordings.sh"
+data=$(neural_recordings "$build" "$threads" "$work")
 ls -l "$data" >&2
 for method in ${METHODS:-pls ridge}; do
   /usr/bin/time -f "$method: wall %e s, peak RSS %M KiB" \
