@@ -108,14 +108,19 @@ TEST_CASE("TPE and evolution beat random on an objective with a known optimum", 
                             << seconds << " s");
 }
 
-// Branin (minimum 0.397887) on two RGC knobs mapped to x1 in [-5, 10], x2 in [0, 15].
-double BestBranin(const std::string& algorithm, uint64_t seed, int trials,
-                  int exact_bad_limit = SamplerOptions().exact_bad_limit) {
+// Two uniform knobs of one RGC layer, tau_offset and gate_offset in [-5, 5].
+std::shared_ptr<const Space> TwoKnobSpace() {
   absl::StatusOr<Space> parsed = Space::Parse(json::parse(R"({
       "time": {"steps": 3}, "layers": [{"channels": 4, "cell": {"type": "rgc",
       "tau_offset": {"uniform": [-5, 5]}, "gate_offset": {"uniform": [-5, 5]}}}]})"));
   REQUIRE(parsed.ok());
-  auto space = std::make_shared<const Space>(*std::move(parsed));
+  return std::make_shared<const Space>(*std::move(parsed));
+}
+
+// Branin (minimum 0.397887) on two RGC knobs mapped to x1 in [-5, 10], x2 in [0, 15].
+double BestBranin(const std::string& algorithm, uint64_t seed, int trials,
+                  int exact_bad_limit = SamplerOptions().exact_bad_limit) {
+  auto space = TwoKnobSpace();
   SamplerOptions options;
   options.seed = seed;
   options.goals = {Goal::kMinimize};
@@ -217,9 +222,7 @@ std::vector<json> TpeRun(std::shared_ptr<const Space> space, SamplerOptions opti
 }
 
 TEST_CASE("TPE samples 10 start-up trials at random unless told otherwise", "[search]") {
-  auto small = std::make_shared<const Space>(*Space::Parse(json::parse(R"({
-      "time": {"steps": 3}, "layers": [{"channels": 4, "cell": {"type": "rgc",
-      "tau_offset": {"uniform": [-5, 5]}, "gate_offset": {"uniform": [-5, 5]}}}]})")));
+  auto small = TwoKnobSpace();
   auto large = ConvRnnSpace(6);
   REQUIRE(large->params().size() >= 40);
   for (const auto& [space, expected] : {std::pair{small, 10}, std::pair{large, 10}}) {
@@ -341,11 +344,7 @@ double Hypervolume2d(std::vector<std::vector<double>> points, double ref0, doubl
 
 // Two conflicting objectives on two RGC knobs: distance to (0, 0) and to (2, 2).
 double FrontHypervolume(const std::string& algorithm, uint64_t seed, int trials) {
-  absl::StatusOr<Space> parsed = Space::Parse(json::parse(R"({
-      "time": {"steps": 3}, "layers": [{"channels": 4, "cell": {"type": "rgc",
-      "tau_offset": {"uniform": [-5, 5]}, "gate_offset": {"uniform": [-5, 5]}}}]})"));
-  REQUIRE(parsed.ok());
-  auto space = std::make_shared<const Space>(*std::move(parsed));
+  auto space = TwoKnobSpace();
   SamplerOptions options;
   options.seed = seed;
   options.goals = {Goal::kMinimize, Goal::kMinimize};
