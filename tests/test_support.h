@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
 namespace convrnn::testing {
 

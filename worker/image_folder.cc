@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "util/posix_fs.h"
 #include "worker/data.h"
 
 namespace convrnn {
@@ -29,13 +30,12 @@ bool IsImageFile(const fs::path& p) {
 
 // Sorted sub-folder names of `dir`.
 absl::StatusOr<std::vector<std::string>> SubFolders(const fs::path& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory(ec)) names.push_back(it->path().filename().string());
+  absl::StatusOr<std::vector<DirEntry>> entries = ListDirectory(dir.string());
+  if (!entries.ok()) return entries.status();
+  std::vector<std::string> names;  // sorted, as the entries are
+  for (const DirEntry& e : *entries) {
+    if (e.is_directory) names.push_back(e.name);
   }
-  if (ec) return absl::NotFoundError(absl::StrCat(dir.string(), ": ", ec.message()));
-  std::sort(names.begin(), names.end());
   return names;
 }
 
@@ -121,15 +121,13 @@ absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir,
           absl::StrCat((split_dir / name).string(), ": class folder not present under train/"));
     }
     const int64_t label = it - classes.begin();
-    std::vector<std::string> files;
-    std::error_code ec;
-    for (fs::directory_iterator f(split_dir / name, ec), end; !ec && f != end; f.increment(ec)) {
-      if (f->is_regular_file(ec) && IsImageFile(f->path())) files.push_back(f->path().string());
+    const fs::path class_dir = split_dir / name;
+    absl::StatusOr<std::vector<DirEntry>> entries = ListDirectory(class_dir.string());
+    if (!entries.ok()) return entries.status();
+    for (const DirEntry& e : *entries) {  // sorted by name
+      const fs::path file = class_dir / e.name;
+      if (e.is_regular_file && IsImageFile(file)) items.push_back({file.string(), label});
     }
-    if (ec)
-      return absl::NotFoundError(absl::StrCat((split_dir / name).string(), ": ", ec.message()));
-    std::sort(files.begin(), files.end());
-    for (std::string& file : files) items.push_back({std::move(file), label});
   }
   return items;
 }

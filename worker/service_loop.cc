@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 #include "worker/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION

@@ -20,7 +20,7 @@
 #include "db/store.h"
 #include "server/coordinator.h"
 #include "util/clock.h"
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/process.h"
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
 namespace convrnn::e2e {
 namespace {

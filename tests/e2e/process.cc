@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
 namespace convrnn::e2e {
 

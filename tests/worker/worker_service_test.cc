@@ -14,7 +14,7 @@
 
 #include "tests/torch_catch.h"
 #include "tests/worker/fake_worker_service.h"
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 #include "worker/service_loop.h"
 #include "worker/torch_executor.h"
 

@@ -1,11 +1,14 @@
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -43,6 +46,30 @@ absl::Status RemoveTree(const std::string& path) {
     error = absl::InternalError(absl::StrCat("cannot walk ", path, ": ", std::strerror(errno)));
   }
   return error;
+}
+
+absl::StatusOr<std::vector<DirEntry>> ListDirectory(const std::string& path) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(path.c_str()), closedir);
+  if (dir == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  std::vector<DirEntry> entries;
+  while (true) {
+    errno = 0;
+    const dirent* e = readdir(dir.get());
+    if (e == nullptr) {
+      if (errno != 0) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+      break;
+    }
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (stat((path + "/" + name).c_str(), &st) != 0) continue;  // gone, or a dangling link
+    entries.push_back({name, S_ISDIR(st.st_mode), S_ISREG(st.st_mode)});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  return entries;
 }
 
 }  // namespace convrnn

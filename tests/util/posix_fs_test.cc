@@ -1,4 +1,4 @@
-#include "util/remove_tree.h"
+#include "util/posix_fs.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +58,37 @@ TEST_CASE("RemoveTree names what it could not remove", "[util]") {
   CHECK_FALSE(s.ok());
   CHECK(std::string(s.message()).find("cannot remove /proc/version") != std::string::npos);
   CHECK(Exists("/proc/version"));
+}
+
+TEST_CASE("ListDirectory lists entries sorted, with their kinds, links followed", "[util]") {
+  const std::string root = MakeTemp();
+  REQUIRE(mkdir((root + "/b_dir").c_str(), 0755) == 0);
+  std::ofstream(root + "/c.png") << "x";
+  std::ofstream(root + "/a.txt") << "y";
+  REQUIRE(symlink((root + "/b_dir").c_str(), (root + "/d_link").c_str()) == 0);
+  REQUIRE(symlink((root + "/nowhere").c_str(), (root + "/e_dangling").c_str()) == 0);
+  absl::StatusOr<std::vector<DirEntry>> entries = ListDirectory(root);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == 4);  // the dangling link is skipped
+  CHECK((*entries)[0].name == "a.txt");
+  CHECK((*entries)[0].is_regular_file);
+  CHECK((*entries)[1].name == "b_dir");
+  CHECK((*entries)[1].is_directory);
+  CHECK((*entries)[2].name == "c.png");
+  CHECK((*entries)[3].name == "d_link");
+  CHECK((*entries)[3].is_directory);
+  CHECK_FALSE((*entries)[3].is_regular_file);
+  REQUIRE(RemoveTree(root).ok());
+}
+
+TEST_CASE("ListDirectory names a path it cannot open", "[util]") {
+  const absl::StatusOr<std::vector<DirEntry>> missing =
+      ListDirectory("/tmp/convrnn-list-never-created");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  CHECK(std::string(missing.status().message()).find("/tmp/convrnn-list-never-created") !=
+        std::string::npos);
+  CHECK_FALSE(ListDirectory("/proc/version").ok());  // a file, not a directory
 }
 
 }  // namespace
