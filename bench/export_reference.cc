@@ -22,8 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "worker/arch_spec.h"
-#include "worker/model.h"
+#include "spec/arch_spec.h"
+#include "worker/model/model.h"
 
 namespace convrnn {
 namespace {

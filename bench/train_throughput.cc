@@ -28,10 +28,10 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "worker/arch_spec.h"
-#include "worker/data.h"
-#include "worker/openmp_policy.h"
-#include "worker/trainer.h"
+#include "spec/arch_spec.h"
+#include "worker/data/data.h"
+#include "worker/train/openmp_policy.h"
+#include "worker/train/trainer.h"
 
 namespace convrnn {
 namespace {

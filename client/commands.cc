@@ -16,7 +16,7 @@
 #include "client/spec_render.h"
 #include "client/watch_view.h"
 #include "util/json_object.h"
-#include "worker/arch_spec.h"
+#include "spec/arch_spec.h"
 
 namespace convrnn::client {
 namespace {

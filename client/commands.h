@@ -58,7 +58,7 @@ absl::Status StopCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status WorkersCommand(const CommandEnv& env, bool include_dead);
 
-// What `convrnn score` asks for (the neural section, worker/neural_spec.h).
+// What `convrnn score` asks for (the neural section, spec/neural_spec.h).
 struct ScoreArgs {
   std::string file;  // HDF5 recordings: a path on the workers
   std::string method = "pls";

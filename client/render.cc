@@ -11,7 +11,7 @@
 #include "client/format.h"
 #include "client/proto_json.h"
 #include "client/spec_render.h"
-#include "worker/arch_spec.h"
+#include "spec/arch_spec.h"
 
 namespace convrnn::client {
 namespace {

@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "worker/arch_spec.h"
+#include "spec/arch_spec.h"
 
 namespace convrnn::client {
 

@@ -38,7 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "search/rng.h"
-#include "worker/arch_spec.h"
+#include "spec/arch_spec.h"
 
 namespace convrnn::search {
 

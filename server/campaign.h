@@ -12,7 +12,7 @@
 //               "early_stopping": null | {"rule": "asha"|"median", ...}},
 //    "objectives": [{"metric": "val_top1", "goal": "max"}, ...],
 //                                                default [val_top1:max]
-//    "neural": null | <neural section, worker/neural_spec.h>,
+//    "neural": null | <neural section, spec/neural_spec.h>,
 //    "trial": {"max_attempts": 3, "lease_seconds": 60}}
 //
 // An objective "neural_predictivity" or "neural_predictivity.<REGION>" needs
@@ -40,8 +40,8 @@
 #include "search/early_stopping.h"
 #include "search/pareto.h"
 #include "search/space.h"
-#include "worker/data_spec.h"
-#include "worker/neural_spec.h"
+#include "spec/data_spec.h"
+#include "spec/neural_spec.h"
 
 namespace convrnn::server {
 

@@ -272,7 +272,7 @@ class Coordinator {
 
   // --- Neural scores (coordinator_scores.cc) -----------------------------
   // Queues a scoring job for a COMPLETED trial. `neural_json` is a neural
-  // section (worker/neural_spec.h): INVALID_ARGUMENT naming the key path;
+  // section (spec/neural_spec.h): INVALID_ARGUMENT naming the key path;
   // NOT_FOUND for an unknown trial; FAILED_PRECONDITION when not COMPLETED.
   absl::StatusOr<db::Score> ScoreTrial(int64_t trial_id, const std::string& neural_json);
   absl::StatusOr<db::Score> GetScore(int64_t score_id);

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
-#include "worker/neural_spec.h"
+#include "spec/neural_spec.h"
 
 namespace convrnn::server {
 

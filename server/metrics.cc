@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/string_view.h"
-#include "worker/arch_spec.h"
-#include "worker/cost.h"
+#include "spec/arch_spec.h"
+#include "spec/cost.h"
 
 namespace convrnn::server {
 

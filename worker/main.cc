@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "util/exit_code.h"
-#include "worker/openmp_policy.h"
-#include "worker/service_main.h"
+#include "worker/train/openmp_policy.h"
+#include "worker/service/service_main.h"
 #include "worker/standalone.h"
-#include "worker/supervisor.h"
-#include "worker/torch_executor.h"
-#include "worker/trainer.h"
+#include "worker/service/supervisor.h"
+#include "worker/service/torch_executor.h"
+#include "worker/train/trainer.h"
 
 namespace {
 

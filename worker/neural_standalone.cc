@@ -8,13 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/exit_code.h"
-#include "worker/arch_spec.h"
-#include "worker/checkpoint.h"
-#include "worker/data.h"
-#include "worker/data_spec.h"
-#include "worker/neural_data.h"
-#include "worker/neural_score.h"
-#include "worker/trainer.h"
+#include "spec/arch_spec.h"
+#include "worker/train/checkpoint.h"
+#include "worker/data/data.h"
+#include "spec/data_spec.h"
+#include "worker/neural/recordings.h"
+#include "worker/neural/score.h"
+#include "worker/train/trainer.h"
 
 namespace convrnn {
 namespace {

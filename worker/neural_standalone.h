@@ -1,6 +1,6 @@
 // `convrnn-worker --spec FILE --checkpoint C --neural FILE.h5`: score one
 // trained architecture against neural recordings without a server and print
-// one JSON line (neural_score.h's ToJson plus "event": "neural") on stdout.
+// one JSON line (score.h's ToJson plus "event": "neural") on stdout.
 // Also the helpers the synthetic-data tool shares with it.
 //
 // Thread-safety: runs on the calling thread.

@@ -1,7 +1,7 @@
 // convrnn-neural-synth: writes a synthetic recording file (docs/neural-data.md)
 // whose responses are a fixed random linear read-out of a teacher ConvRNN's
 // layer features over time plus Gaussian noise of known variance
-// (neural_synthetic.h). Stimuli are the first --images images of the data
+// (synthetic.h). Stimuli are the first --images images of the data
 // spec's test split (Fashion-MNIST by default).
 #include <torch/torch.h>
 
@@ -11,14 +11,14 @@
 #include <vector>
 
 #include "util/exit_code.h"
-#include "worker/arch_spec.h"
-#include "worker/data.h"
-#include "worker/data_spec.h"
-#include "worker/neural_data.h"
-#include "worker/neural_score.h"
+#include "spec/arch_spec.h"
+#include "worker/data/data.h"
+#include "spec/data_spec.h"
+#include "worker/neural/recordings.h"
+#include "worker/neural/score.h"
 #include "worker/neural_standalone.h"
-#include "worker/neural_synthetic.h"
-#include "worker/trainer.h"
+#include "worker/neural/synthetic.h"
+#include "worker/train/trainer.h"
 
 namespace {
 

@@ -5,12 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include "util/exit_code.h"
-#include "worker/arch_spec.h"
-#include "worker/cost.h"
-#include "worker/data.h"
-#include "worker/data_spec.h"
+#include "spec/arch_spec.h"
+#include "spec/cost.h"
+#include "worker/data/data.h"
+#include "spec/data_spec.h"
 #include "worker/neural_standalone.h"
-#include "worker/trainer.h"
+#include "worker/train/trainer.h"
 
 namespace convrnn {
 

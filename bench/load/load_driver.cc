@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "proto/convrnn.grpc.pb.h"
-#include "worker/simulate.h"
+#include "worker/service/simulate.h"
 
 namespace convrnn {
 namespace {

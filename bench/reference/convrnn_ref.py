@@ -6,9 +6,9 @@ A reference for two purposes:
     gradients from this independent implementation;
   * speed: `bench` times full training steps (forward, UnrolledLoss,
     backward, sync-free gradient clipping, SGD Nesterov step) exactly as
-    worker/trainer.cc does them, for bench/run_train_bench.sh.
+    worker/train/trainer.cc does them, for bench/run_train_bench.sh.
 
-Everything mirrors worker/cells.cc, worker/rgc_cell.cc and worker/model.cc:
+Everything mirrors worker/model/cells.cc, worker/model/rgc_cell.cc and worker/model/model.cc:
 the same layers, cells (same fused gate layout), zero-state shortcuts (a
 layer is not computed before its first input; recurrent convs are skipped at
 a layer's first step; layer 0's blank input is its conv bias), feedback,
@@ -39,7 +39,7 @@ except ImportError:  # CTest reads 77 as "skipped"
 CELL_TYPES = ["feedforward", "time_decay", "simple_rnn", "gru", "lstm", "ugrnn",
               "intersection", "rgc"]
 
-# --- the spec (the subset the model needs; worker/arch_spec.cc validates) ---
+# --- the spec (the subset the model needs; spec/arch_spec.cc validates) ---
 
 CELL_DEFAULTS = {
     "feedback_entry": "output", "activation": "relu", "decay_init": 0.0,
@@ -103,7 +103,7 @@ class Spec:
         return geo
 
 
-# --- cells (worker/cells.cc, worker/rgc_cell.cc) ---------------------------
+# --- cells (worker/model/cells.cc, worker/model/rgc_cell.cc) ---------------------------
 
 def activate(name, x):
     return {"relu": torch.relu, "elu": F.elu, "tanh": torch.tanh}[name](x)
@@ -329,7 +329,7 @@ CELLS = {"feedforward": FeedforwardCell, "time_decay": TimeDecayCell, "simple_rn
          "rgc": RgcCell}
 
 
-# --- the unrolled network (worker/model.cc) --------------------------------
+# --- the unrolled network (worker/model/model.cc) --------------------------------
 
 class ConvRnn(nn.Module):
     def __init__(self, spec):
@@ -430,7 +430,7 @@ def unrolled_loss(logits, labels, spec):
 
 
 def clip_grad_norm(params, max_norm):
-    """worker/trainer.cc ClipGradNorm: no host synchronisation."""
+    """worker/train/trainer.cc ClipGradNorm: no host synchronisation."""
     norms = [p.grad.norm() for p in params if p.grad is not None]
     if not norms:
         return

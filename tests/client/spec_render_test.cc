@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "tests/client/test_specs.h"
-#include "worker/arch_spec.h"
+#include "spec/arch_spec.h"
 
 namespace convrnn::client {
 namespace {

@@ -1,0 +1,431 @@
+// The worker's service loop against a scripted in-process coordinator, with
+// the simulated executor (no LibTorch): leasing, heartbeats, reports, STOP,
+// lost leases, outages, re-registration, shutdown, and backoff.
+#include "worker/service/service_loop.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "tests/worker/service/fake_worker_service.h"
+#include "util/clock.h"
+#include "worker/service/rpc_retry.h"
+#include "worker/service/simulate.h"
+#include "worker/service/supervisor.h"
+
+namespace convrnn {
+namespace {
+
+const char* kSpec = R"({"time": {"steps": 4}, "layers": [{"channels": 8, "cell": {"type": "gru"}}],
+                        "train": {"epochs": 3}})";
+
+// A worker running its loop on a thread, with fast test timings.
+class TestWorker {
+ public:
+  TestWorker(const std::string& server, absl::Duration epoch_time, int max_trials = 1) {
+    options_.server = server;
+    options_.token = "secret-token";
+    options_.max_trials = max_trials;
+    options_.backoff.initial = absl::Milliseconds(20);
+    options_.backoff.max = absl::Milliseconds(100);
+    options_.rpc_timeout = absl::Seconds(2);
+    // Catch2 is not thread-safe: the loop's lines are kept and shown by Join().
+    options_.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.push_back(line);
+    };
+    SimulateOptions simulate;
+    simulate.epoch_time = epoch_time;
+    executor_ = NewSimulatedExecutor(simulate);
+  }
+  ~TestWorker() { (void)Join(); }
+  ServiceOptions& options() { return options_; }
+  // Replaces the simulated executor (before Start()).
+  void UseExecutor(std::unique_ptr<TrialExecutor> executor) { executor_ = std::move(executor); }
+
+  void Start() {
+    auto loop = ServiceLoop::Create(options_, executor_.get());
+    REQUIRE(loop.ok());
+    loop_ = *std::move(loop);
+    thread_ = std::thread([this] { result_ = loop_->Run(); });
+  }
+  absl::Status Join() {
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard<std::mutex> lock(log_mu_);
+    for (const std::string& line : log_) {
+      if (std::getenv("CONVRNN_TEST_LOG") != nullptr) std::cerr << line << "\n";
+    }
+    log_.clear();
+    return result_;
+  }
+  ServiceLoop& loop() { return *loop_; }
+
+ private:
+  ServiceOptions options_;
+  std::unique_ptr<TrialExecutor> executor_;
+  std::unique_ptr<ServiceLoop> loop_;
+  std::thread thread_;
+  absl::Status result_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_CASE("a simulated trial is leased, heartbeated, reported and completed", "[worker]") {
+  FakeWorkerService service;
+  service.heartbeat_ms = 20;
+  service.AddTrial({/*trial_id=*/7, /*attempt=*/1, kSpec, ""});
+  service.AddTrial({/*trial_id=*/8, /*attempt=*/1, kSpec, ""});
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  TestWorker worker(server.address(), absl::Milliseconds(60), /*max_trials=*/2);
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.registers == 1);
+  CHECK(calls.authorization.at(0) == "Bearer secret-token");
+  CHECK(calls.leases == 2);
+  CHECK(calls.heartbeats >= 2);
+  REQUIRE(calls.reports.size() == 6);
+  for (int i = 0; i < 3; ++i) CHECK(calls.reports[i].epoch() == i + 1);
+  CHECK(calls.reports[0].lease_id() == 1001);
+  CHECK(calls.reports[3].lease_id() == 1002);
+  REQUIRE(calls.completes.size() == 2);
+  const auto& final_metrics = calls.completes[0].final_metrics();
+  double expected = SimulatedEpochMetrics(SpecHash(kSpec), 3).at("val_top1");
+  CHECK(final_metrics.at("val_top1") == Approx(expected));
+  CHECK(final_metrics.at("params") > 0);
+  CHECK(final_metrics.at("flops") > 0);
+  CHECK(final_metrics.at("epochs") == 3);
+  CHECK(calls.fails.empty());
+  CHECK(worker.loop().stats().trials_completed == 2);
+}
+
+TEST_CASE("STOP on a report ends the trial without CompleteTrial", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  service.on_report = [](const v1::ReportProgressRequest& r, v1::ReportProgressResponse* out) {
+    if (r.epoch() == 2) {
+      out->set_decision(v1::ReportProgressResponse::DECISION_STOP);
+      out->set_reason("pruned by asha at epoch 2");
+    }
+    return grpc::Status::OK;
+  };
+  FakeServer server(&service);
+  TestWorker worker(server.address(), absl::Milliseconds(30));
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.reports.size() == 2);
+  CHECK(calls.completes.empty());
+  CHECK(calls.fails.empty());
+  CHECK(worker.loop().stats().trials_stopped == 1);
+}
+
+TEST_CASE("a lost lease cancels training at once", "[worker]") {
+  FakeWorkerService service;
+  service.heartbeat_ms = 20;
+  service.AddTrial({7, 1, kSpec, ""});
+  std::atomic<int> beats{0};
+  service.on_heartbeat = [&](const v1::HeartbeatRequest&, v1::HeartbeatResponse* out) {
+    if (++beats == 3) out->set_lease_lost(true);
+    return grpc::Status::OK;
+  };
+  FakeServer server(&service);
+  TestWorker worker(server.address(), absl::Seconds(30));  // would take 90 s
+  absl::Time start = absl::Now();
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+  CHECK(absl::Now() - start < absl::Seconds(5));
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.completes.empty());
+  CHECK(calls.fails.empty());
+  CHECK(worker.loop().stats().trials_abandoned == 1);
+}
+
+TEST_CASE("a stale lease refused on report abandons the trial", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  service.on_report = [](const v1::ReportProgressRequest&, v1::ReportProgressResponse*) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "lease 1001 is stale");
+  };
+  FakeServer server(&service);
+  TestWorker worker(server.address(), absl::Milliseconds(20));
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.completes.empty());
+  CHECK(calls.fails.empty());
+  CHECK(worker.loop().stats().trials_abandoned == 1);
+}
+
+TEST_CASE("the worker waits for a server that starts late, then registers", "[worker]") {
+  int port;
+  {
+    FakeWorkerService probe;
+    FakeServer free_port(&probe);
+    port = free_port.port();
+  }
+  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10));
+  worker.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // a few failed attempts
+
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  FakeServer server(&service, port);
+  REQUIRE(server.ok());
+  REQUIRE(worker.Join().ok());
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.registers == 1);
+  CHECK(calls.completes.size() == 1);
+}
+
+TEST_CASE("training goes on while the server is away, and the reports follow in order", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  std::atomic<bool> down{true};
+  service.on_report = [&](const v1::ReportProgressRequest& r, v1::ReportProgressResponse*) {
+    if (down) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
+    return grpc::Status::OK;
+  };
+  bool refuse_complete = GENERATE(false, true);
+  service.on_complete = [&](const v1::CompleteTrialRequest&) {
+    return refuse_complete
+               ? grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "lease expired meanwhile")
+               : grpc::Status::OK;
+  };
+  FakeServer server(&service);
+  TestWorker worker(server.address(), absl::Milliseconds(100));
+  absl::Time start = absl::Now();
+  worker.Start();
+  // All three epochs are trained while reports fail, then the server is back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  down = false;
+  REQUIRE(worker.Join().ok());
+  CHECK(absl::Now() - start < absl::Seconds(5));
+  FakeCalls calls = service.Snapshot();
+  REQUIRE(calls.reports.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(calls.reports[i].epoch() == i + 1);
+  if (refuse_complete) {
+    CHECK(calls.completes.empty());
+    CHECK(worker.loop().stats().trials_abandoned == 1);
+  } else {
+    CHECK(calls.completes.size() == 1);
+  }
+}
+
+TEST_CASE("an unknown worker id makes the worker register again", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  std::atomic<int> leases{0};
+  service.on_lease = [&](const v1::LeaseTrialRequest& r) {
+    if (++leases == 1) return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown worker 101");
+    return grpc::Status::OK;
+  };
+  FakeServer server(&service);
+  TestWorker worker(server.address(), absl::Milliseconds(10));
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.registers == 2);
+  CHECK(calls.completes.size() == 1);
+}
+
+TEST_CASE("the worker gives up after the server-down grace, timed by the clock", "[worker]") {
+  int port;
+  {
+    FakeWorkerService probe;
+    FakeServer free_port(&probe);
+    port = free_port.port();
+  }
+  FakeClock clock;
+  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10));
+  worker.options().clock = &clock;
+  worker.options().server_down_grace = absl::Minutes(10);
+  worker.options().backoff.max = absl::Seconds(30);
+  worker.Start();
+  std::atomic<bool> done{false};
+  std::thread advance([&] {
+    while (!done) {
+      clock.Advance(absl::Seconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  absl::Status result = worker.Join();
+  done = true;
+  advance.join();
+  CHECK(result.code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(result.message()), Catch::Contains("giving up"));
+}
+
+TEST_CASE("shutdown cancels and hands back the trial, or lets it finish", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({7, 1, kSpec, ""});
+  FakeServer server(&service);
+  bool cancel = GENERATE(true, false);
+  TestWorker worker(server.address(), absl::Milliseconds(cancel ? 10000 : 100),
+                    /*max_trials=*/0);
+  worker.Start();
+  // Training has begun once the trial is heartbeated (a lease answered while
+  // shutting down is handed back untouched).
+  REQUIRE(service.WaitFor([](const FakeCalls& c) { return c.heartbeats >= 1; }));
+  worker.loop().Shutdown(cancel);
+  REQUIRE(worker.Join().ok());
+  FakeCalls calls = service.Snapshot();
+  if (cancel) {
+    REQUIRE(calls.fails.size() == 1);
+    CHECK(calls.fails[0].retryable());
+    CHECK(calls.completes.empty());
+  } else {
+    CHECK(calls.fails.empty());
+    CHECK(calls.completes.size() == 1);
+  }
+}
+
+TEST_CASE("backoff grows to its cap with jitter below the nominal delay", "[worker]") {
+  BackoffOptions options;
+  options.initial = absl::Milliseconds(100);
+  options.max = absl::Seconds(1);
+  options.jitter = 0.5;
+  Backoff backoff(options, /*seed=*/3);
+  absl::Duration nominal = options.initial;
+  for (int i = 0; i < 10; ++i) {
+    absl::Duration d = backoff.Next();
+    CHECK(d <= nominal);
+    CHECK(d >= nominal * 0.5);
+    nominal = std::min(options.max, nominal * 2);
+  }
+  backoff.Reset();
+  CHECK(backoff.Next() <= options.initial);
+}
+
+TEST_CASE("device lists and child arguments of the supervisor", "[worker]") {
+  CHECK(*ParseDevices("all", 0) == std::vector<std::string>{"cpu"});
+  CHECK(*ParseDevices("all", 2) == std::vector<std::string>{"cuda:0", "cuda:1"});
+  CHECK(*ParseDevices("cpu,cpu", 0) == std::vector<std::string>{"cpu", "cpu"});
+  CHECK(ParseDevices("cuda:1", 1).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseDevices("cuda:0,cuda:0", 1).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseDevices("gpu0", 1).status().code() == absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> args = {"--server", "h:1",         "--devices",
+                                   "all",      "--threads=4", "--simulate"};
+  CHECK(ChildArgs(args, "cuda:1", 2) == std::vector<std::string>{"--server", "h:1", "--simulate",
+                                                                 "--device", "cuda:1", "--threads",
+                                                                 "2"});
+}
+
+TEST_CASE("the supervisor restarts a failing child until it exits 0", "[worker]") {
+  std::string counter = "/tmp/convrnn_supervisor_test_" + std::to_string(getpid());
+  std::remove(counter.c_str());
+  SupervisorOptions options;
+  options.executable = "/bin/sh";
+  options.devices = {"cpu"};
+  // Fails twice, then succeeds.
+  options.args_for = [&](const std::string&) {
+    return std::vector<std::string>{
+        "-c", "echo x >> " + counter + "; [ $(wc -l < " + counter + ") -ge 3 ]"};
+  };
+  options.restart_initial = absl::Milliseconds(10);
+  std::vector<std::string> log;
+  options.log = [&](const std::string& line) { log.push_back(line); };  // this thread only
+  CHECK(RunSupervisor(options) == 0);
+  std::ifstream in(counter);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  CHECK(lines == 3);
+  std::remove(counter.c_str());
+}
+
+// Scores by rule (trial 7 has a checkpoint, others not); trains by simulation.
+class ScoringExecutor final : public TrialExecutor {
+ public:
+  ScoringExecutor() : simulated_(NewSimulatedExecutor({absl::Milliseconds(10)})) {}
+  bool CanScore() const override { return true; }
+  absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks&) override {
+    tasks.push_back(task);
+    if (task.trial_id != 7) {
+      return absl::NotFoundError("no checkpoint at " + task.checkpoint_dir + "/checkpoint.pt");
+    }
+    return std::string(R"({"median_r":0.5})");
+  }
+  absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) override {
+    return simulated_->Run(task, hooks);
+  }
+  std::vector<ScoreTask> tasks;  // Run()'s thread only; read after Join()
+
+ private:
+  std::unique_ptr<TrialExecutor> simulated_;
+};
+
+TEST_CASE("scoring jobs are scored and reported, failures with their code", "[worker]") {
+  FakeWorkerService service;
+  service.heartbeat_ms = 20;
+  FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, R"({"train_limit":10})"};
+  job.score = true;
+  job.neural_json = R"({"file":"/data/rec.h5"})";
+  service.AddTrial(job);
+  job.trial_id = 9;
+  service.AddTrial(job);
+  service.AddTrial({/*trial_id=*/8, /*attempt=*/1, kSpec, ""});  // then one training trial
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+  auto executor = std::make_unique<ScoringExecutor>();
+  ScoringExecutor* scorer = executor.get();
+  worker.UseExecutor(std::move(executor));
+  worker.options().checkpoint_root = "/ckpt";
+  worker.Start();
+  REQUIRE(worker.Join().ok());
+
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.can_score.at(0));
+  REQUIRE(scorer->tasks.size() == 2);
+  CHECK(scorer->tasks[0].score_id == 501);
+  CHECK(scorer->tasks[0].checkpoint_dir == "/ckpt/trial-7");
+  CHECK(scorer->tasks[0].neural_json == R"({"file":"/data/rec.h5"})");
+  CHECK(scorer->tasks[0].data_json == R"({"train_limit":10})");
+  REQUIRE(calls.score_completes.size() == 1);
+  CHECK(calls.score_completes[0].lease_id() == 1001);
+  CHECK(calls.score_completes[0].result_json() == R"({"median_r":0.5})");
+  REQUIRE(calls.score_fails.size() == 1);
+  CHECK(calls.score_fails[0].code() == static_cast<int>(absl::StatusCode::kNotFound));
+  CHECK(calls.score_fails[0].reason().find("/ckpt/trial-9/checkpoint.pt") != std::string::npos);
+  // Scoring jobs do not count towards max_trials: the training trial ran too.
+  CHECK(calls.completes.size() == 1);
+  CHECK(worker.loop().stats().scores_completed == 1);
+  CHECK(worker.loop().stats().scores_failed == 1);
+}
+
+TEST_CASE("a worker without a checkpoint root fails scoring jobs clearly, the simulated "
+          "executor does not ask for them", "[worker]") {
+  FakeWorkerService service;
+  FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, ""};
+  job.score = true;
+  service.AddTrial(job);
+  service.AddTrial({/*trial_id=*/8, /*attempt=*/1, kSpec, ""});
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  {
+    TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+    worker.UseExecutor(std::make_unique<ScoringExecutor>());
+    worker.Start();
+    REQUIRE(worker.Join().ok());
+  }
+  FakeCalls calls = service.Snapshot();
+  REQUIRE(calls.score_fails.size() == 1);
+  CHECK(calls.score_fails[0].code() == static_cast<int>(absl::StatusCode::kNotFound));
+  CHECK(calls.score_fails[0].reason().find("--checkpoint-root") != std::string::npos);
+
+  service.AddTrial({/*trial_id=*/10, /*attempt=*/1, kSpec, ""});
+  TestWorker simulated(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
+  simulated.Start();
+  REQUIRE(simulated.Join().ok());
+  CHECK_FALSE(service.Snapshot().can_score.back());
+}
+
+}  // namespace
+}  // namespace convrnn

@@ -1,0 +1,122 @@
+#include "worker/service/service_main.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "util/exit_code.h"
+#include "worker/service/simulate.h"
+#include "worker/service/torch_executor.h"
+
+namespace convrnn {
+
+namespace {
+
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", file));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
+  ServiceOptions options;
+  if (config.server.empty()) return absl::InvalidArgumentError("--server: HOST:PORT is required");
+  options.server = config.server;
+  options.device = config.device;
+  options.checkpoint_root = config.checkpoint_root;
+  options.remove_checkpoint_on_complete = !config.keep_checkpoints;
+  options.max_trials = config.max_trials;
+  if (!absl::ParseDuration(config.server_down_grace, &options.server_down_grace) ||
+      options.server_down_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("--server-down-grace: '",
+                                                   config.server_down_grace,
+                                                   "' is not a duration such as 90s or 10m"));
+  }
+  if (!config.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadFlagFile("--token-file", config.token_file);
+    if (!token.ok()) return token.status();
+    options.token = std::string(absl::StripAsciiWhitespace(*token));
+    if (options.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", config.token_file, " is empty"));
+    }
+  }
+  if (!config.tls_ca_file.empty()) {
+    absl::StatusOr<std::string> pem = ReadFlagFile("--tls-ca", config.tls_ca_file);
+    if (!pem.ok()) return pem.status();
+    options.tls_ca_pem = *pem;
+  }
+  if (config.simulate && (config.simulate_epoch_ms < 0 || config.simulate_epochs < 0)) {
+    return absl::InvalidArgumentError("--simulate-epoch-ms and --simulate-epochs must be >= 0");
+  }
+  return options;
+}
+
+int RunService(const ServiceConfig& config) {
+  absl::StatusOr<ServiceOptions> options = MakeServiceOptions(config);
+  if (!options.ok()) {
+    std::cerr << "convrnn-worker: " << options.status().message() << std::endl;
+    return ExitCodeFor(options.status());
+  }
+  // Signals are taken by one thread with sigwait; block them before any
+  // other thread (gRPC's, LibTorch's) exists so all inherit the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<TrialExecutor> executor;
+  if (config.simulate) {
+    SimulateOptions simulate;
+    simulate.epoch_time = absl::Milliseconds(config.simulate_epoch_ms);
+    simulate.epochs = config.simulate_epochs;
+    executor = NewSimulatedExecutor(simulate);
+  } else {
+    TorchExecutorOptions torch;
+    torch.device = config.device;
+    torch.threads = config.threads;
+    executor = NewTorchExecutor(torch);
+  }
+  absl::StatusOr<std::unique_ptr<ServiceLoop>> loop =
+      ServiceLoop::Create(*std::move(options), executor.get());
+  if (!loop.ok()) {
+    std::cerr << "convrnn-worker: " << loop.status().message() << std::endl;
+    return ExitCodeFor(loop.status());
+  }
+  // Leaked on purpose: the signal thread may use them until the process ends.
+  ServiceLoop* service = loop->release();
+  executor.release();
+  const bool finish_first = config.finish_on_shutdown;
+  // Detached: it may still wait in sigwait when Run() returns and main exits.
+  std::thread([service, signals, finish_first]() mutable {
+    for (int received = 0;; ++received) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) return;
+      std::cerr << "convrnn-worker: " << strsignal(sig)
+                << (received == 0 && finish_first
+                        ? ": no new trials; finishing the current one (signal again to cancel it)"
+                        : ": no new trials; cancelling the current one")
+                << std::endl;
+      service->Shutdown(/*cancel_current_trial=*/received > 0 || !finish_first);
+    }
+  }).detach();
+
+  absl::Status status = service->Run();
+  if (!status.ok()) {
+    std::cerr << "convrnn-worker: " << status.message() << std::endl;
+    return status.code() == absl::StatusCode::kInvalidArgument ? kExitBadInput : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace convrnn
