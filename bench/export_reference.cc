@@ -12,15 +12,15 @@
 //                                                 eight cells, every feedback
 //                                                 entry, the RGC's knobs)
 //   convrnn_export_reference --spec F --out DIR   one spec
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include "spec/arch_spec.h"
 #include "worker/model/model.h"
@@ -37,7 +37,10 @@ struct Case {
 };
 
 json Layer(int channels, const json& cell, bool pool = false, int stride = 1, int kernel = 3) {
-  return {{"channels", channels}, {"kernel", kernel}, {"stride", stride}, {"pool", pool},
+  return {{"channels", channels},
+          {"kernel", kernel},
+          {"stride", stride},
+          {"pool", pool},
           {"cell", cell}};
 }
 
@@ -51,11 +54,13 @@ json SmallSpec(const json& cell, char variant) {
   json c0 = cell, c1 = cell, c2 = cell;
   c0["feedback_entry"] = variant == 'a' ? "output" : "input";
   c1["feedback_entry"] = variant == 'a' ? "cell" : "output";
-  json spec = {{"input", {{"channels", 1}, {"height", 12}, {"width", 12}}},
-               {"num_classes", 5},
-               {"layers", {Layer(4, c0), Layer(6, c1, /*pool=*/variant == 'a', /*stride=*/variant == 'a' ? 1 : 2),
-                           Layer(5, c2, /*pool=*/true)}},
-               {"feedback", {{{"from", 2}, {"to", 0}}, {{"from", 1}, {"to", 0}}, {{"from", 2}, {"to", 1}}}}};
+  json spec = {
+      {"input", {{"channels", 1}, {"height", 12}, {"width", 12}}},
+      {"num_classes", 5},
+      {"layers",
+       {Layer(4, c0), Layer(6, c1, /*pool=*/variant == 'a', /*stride=*/variant == 'a' ? 1 : 2),
+        Layer(5, c2, /*pool=*/true)}},
+      {"feedback", {{{"from", 2}, {"to", 0}}, {{"from", 1}, {"to", 0}}, {{"from", 2}, {"to", 1}}}}};
   if (variant == 'a') {
     spec["time"] = {{"steps", 6}, {"loss", "last"}};
   } else {
@@ -82,16 +87,32 @@ std::vector<Case> BuiltinCases() {
       {{"type", "intersection"}, {"forget_bias", 2.0}, {"recurrent_kernel", 1}},
       {{"type", "rgc"}},
       // The released "median" cell: separable 7x7 tau/gate convs, 0.922/0.701 gains.
-      {{"type", "rgc"}, {"tau_kernel", 7}, {"gate_kernel", 7}, {"tau_separable", true},
-       {"gate_separable", true}, {"tau_offset", 0.922}, {"tau_multiplier", -0.922},
-       {"gate_offset", 0.701}, {"gate_multiplier", -0.701}},
+      {{"type", "rgc"},
+       {"tau_kernel", 7},
+       {"gate_kernel", 7},
+       {"tau_separable", true},
+       {"gate_separable", true},
+       {"tau_offset", 0.922},
+       {"tau_multiplier", -0.922},
+       {"gate_offset", 0.701},
+       {"gate_multiplier", -0.701}},
       // Every other knob: narrower memory, separable inputs, tanh squashes,
       // biases, no bypass, cell_to_out, layer norm, other activations.
-      {{"type", "rgc"}, {"cell_channels", 3}, {"ic_kernel", 5}, {"io_kernel", 1},
-       {"ic_separable", true}, {"io_separable", true}, {"tau_nonlinearity", "tanh"},
-       {"gate_nonlinearity", "tanh"}, {"tau_bias", 0.5}, {"gate_bias", -0.5},
-       {"out_residual", false}, {"cell_to_out", true}, {"layer_norm", true},
-       {"cell_activation", "tanh"}, {"out_activation", "relu"}},
+      {{"type", "rgc"},
+       {"cell_channels", 3},
+       {"ic_kernel", 5},
+       {"io_kernel", 1},
+       {"ic_separable", true},
+       {"io_separable", true},
+       {"tau_nonlinearity", "tanh"},
+       {"gate_nonlinearity", "tanh"},
+       {"tau_bias", 0.5},
+       {"gate_bias", -0.5},
+       {"out_residual", false},
+       {"cell_to_out", true},
+       {"layer_norm", true},
+       {"cell_activation", "tanh"},
+       {"out_activation", "relu"}},
   };
   std::vector<Case> cases;
   for (size_t i = 0; i < cells.size(); ++i) {

@@ -18,15 +18,14 @@
 //
 // bench/run_train_bench.sh runs this beside bench/reference/convrnn_ref.py.
 #include <sys/resource.h>
+#include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
-#include <string>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <string>
 
 #include "spec/arch_spec.h"
 #include "worker/data/data.h"

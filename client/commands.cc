@@ -15,8 +15,8 @@
 #include "client/render.h"
 #include "client/spec_render.h"
 #include "client/watch_view.h"
-#include "util/json_object.h"
 #include "spec/arch_spec.h"
+#include "util/json_object.h"
 
 namespace convrnn::client {
 namespace {
@@ -332,10 +332,9 @@ absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreAr
   v1::NeuralScore score = *std::move(queued);
   while (score.state() != v1::SCORE_STATE_COMPLETED && score.state() != v1::SCORE_STATE_FAILED) {
     if (absl::Now() >= give_up) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("score ", score.id(), " of trial ", trial_id, " is still ",
-                       ScoreStateName(score.state()), " after ", args.wait_s,
-                       " s (is a worker that can score running?)"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "score ", score.id(), " of trial ", trial_id, " is still ", ScoreStateName(score.state()),
+          " after ", args.wait_s, " s (is a worker that can score running?)"));
     }
     absl::SleepFor(absl::Seconds(args.poll_s));
     auto polled = env.client->GetScore(score.id());

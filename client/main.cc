@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
   CLI::App* score = app.add_subcommand(
       "score", "Score a completed trial's neural predictivity on a worker and print the report");
   score->add_option("TRIAL", config.id, "Trial id")->required()->check(positive);
-  score->add_option("--neural", config.neural_file,
-                    "HDF5 recordings (docs/neural-data.md); the path is read on the worker")
+  score
+      ->add_option("--neural", config.neural_file,
+                   "HDF5 recordings (docs/neural-data.md); the path is read on the worker")
       ->required();
   score->add_option("--method", config.neural_method, "pls or ridge")
       ->check(CLI::IsMember({"pls", "ridge"}));

@@ -49,7 +49,7 @@ inline const std::string kListTrials =  // ?1 campaign ?2 after_number ?3 limit
 inline const std::string kListTrialsInState =  // ?1 campaign ?2 state ?3 after_number ?4 limit
     "SELECT " + kTrialColumns +
     " FROM trials WHERE campaign_id = ?1 AND state = ?2 AND number > ?3 ORDER BY number LIMIT ?4";
-inline const std::string kCountTrials =  // ?1 campaign
+inline const std::string kCountTrials =                          // ?1 campaign
     "SELECT state, n FROM trial_counts WHERE campaign_id = ?1";  // kept by triggers (v2)
 // ?1 campaign ?2 JSON path of the metric ?3 k
 inline const std::string kTopTrialsWhere =

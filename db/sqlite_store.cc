@@ -319,8 +319,8 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     if (conn.changes() == 0) return std::optional<Trial>();  // not PENDING (any more)
     DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
     if (request.campaign_id != 0 && trial.campaign_id != request.campaign_id) {
-      return absl::InvalidArgumentError(absl::StrCat("trial ", trial_id, " is not in campaign ",
-                                                     request.campaign_id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trial ", trial_id, " is not in campaign ", request.campaign_id));
     }
     DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
                                   {{"worker_id", request.worker_id},

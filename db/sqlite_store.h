@@ -181,8 +181,8 @@ class SqliteStore final : public Store {
     if (!writer_->in_transaction()) {
       // SQLite rolled the whole transaction back (I/O error, disk full):
       // the batch's earlier calls are lost with it.
-      EndBatch(*batch, absl::UnavailableError(absl::StrCat(
-                           "write batch rolled back: ", StatusOf(*result).message())));
+      EndBatch(*batch, absl::UnavailableError(
+                           absl::StrCat("write batch rolled back: ", StatusOf(*result).message())));
       return *std::move(result);
     }
     const bool leave_open =
@@ -200,8 +200,7 @@ class SqliteStore final : public Store {
 
   // Ends the open batch: rolls it back unless `status` is OK (it committed),
   // and wakes its waiting calls.
-  void EndBatch(Batch& batch, absl::Status status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void EndBatch(Batch& batch, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Runs `body(Connection&)` on a free read-only connection.
   template <typename Body>

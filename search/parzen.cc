@@ -55,7 +55,8 @@ void ParzenEstimator::Fit(double lo, double hi, std::vector<Point> points, doubl
   }
   total_weight_ = std::accumulate(weights_.begin(), weights_.end(), 0.0);
   for (size_t i = 0; i < m; ++i) {
-    const double z = NormalCdf((hi - mus_[i]) / sigmas_[i]) - NormalCdf((lo - mus_[i]) / sigmas_[i]);
+    const double z =
+        NormalCdf((hi - mus_[i]) / sigmas_[i]) - NormalCdf((lo - mus_[i]) / sigmas_[i]);
     const double scale = kernels == Kernels::kEqualHeight ? 1.0 : sigmas_[i];
     coef_[i] = weights_[i] / (total_weight_ * scale * kSqrt2Pi * std::max(z, 1e-300));
   }

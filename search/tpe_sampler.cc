@@ -202,8 +202,8 @@ std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<s
 
 double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
                                  const std::vector<size_t>& good_obs,
-                                 const std::vector<char>& is_good,
-                                 const std::vector<double>& liars, Rng& rng) {
+                                 const std::vector<char>& is_good, const std::vector<double>& liars,
+                                 Rng& rng) {
   const Range r = ranges_[id];
   const double range = r.hi - r.lo;
   if (range <= 0) return FromInternal(id, r.lo);
@@ -324,8 +324,7 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       // while few, from the incremental sums beyond (as for numbers).
       double n_good = 0.0;
       for (double c : good_stats[i].counts) n_good += c;
-      const size_t n_bad_obs =
-          active_[i].size() - static_cast<size_t>(n_good) + liar_values.size();
+      const size_t n_bad_obs = active_[i].size() - static_cast<size_t>(n_good) + liar_values.size();
       std::vector<double> bad(p.Cardinality(), 0.0);
       if (n_bad_obs <= static_cast<size_t>(std::max(0, options_.exact_bad_limit))) {
         size_t k = 0;

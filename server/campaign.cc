@@ -37,8 +37,7 @@ void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root)
     o.String("metric", &objective.metric);
     o.Enum("goal", &goal, {"max", "min"});
     if (o.ok() && !IsMetricName(objective.metric)) {
-      o.Fail("metric",
-             "must be a metric name of letters, digits, '_' and '.' (e.g. val_top1)");
+      o.Fail("metric", "must be a metric name of letters, digits, '_' and '.' (e.g. val_top1)");
     }
     if (o.ok() && goal.empty()) o.Fail("goal", "is required (max or min)");
     if (o.ok() && !seen.insert(objective.metric).second) o.Fail("metric", "is listed twice");

@@ -363,7 +363,7 @@ class Coordinator {
   // (stored deadline, token) of every lease in leases_: the reaper finds the
   // leases the store is about to expire without visiting the others.
   std::set<std::pair<int64_t, int64_t>> by_stored_deadline_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);   // worker -> time
+  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);  // worker -> time
 
   mutable absl::Mutex events_mu_;
   absl::CondVar events_cv_;

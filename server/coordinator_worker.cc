@@ -12,10 +12,7 @@
 #include "server/metrics.h"
 
 namespace convrnn::server {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 // --- Workers -----------------------------------------------------------------
 
@@ -54,8 +51,9 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(next);
     if (!leased.ok()) return leased.status();
     if (leased->has_value()) {
-      AddLease((*leased)->lease_token, {rt.id, (*leased)->id, worker_id,
-                                        (*leased)->lease_deadline_us, (*leased)->lease_deadline_us});
+      AddLease((*leased)->lease_token,
+               {rt.id, (*leased)->id, worker_id, (*leased)->lease_deadline_us,
+                (*leased)->lease_deadline_us});
       NotifyEvents();
       return leased;
     }

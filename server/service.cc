@@ -318,8 +318,8 @@ grpc::Status WorkerServiceImpl::CompleteScore(grpc::ServerContext* context,
                                               const v1::CompleteScoreRequest* request,
                                               v1::CompleteScoreResponse* response) {
   CHECK_AUTH(context);
-  absl::StatusOr<bool> already = coordinator_.CompleteScore(
-      request->worker_id(), request->lease_id(), request->result_json());
+  absl::StatusOr<bool> already =
+      coordinator_.CompleteScore(request->worker_id(), request->lease_id(), request->result_json());
   RETURN_IF_ERROR_GRPC(already.status());
   response->set_already_completed(*already);
   return grpc::Status::OK;

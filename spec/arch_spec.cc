@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -53,7 +52,8 @@ struct Knob {
 constexpr uint32_t Bit(CellType t) { return 1u << static_cast<int>(t); }
 
 Knob KernelKnob(const char* name, uint32_t types, int CellSpec::*field) {
-  return {name, types, [=](JsonObject& o, CellSpec& c) { o.OddInt(name, &(c.*field), 1, kMaxKernel); },
+  return {name, types,
+          [=](JsonObject& o, CellSpec& c) { o.OddInt(name, &(c.*field), 1, kMaxKernel); },
           [=](const CellSpec& c) { return json(c.*field); }};
 }
 Knob DoubleKnob(const char* name, uint32_t types, double CellSpec::*field, double lo, double hi) {
@@ -67,7 +67,8 @@ Knob BoolKnob(const char* name, uint32_t types, bool CellSpec::*field) {
 template <typename E, size_t N>
 Knob EnumKnob(const char* name, uint32_t types, E CellSpec::*field,
               const std::array<absl::string_view, N>& names) {
-  return {name, types, [=, &names](JsonObject& o, CellSpec& c) { ReadEnum(o, name, names, &(c.*field)); },
+  return {name, types,
+          [=, &names](JsonObject& o, CellSpec& c) { ReadEnum(o, name, names, &(c.*field)); },
           [=, &names](const CellSpec& c) {
             return json(std::string(names[static_cast<int>(c.*field)]));
           }};
@@ -76,12 +77,12 @@ Knob EnumKnob(const char* name, uint32_t types, E CellSpec::*field,
 const std::vector<Knob>& Knobs() {
   static const std::vector<Knob>* knobs = [] {
     const uint32_t all = 0xff;
-    const uint32_t act = Bit(CellType::kFeedforward) | Bit(CellType::kTimeDecay) |
-                         Bit(CellType::kSimpleRnn);
+    const uint32_t act =
+        Bit(CellType::kFeedforward) | Bit(CellType::kTimeDecay) | Bit(CellType::kSimpleRnn);
     const uint32_t rec = Bit(CellType::kSimpleRnn) | Bit(CellType::kGru) | Bit(CellType::kLstm) |
                          Bit(CellType::kUgrnn) | Bit(CellType::kIntersection);
-    const uint32_t forget = Bit(CellType::kLstm) | Bit(CellType::kUgrnn) |
-                            Bit(CellType::kIntersection);
+    const uint32_t forget =
+        Bit(CellType::kLstm) | Bit(CellType::kUgrnn) | Bit(CellType::kIntersection);
     const uint32_t rgc = Bit(CellType::kRgc);
     auto* k = new std::vector<Knob>{
         EnumKnob("feedback_entry", all, &CellSpec::feedback_entry, kEntryNames),
@@ -90,7 +91,9 @@ const std::vector<Knob>& Knobs() {
         KernelKnob("recurrent_kernel", rec, &CellSpec::recurrent_kernel),
         DoubleKnob("forget_bias", forget, &CellSpec::forget_bias, -10.0, 10.0),
         {"cell_channels", rgc,
-         [](JsonObject& o, CellSpec& c) { o.Int("cell_channels", &c.cell_channels, 1, kMaxChannels); },
+         [](JsonObject& o, CellSpec& c) {
+           o.Int("cell_channels", &c.cell_channels, 1, kMaxChannels);
+         },
          [](const CellSpec& c) { return json(c.cell_channels); }},
         KernelKnob("tau_kernel", rgc, &CellSpec::tau_kernel),
         KernelKnob("gate_kernel", rgc, &CellSpec::gate_kernel),
@@ -118,7 +121,6 @@ const std::vector<Knob>& Knobs() {
   }();
   return *knobs;
 }
-
 
 CellSpec ParseCell(const json& j, const std::string& path, JsonObject& parent) {
   CellSpec cell;
@@ -263,12 +265,12 @@ absl::Status ValidateArchSpec(const ArchSpec& spec) {
     const FeedbackEdge& edge = spec.feedback[e];
     std::string path = IndexPath("feedback", e);
     if (edge.from < 0 || edge.from >= num_layers) {
-      return PathError(JoinPath(path, "from"),
-                       absl::StrCat("names layer ", edge.from, " but layers are 0..", num_layers - 1));
+      return PathError(JoinPath(path, "from"), absl::StrCat("names layer ", edge.from,
+                                                            " but layers are 0..", num_layers - 1));
     }
     if (edge.to < 0 || edge.to >= num_layers) {
-      return PathError(JoinPath(path, "to"),
-                       absl::StrCat("names layer ", edge.to, " but layers are 0..", num_layers - 1));
+      return PathError(JoinPath(path, "to"), absl::StrCat("names layer ", edge.to,
+                                                          " but layers are 0..", num_layers - 1));
     }
     if (edge.from <= edge.to) {
       return PathError(path, absl::StrCat("feedback must descend: from (", edge.from,
@@ -379,8 +381,8 @@ json ToJson(const ArchSpec& spec) {
                 {"width", spec.input.width}};
   j["num_classes"] = spec.num_classes;
   j["time"] = {{"steps", spec.time.steps}, {"image_off", spec.time.image_off}};
-  j["time"]["loss"] = spec.time.loss_from_step < 0 ? json("last")
-                                                   : json{{"from_step", spec.time.loss_from_step}};
+  j["time"]["loss"] =
+      spec.time.loss_from_step < 0 ? json("last") : json{{"from_step", spec.time.loss_from_step}};
   j["layers"] = json::array();
   for (const LayerSpec& l : spec.layers) {
     j["layers"].push_back({{"channels", l.channels},
@@ -390,14 +392,21 @@ json ToJson(const ArchSpec& spec) {
                            {"cell", ToJson(l.cell)}});
   }
   j["feedback"] = json::array();
-  for (const FeedbackEdge& e : spec.feedback) j["feedback"].push_back({{"from", e.from}, {"to", e.to}});
+  for (const FeedbackEdge& e : spec.feedback)
+    j["feedback"].push_back({{"from", e.from}, {"to", e.to}});
   const TrainSpec& t = spec.train;
-  j["train"] = {{"optimizer", t.optimizer},   {"lr", t.lr},
-                {"momentum", t.momentum},     {"nesterov", t.nesterov},
-                {"weight_decay", t.weight_decay}, {"batch_size", t.batch_size},
-                {"schedule", t.schedule},     {"step_size", t.step_size},
-                {"gamma", t.gamma},           {"clip_grad_norm", t.clip_grad_norm},
-                {"seed", t.seed},             {"precision", t.precision},
+  j["train"] = {{"optimizer", t.optimizer},
+                {"lr", t.lr},
+                {"momentum", t.momentum},
+                {"nesterov", t.nesterov},
+                {"weight_decay", t.weight_decay},
+                {"batch_size", t.batch_size},
+                {"schedule", t.schedule},
+                {"step_size", t.step_size},
+                {"gamma", t.gamma},
+                {"clip_grad_norm", t.clip_grad_norm},
+                {"seed", t.seed},
+                {"precision", t.precision},
                 {"channels_last", t.channels_last}};
   if (t.steps > 0) {
     j["train"]["steps"] = t.steps;

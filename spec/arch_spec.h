@@ -11,18 +11,26 @@
 #define CONVRNN_SPEC_ARCH_SPEC_H_
 
 #include <cstdint>
-#include <string>
-#include "absl/strings/string_view.h"
-#include <vector>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn {
 
-enum class CellType { kFeedforward, kTimeDecay, kSimpleRnn, kGru, kLstm, kUgrnn, kIntersection, kRgc };
+enum class CellType {
+  kFeedforward,
+  kTimeDecay,
+  kSimpleRnn,
+  kGru,
+  kLstm,
+  kUgrnn,
+  kIntersection,
+  kRgc
+};
 enum class Activation { kRelu, kElu, kTanh };
 enum class Squash { kSigmoid, kTanh };  // s_tau, s_g of the RGC
 enum class FeedbackEntry { kInput, kCell, kOutput };
@@ -71,7 +79,7 @@ struct CellSpec {
   double tau_bias = 0.0;   // initial bias of the tau convs
   double gate_bias = 0.0;  // initial bias of the gate convs
   bool out_residual = true;
-  bool cell_to_out = false;  // h also receives a 1x1 projection of the new c
+  bool cell_to_out = false;                       // h also receives a 1x1 projection of the new c
   Activation cell_activation = Activation::kElu;  // f_c
   Activation out_activation = Activation::kElu;   // f_h
   bool layer_norm = false;
@@ -103,12 +111,12 @@ struct TrainSpec {
   bool nesterov = true;   // sgd only
   double weight_decay = 5e-4;
   int batch_size = 128;
-  int epochs = 2;     // budget in epochs, unless `steps` is set
-  int64_t steps = 0;  // budget in optimizer steps (0: use epochs)
+  int epochs = 2;                   // budget in epochs, unless `steps` is set
+  int64_t steps = 0;                // budget in optimizer steps (0: use epochs)
   std::string schedule = "cosine";  // cosine | step | constant
-  int step_size = 1;     // step schedule: epochs between decays
-  double gamma = 0.1;    // step schedule: decay factor
-  double clip_grad_norm = 0.0;  // 0: no clipping
+  int step_size = 1;                // step schedule: epochs between decays
+  double gamma = 0.1;               // step schedule: decay factor
+  double clip_grad_norm = 0.0;      // 0: no clipping
   int64_t seed = 0;
   std::string precision = "fp32";  // fp32 | bf16 (autocast; CUDA only)
   bool channels_last = false;      // memory format; CUDA only
@@ -132,8 +140,8 @@ struct ArchSpec {
 
 // Spatial and channel sizes of every layer, derived from the spec.
 struct LayerGeometry {
-  int in_channels, in_height, in_width;  // what the feedforward conv reads
-  int conv_height, conv_width;           // after the conv, before pooling
+  int in_channels, in_height, in_width;     // what the feedforward conv reads
+  int conv_height, conv_width;              // after the conv, before pooling
   int out_channels, out_height, out_width;  // the cell's (and layer's) output
   int cell_channels;                        // width of the cell's memory (rgc), else out_channels
 };

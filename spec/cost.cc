@@ -117,7 +117,7 @@ CostEstimate EstimateCost(const ArchSpec& spec) {
     const bool at_input = ls.cell.feedback_entry == FeedbackEntry::kInput;
     int64_t feedback_steps = 0;
     if (has_feedback) {
-      int64_t entry_channels = at_input ? g.in_channels
+      int64_t entry_channels = at_input                                         ? g.in_channels
                                : ls.cell.feedback_entry == FeedbackEntry::kCell ? g.cell_channels
                                                                                 : g.out_channels;
       int64_t entry_hw = at_input ? int64_t{g.in_height} * g.in_width : out_hw;
@@ -128,8 +128,8 @@ CostEstimate EstimateCost(const ArchSpec& spec) {
     }
 
     // Feedforward conv: every computed step with a non-blank input.
-    Cost conv = Conv(g.in_channels, g.out_channels, ls.kernel,
-                     int64_t{g.conv_height} * g.conv_width);
+    Cost conv =
+        Conv(g.in_channels, g.out_channels, ls.kernel, int64_t{g.conv_height} * g.conv_width);
     int64_t conv_steps = steps - l;
     if (l == 0) {
       conv_steps = spec.time.image_off;

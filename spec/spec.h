@@ -14,9 +14,9 @@
 #ifndef CONVRNN_SPEC_SPEC_H_
 #define CONVRNN_SPEC_SPEC_H_
 
-#include "spec/arch_spec.h"  // IWYU pragma: export
-#include "spec/cost.h"       // IWYU pragma: export
-#include "spec/data_spec.h"  // IWYU pragma: export
+#include "spec/arch_spec.h"    // IWYU pragma: export
+#include "spec/cost.h"         // IWYU pragma: export
+#include "spec/data_spec.h"    // IWYU pragma: export
 #include "spec/neural_spec.h"  // IWYU pragma: export
 
 #endif  // CONVRNN_SPEC_SPEC_H_

@@ -11,14 +11,13 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn {
 

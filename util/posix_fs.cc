@@ -4,9 +4,9 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -24,7 +24,8 @@ int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
     *walk_error = absl::PermissionDeniedError(absl::StrCat("cannot read directory ", path));
   }
   if (std::remove(path) != 0 && errno != ENOENT && walk_error->ok()) {
-    *walk_error = absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
+    *walk_error =
+        absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
   }
   return 0;  // keep going
 }

@@ -31,7 +31,7 @@ namespace convrnn {
 absl::Status RemoveTree(const std::string& path);
 
 struct DirEntry {
-  std::string name;  // file name, no directory part
+  std::string name;              // file name, no directory part
   bool is_directory = false;     // following symbolic links, as stat(2)
   bool is_regular_file = false;  // likewise
 };

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "util/exit_code.h"
-#include "worker/train/openmp_policy.h"
 #include "worker/service/service_main.h"
-#include "worker/standalone.h"
 #include "worker/service/supervisor.h"
 #include "worker/service/torch_executor.h"
+#include "worker/standalone.h"
+#include "worker/train/openmp_policy.h"
 #include "worker/train/trainer.h"
 
 namespace {

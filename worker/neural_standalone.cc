@@ -7,13 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "util/exit_code.h"
 #include "spec/arch_spec.h"
-#include "worker/train/checkpoint.h"
-#include "worker/data/data.h"
 #include "spec/data_spec.h"
+#include "util/exit_code.h"
+#include "worker/data/data.h"
 #include "worker/neural/recordings.h"
 #include "worker/neural/score.h"
+#include "worker/train/checkpoint.h"
 #include "worker/train/trainer.h"
 
 namespace convrnn {

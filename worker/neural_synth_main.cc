@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "util/exit_code.h"
 #include "spec/arch_spec.h"
-#include "worker/data/data.h"
 #include "spec/data_spec.h"
+#include "util/exit_code.h"
+#include "worker/data/data.h"
 #include "worker/neural/recordings.h"
 #include "worker/neural/score.h"
-#include "worker/neural_standalone.h"
 #include "worker/neural/synthetic.h"
+#include "worker/neural_standalone.h"
 #include "worker/train/trainer.h"
 
 namespace {

@@ -1,14 +1,13 @@
 #include "worker/standalone.h"
 
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
-#include "util/exit_code.h"
 #include "spec/arch_spec.h"
 #include "spec/cost.h"
-#include "worker/data/data.h"
 #include "spec/data_spec.h"
+#include "util/exit_code.h"
+#include "worker/data/data.h"
 #include "worker/neural_standalone.h"
 #include "worker/train/trainer.h"
 
@@ -29,8 +28,8 @@ int RunStandalone(const StandaloneConfig& config) {
   if (!config.neural_file.empty()) return RunNeuralStandalone(config);
   if (!config.checkpoint.empty() || !config.neural_layers.empty() || config.neural_offset != 0 ||
       config.neural_method != "pls") {
-    return Fail(absl::InvalidArgumentError(
-        "--checkpoint and --neural-* options need --neural FILE.h5"));
+    return Fail(
+        absl::InvalidArgumentError("--checkpoint and --neural-* options need --neural FILE.h5"));
   }
   absl::StatusOr<ArchSpec> spec = ReadArchSpecFile(config.spec_file);
   if (!spec.ok()) return Fail(spec.status());

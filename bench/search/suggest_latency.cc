@@ -114,10 +114,9 @@ double Hartmann6(const double x[6]) {
 
 std::vector<QualityFunction> QualityFunctions() {
   std::vector<QualityFunction> out;
-  out.push_back({"convrnn", BenchSpace(), Goal::kMaximize, 3.8,
-                 [](const Space&, const Suggestion& sg) {
-                   return Objective(*ParseArchSpec(sg.spec));
-                 }});
+  out.push_back(
+      {"convrnn", BenchSpace(), Goal::kMaximize, 3.8,
+       [](const Space&, const Suggestion& sg) { return Objective(*ParseArchSpec(sg.spec)); }});
   out.push_back({"branin",
                  nlohmann::json::parse(R"({"time": {"steps": 3}, "layers": [{"channels": 4,
                      "cell": {"type": "rgc", "tau_offset": {"uniform": [-5, 5]},
@@ -135,16 +134,16 @@ std::vector<QualityFunction> QualityFunctions() {
                               {"tau_offset", {{"uniform", {0.0, 1.0}}}},
                               {"gate_offset", {{"uniform", {0.0, 1.0}}}}}}});
   }
-  out.push_back({"hartmann6", h6, Goal::kMinimize, -3.32237,
-                 [](const Space& space, const Suggestion& sg) {
-                   double x[6];
-                   for (int l = 0; l < 3; ++l) {
-                     const std::string p = "layers[" + std::to_string(l) + "].cell.";
-                     x[2 * l] = Value(space, sg, p + "tau_offset");
-                     x[2 * l + 1] = Value(space, sg, p + "gate_offset");
-                   }
-                   return Hartmann6(x);
-                 }});
+  out.push_back(
+      {"hartmann6", h6, Goal::kMinimize, -3.32237, [](const Space& space, const Suggestion& sg) {
+         double x[6];
+         for (int l = 0; l < 3; ++l) {
+           const std::string p = "layers[" + std::to_string(l) + "].cell.";
+           x[2 * l] = Value(space, sg, p + "tau_offset");
+           x[2 * l + 1] = Value(space, sg, p + "gate_offset");
+         }
+         return Hartmann6(x);
+       }});
   return out;
 }
 
@@ -195,8 +194,10 @@ void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base, s
     std::printf("\n");
     std::fflush(stdout);
     if (dump != nullptr) {
-      const nlohmann::json line = {{"function", fn.name}, {"sampler", algorithm},
-                                   {"impl", "ours"},      {"checkpoints", checkpoints},
+      const nlohmann::json line = {{"function", fn.name},
+                                   {"sampler", algorithm},
+                                   {"impl", "ours"},
+                                   {"checkpoints", checkpoints},
                                    {"best", best}};
       std::fprintf(dump, "%s\n", line.dump().c_str());
       std::fflush(dump);
@@ -223,7 +224,8 @@ int Main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--tpe-prior-weight") == 0) base.prior_weight = std::atof(v);
     if (std::strcmp(argv[i], "--tpe-bad-bins") == 0) base.bad_bins = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-exact-limit") == 0) base.exact_bad_limit = std::atoi(v);
-    if (std::strcmp(argv[i], "--tpe-equal-mass") == 0) base.equal_kernel_heights = std::atoi(v) == 0;
+    if (std::strcmp(argv[i], "--tpe-equal-mass") == 0)
+      base.equal_kernel_heights = std::atoi(v) == 0;
   }
   if (quality_seeds > 0) {
     if (functions == "all") functions = "convrnn,branin,hartmann6";

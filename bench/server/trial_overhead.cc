@@ -7,15 +7,14 @@
 // Prints, for windows of 200 trials ending at 200, 1,000, 5,000 and 10,000
 // stored trials, the median and p99 microseconds of one whole trial cycle,
 // and of Best (top 10) and GetCampaign (counts) at that size.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "db/store.h"
 #include "server/coordinator.h"
@@ -59,13 +58,13 @@ std::string Campaign(int max_trials) {
   return c.dump();
 }
 
-#define CHECK_OK(expr)                                                   \
-  do {                                                                   \
-    const auto& _s = (expr);                                                  \
-    if (!_s.ok()) {                                                      \
+#define CHECK_OK(expr)                                                         \
+  do {                                                                         \
+    const auto& _s = (expr);                                                   \
+    if (!_s.ok()) {                                                            \
       std::fprintf(stderr, "%s: %s\n", #expr, _s.status().ToString().c_str()); \
-      return 1;                                                          \
-    }                                                                    \
+      return 1;                                                                \
+    }                                                                          \
   } while (0)
 
 }  // namespace
@@ -92,7 +91,8 @@ int main(int argc, char** argv) {
   CHECK_OK(store);
   convrnn::server::CoordinatorOptions options;
   options.start_reaper = false;
-  auto coordinator = convrnn::server::Coordinator::Create(**store, *convrnn::Clock::Real(), options);
+  auto coordinator =
+      convrnn::server::Coordinator::Create(**store, *convrnn::Clock::Real(), options);
   CHECK_OK(coordinator);
   convrnn::server::Coordinator& c = **coordinator;
   auto campaign = c.Launch(Campaign(trials));
@@ -119,8 +119,10 @@ int main(int argc, char** argv) {
     }
     const int64_t token = lease->trial.lease_token;
     const double value = 0.5 + 0.4 * ((i * 7919) % 1000) / 1000.0;
-    CHECK_OK(c.ReportProgress(reg->worker_id, token, 1, {{"val_top1", value}, {"train_loss", 1.0}}));
-    CHECK_OK(c.Complete(reg->worker_id, token, {{"val_top1", value}, {"params", 1e5}, {"flops", 1e7}}));
+    CHECK_OK(
+        c.ReportProgress(reg->worker_id, token, 1, {{"val_top1", value}, {"train_loss", 1.0}}));
+    CHECK_OK(
+        c.Complete(reg->worker_id, token, {{"val_top1", value}, {"params", 1e5}, {"flops", 1e7}}));
     cycle.push_back(Micros(start));
     if (std::find(marks.begin(), marks.end(), i) != marks.end() || i == trials) {
       std::vector<double> last(cycle.end() - std::min<size_t>(window, cycle.size()), cycle.end());

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/client/test_specs.h"
 #include "spec/arch_spec.h"
+#include "tests/client/test_specs.h"
 
 namespace convrnn::client {
 namespace {

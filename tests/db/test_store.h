@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "tests/test_support.h"
 #include "db/store.h"
+#include "tests/test_support.h"
 
 namespace convrnn::db::testing {
 

@@ -32,7 +32,9 @@ inline const std::string kClient = kBin + "/client/convrnn";
 // to run the client against it.
 class Cluster {
  public:
-  explicit Cluster(const std::string& name) : dir_(TempDir(name)), port_(FreePort()) { StartServer(); }
+  explicit Cluster(const std::string& name) : dir_(TempDir(name)), port_(FreePort()) {
+    StartServer();
+  }
 
   void StartServer() {
     ++server_starts_;
@@ -47,11 +49,16 @@ class Cluster {
   }
 
   Process& StartWorker(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {kWorker, "--server", Address(), "--threads", "1",
-                                     "--checkpoint-root", dir_ + "/checkpoints"};
+    std::vector<std::string> argv = {kWorker,
+                                     "--server",
+                                     Address(),
+                                     "--threads",
+                                     "1",
+                                     "--checkpoint-root",
+                                     dir_ + "/checkpoints"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    workers_.push_back(std::make_unique<Process>(
-        argv, dir_ + "/worker" + std::to_string(workers_.size())));
+    workers_.push_back(
+        std::make_unique<Process>(argv, dir_ + "/worker" + std::to_string(workers_.size())));
     return *workers_.back();
   }
 
@@ -128,10 +135,11 @@ inline json TinyCampaign(int max_trials, int max_parallel, int epochs, int lease
     "objectives": [{"metric": "val_top1", "goal": "max"}],
     "trial": {"max_attempts": 3, "lease_seconds": 60}
   })")
-      .patch(json::array({{{"op", "replace"}, {"path", "/search/max_trials"}, {"value", max_trials}},
-                          {{"op", "replace"}, {"path", "/search/max_parallel"}, {"value", max_parallel}},
-                          {{"op", "replace"}, {"path", "/space/train/epochs"}, {"value", epochs}},
-                          {{"op", "replace"}, {"path", "/trial/lease_seconds"}, {"value", lease_seconds}}}));
+      .patch(json::array(
+          {{{"op", "replace"}, {"path", "/search/max_trials"}, {"value", max_trials}},
+           {{"op", "replace"}, {"path", "/search/max_parallel"}, {"value", max_parallel}},
+           {{"op", "replace"}, {"path", "/space/train/epochs"}, {"value", epochs}},
+           {{"op", "replace"}, {"path", "/trial/lease_seconds"}, {"value", lease_seconds}}}));
 }
 
 }  // namespace convrnn::e2e

@@ -6,16 +6,15 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
-#include <thread>
-#include <string>
-
-#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
 
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/process.h"
@@ -38,7 +37,8 @@ std::map<int64_t, int> CompletionsPerTrial(Cluster& cluster, int64_t id) {
   for (std::string line; std::getline(lines, line);) {
     if (line.empty()) continue;
     json event = json::parse(line);
-    if (event.value("type", "") == "trial_completed") ++completions[event.at("trial_id").get<int64_t>()];
+    if (event.value("type", "") == "trial_completed")
+      ++completions[event.at("trial_id").get<int64_t>()];
   }
   return completions;
 }

@@ -1,9 +1,8 @@
 // The shipped example campaigns have spaces that parse and sample valid specs.
-#include <fstream>
-#include <string>
-
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "search/sampler.h"
 #include "search/space.h"

@@ -180,9 +180,8 @@ TEST_CASE("TPE's flat-cost path (histogram bad set) also beats random", "[search
     r += Run("random", space, seed, 120);
     h += Run("tpe", space, seed, 120, /*exact_bad_limit=*/0);
   }
-  INFO("conditional objective, mean best after 120 trials: random " << r / kSeeds
-                                                                      << ", tpe (histogram) "
-                                                                      << h / kSeeds);
+  INFO("conditional objective, mean best after 120 trials: random "
+       << r / kSeeds << ", tpe (histogram) " << h / kSeeds);
   CHECK(h / kSeeds > r / kSeeds + 0.25);
 }
 

@@ -13,9 +13,9 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "tests/test_support.h"
 #include "db/store.h"
 #include "server/coordinator.h"
+#include "tests/test_support.h"
 #include "util/clock.h"
 
 namespace convrnn::server::testing {

@@ -1,11 +1,11 @@
 // Spec parsing: good specs round-trip, bad specs are refused before any
 // training with a message naming the key path and the rule.
-#include <string>
+#include "spec/arch_spec.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
-#include "spec/arch_spec.h"
 #include "spec/cost.h"
 #include "spec/data_spec.h"
 
@@ -98,22 +98,40 @@ TEST_CASE("bad specs are refused naming the key path", "[spec]") {
        "layers[3].channels: must be an integer in [1, 4096]"},
       {"negative cell channels", [](json& j) { j["layers"][2]["cell"]["cell_channels"] = -2; },
        "layers[2].cell.cell_channels: must be an integer in [1, 4096]"},
-      {"feedback ascending", [](json& j) { j["feedback"] = {{{"from", 1}, {"to", 2}}}; },
+      {"feedback ascending",
+       [](json& j) {
+         j["feedback"] = {{{"from", 1}, {"to", 2}}};
+       },
        "feedback[0]: feedback must descend"},
-      {"feedback self-loop", [](json& j) { j["feedback"] = {{{"from", 2}, {"to", 2}}}; },
+      {"feedback self-loop",
+       [](json& j) {
+         j["feedback"] = {{{"from", 2}, {"to", 2}}};
+       },
        "feedback[0]: feedback must descend"},
-      {"feedback to a missing layer", [](json& j) { j["feedback"] = {{{"from", 7}, {"to", 1}}}; },
+      {"feedback to a missing layer",
+       [](json& j) {
+         j["feedback"] = {{{"from", 7}, {"to", 1}}};
+       },
        "feedback[0].from: names layer 7 but layers are 0..3"},
-      {"duplicate feedback", [](json& j) { j["feedback"] = {{{"from", 3}, {"to", 1}}, {{"from", 3}, {"to", 1}}}; },
+      {"duplicate feedback",
+       [](json& j) {
+         j["feedback"] = {{{"from", 3}, {"to", 1}}, {{"from", 3}, {"to", 1}}};
+       },
        "feedback[1]: duplicate edge 3 -> 1"},
       {"image_off beyond steps", [](json& j) { j["time"]["image_off"] = 9; },
        "time.image_off: must be in [1, steps]"},
       {"too few steps", [](json& j) { j["time"]["steps"] = 4; },
        "time.steps: must be at least layers + 1 = 5"},
-      {"loss from a step the readout cannot see", [](json& j) { j["time"]["loss"] = {{"from_step", 2}}; },
+      {"loss from a step the readout cannot see",
+       [](json& j) {
+         j["time"]["loss"] = {{"from_step", 2}};
+       },
        "time.loss.from_step: must be in [4, 7]"},
       {"bad loss", [](json& j) { j["time"]["loss"] = "mean"; }, "time.loss: must be \"last\""},
-      {"spatial size collapses", [](json& j) { for (auto& l : j["layers"]) l["stride"] = 4; },
+      {"spatial size collapses",
+       [](json& j) {
+         for (auto& l : j["layers"]) l["stride"] = 4;
+       },
        "spatial size falls below 1x1"},
       {"unknown optimizer", [](json& j) { j["train"]["optimizer"] = "lbfgs"; },
        "train.optimizer: must be one of sgd, adam"},
@@ -130,12 +148,14 @@ TEST_CASE("bad specs are refused naming the key path", "[spec]") {
       {"bad feedback entry", [](json& j) { j["layers"][0]["cell"]["feedback_entry"] = "state"; },
        "layers[0].cell.feedback_entry: must be one of input, cell, output"},
       {"missing layers", [](json& j) { j.erase("layers"); }, "layers: is required"},
-      {"no layers", [](json& j) { j["layers"] = json::array(); }, "layers: must list at least one layer"},
+      {"no layers", [](json& j) { j["layers"] = json::array(); },
+       "layers: must list at least one layer"},
       {"missing cell type", [](json& j) { j["layers"][0]["cell"] = json::object(); },
        "layers[0].cell.type: is required"},
       {"non-integer stride", [](json& j) { j["layers"][0]["stride"] = 1.5; },
        "layers[0].stride: must be an integer in [1, 4]"},
-      {"one class", [](json& j) { j["num_classes"] = 1; }, "num_classes: must be an integer in [2, 100000]"},
+      {"one class", [](json& j) { j["num_classes"] = 1; },
+       "num_classes: must be an integer in [2, 100000]"},
       {"string for a number", [](json& j) { j["train"]["weight_decay"] = "0.1"; },
        "train.weight_decay: must be a number"},
   };
@@ -164,7 +184,8 @@ TEST_CASE("data specs: defaults and errors", "[spec][data]") {
   absl::StatusOr<DataSpec> bad = ParseDataSpec(json::parse(R"({"dataset": "cifar10"})"));
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(std::string(bad.status().message()), Catch::Contains("path: is required"));
-  bad = ParseDataSpec(json::parse(R"({"occlusion": {"kind": "debris", "min_size": 0.5, "max_size": 0.2}})"));
+  bad = ParseDataSpec(
+      json::parse(R"({"occlusion": {"kind": "debris", "min_size": 0.5, "max_size": 0.2}})"));
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(std::string(bad.status().message()), Catch::Contains("occlusion.min_size"));
   bad = ParseDataSpec(json::parse(R"({"val_fraction": 2})"));

@@ -1,9 +1,8 @@
-#include <atomic>
-#include <thread>
-
-#include <catch2/catch.hpp>
-
 #include "util/clock.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
 
 namespace convrnn {
 namespace {
@@ -34,7 +33,8 @@ TEST_CASE("a sleep is cancelled by its notification", "[util]") {
   absl::Notification real_cancel;
   Clock* real = Clock::Real();
   int64_t start = real->NowMicros();
-  std::thread real_sleeper([&] { CHECK_FALSE(real->SleepUntil(start + 60'000'000, &real_cancel)); });
+  std::thread real_sleeper(
+      [&] { CHECK_FALSE(real->SleepUntil(start + 60'000'000, &real_cancel)); });
   real_cancel.Notify();
   real_sleeper.join();
   CHECK(real->NowMicros() - start < 10'000'000);

@@ -42,13 +42,13 @@ SpatialConvImpl::SpatialConvImpl(const SpatialConvOptions& options_) : options(o
         "depthwise", torch::nn::Conv2d(SameConv(options.in(), options.in(), options.kernel())
                                            .groups(options.in())
                                            .bias(false)));
-    conv = register_module("conv",
-                           torch::nn::Conv2d(SameConv(options.in(), options.out(), /*kernel=*/1)
-                                                 .bias(options.bias())));
+    conv = register_module(
+        "conv", torch::nn::Conv2d(
+                    SameConv(options.in(), options.out(), /*kernel=*/1).bias(options.bias())));
   } else {
     conv = register_module(
-        "conv", torch::nn::Conv2d(SameConv(options.in(), options.out(), options.kernel())
-                                      .bias(options.bias())));
+        "conv", torch::nn::Conv2d(
+                    SameConv(options.in(), options.out(), options.kernel()).bias(options.bias())));
   }
 }
 
@@ -101,9 +101,8 @@ CellState SimpleRnnCellImpl::Step(const CellInput& in, const CellState& prev) {
 
 GatedCellImpl::GatedCellImpl(const CellSpec& spec, int64_t channels, int64_t gates_count)
     : spec_(spec), channels_(channels) {
-  gates = register_module(
-      "gates", torch::nn::Conv2d(SameConv(2 * channels, gates_count * channels,
-                                          spec.recurrent_kernel)));
+  gates = register_module("gates", torch::nn::Conv2d(SameConv(2 * channels, gates_count * channels,
+                                                              spec.recurrent_kernel)));
 }
 
 torch::Tensor GatedCellImpl::Gates(const torch::Tensor& u, const torch::Tensor& h) {
@@ -116,7 +115,8 @@ torch::Tensor GatedCellImpl::Gates(const torch::Tensor& u, const torch::Tensor& 
 GruCellImpl::GruCellImpl(const CellSpec& spec, int64_t channels)
     : GatedCellImpl(spec, channels, /*gates=*/2) {
   candidate = register_module(
-      "candidate", torch::nn::Conv2d(SameConv(channels, channels, spec.recurrent_kernel).bias(false)));
+      "candidate",
+      torch::nn::Conv2d(SameConv(channels, channels, spec.recurrent_kernel).bias(false)));
 }
 
 CellState GruCellImpl::Step(const CellInput& in, const CellState& prev) {

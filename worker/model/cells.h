@@ -17,11 +17,11 @@
 #ifndef CONVRNN_WORKER_MODEL_CELLS_H_
 #define CONVRNN_WORKER_MODEL_CELLS_H_
 
-#include <memory>
-
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/normalization.h>
+
+#include <memory>
 
 #include "spec/arch_spec.h"
 
@@ -43,7 +43,8 @@ struct CellInput {
 // A k x k convolution with "same" padding, either full or depthwise-separable
 // (depthwise k x k, then pointwise 1 x 1).
 struct SpatialConvOptions {
-  SpatialConvOptions(int64_t in, int64_t out, int64_t kernel) : in_(in), out_(out), kernel_(kernel) {}
+  SpatialConvOptions(int64_t in, int64_t out, int64_t kernel)
+      : in_(in), out_(out), kernel_(kernel) {}
   TORCH_ARG(int64_t, in);
   TORCH_ARG(int64_t, out);
   TORCH_ARG(int64_t, kernel);
@@ -83,6 +84,7 @@ class FeedforwardCellImpl : public RecurrentCellImpl {
  public:
   explicit FeedforwardCellImpl(const CellSpec& spec) : spec_(spec) {}
   CellState Step(const CellInput& in, const CellState& prev) override;
+
  private:
   CellSpec spec_;
 };
@@ -111,6 +113,7 @@ class GatedCellImpl : public RecurrentCellImpl {
   GatedCellImpl(const CellSpec& spec, int64_t channels, int64_t gates);
   // conv([u, h]) with h undefined meaning zero.
   torch::Tensor Gates(const torch::Tensor& u, const torch::Tensor& h);
+
  public:
   torch::nn::Conv2d gates{nullptr};  // [u, h] (2C) -> gates x C
  protected:
@@ -152,13 +155,13 @@ class RgcCellImpl : public RecurrentCellImpl {
   RgcCellImpl(const CellSpec& spec, int64_t channels, int64_t cell_channels);
   CellState Step(const CellInput& in, const CellState& prev) override;
 
-  SpatialConv input_to_cell{nullptr};  // x^c = conv(u), kernel ic_kernel
-  SpatialConv input_to_out{nullptr};   // x^h = conv(u) (+ u), kernel io_kernel
-  SpatialConv w_cc{nullptr};           // tau of c from c
-  SpatialConv w_hh{nullptr};           // tau of h from h
-  SpatialConv w_hc{nullptr};           // gate of c's input from h
-  SpatialConv w_ch{nullptr};           // gate of h's input from c
-  torch::nn::Conv2d cell_to_out{nullptr};  // 1x1 c -> h, when spec.cell_to_out
+  SpatialConv input_to_cell{nullptr};                     // x^c = conv(u), kernel ic_kernel
+  SpatialConv input_to_out{nullptr};                      // x^h = conv(u) (+ u), kernel io_kernel
+  SpatialConv w_cc{nullptr};                              // tau of c from c
+  SpatialConv w_hh{nullptr};                              // tau of h from h
+  SpatialConv w_hc{nullptr};                              // gate of c's input from h
+  SpatialConv w_ch{nullptr};                              // gate of h's input from c
+  torch::nn::Conv2d cell_to_out{nullptr};                 // 1x1 c -> h, when spec.cell_to_out
   torch::nn::GroupNorm norm_c{nullptr}, norm_h{nullptr};  // when spec.layer_norm
 
  private:

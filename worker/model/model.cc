@@ -1,8 +1,8 @@
 #include "worker/model/model.h"
 
-#include <string>
-
 #include <torch/torch.h>
+
+#include <string>
 
 namespace convrnn {
 
@@ -21,8 +21,8 @@ ConvRnnImpl::ConvRnnImpl(const ArchSpec& spec) : spec_(spec), geometry_(ComputeG
         torch::nn::Conv2d(torch::nn::Conv2dOptions(g.in_channels, g.out_channels, ls.kernel)
                               .stride(ls.stride)
                               .padding(ls.kernel / 2)));
-    layer.cell = register_module(prefix + "cell",
-                                 MakeCell(ls.cell, g.out_channels, g.cell_channels));
+    layer.cell =
+        register_module(prefix + "cell", MakeCell(ls.cell, g.out_channels, g.cell_channels));
     int64_t source_channels = 0;
     for (const FeedbackEdge& e : spec.feedback) {
       if (e.to != l) continue;
@@ -35,11 +35,12 @@ ConvRnnImpl::ConvRnnImpl(const ArchSpec& spec) : spec_(spec), geometry_(ComputeG
       if (ls.cell.feedback_entry == FeedbackEntry::kCell) entry_channels = g.cell_channels;
       layer.feedback = register_module(
           prefix + "feedback",
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(source_channels, entry_channels, 1).bias(false)));
+          torch::nn::Conv2d(
+              torch::nn::Conv2dOptions(source_channels, entry_channels, 1).bias(false)));
     }
   }
-  readout = register_module(
-      "readout", torch::nn::Linear(geometry_.back().out_channels, spec.num_classes));
+  readout = register_module("readout",
+                            torch::nn::Linear(geometry_.back().out_channels, spec.num_classes));
 }
 
 int64_t ConvRnnImpl::ParameterCount() const {
@@ -81,8 +82,8 @@ torch::Tensor ConvRnnImpl::Feedback(int l, const std::vector<torch::Tensor>& pre
   }
   for (size_t k = 0; k < parts.size(); ++k) {
     if (!parts[k].defined()) {
-      parts[k] = torch::zeros({like.size(0), geometry_[layer.sources[k]].out_channels, height, width},
-                              like.options());
+      parts[k] = torch::zeros(
+          {like.size(0), geometry_[layer.sources[k]].out_channels, height, width}, like.options());
     }
   }
   torch::Tensor x = parts.size() == 1 ? parts[0] : torch::cat(parts, /*dim=*/1);
@@ -132,8 +133,8 @@ UnrollResult ConvRnnImpl::Unroll(const torch::Tensor& images, const UnrollOption
       } else {
         // Blank input: the conv of zeros is its bias (and pooling keeps it).
         const LayerGeometry& g = geometry_[l];
-        u = layer.conv->bias.view({1, -1, 1, 1}).expand({batch, g.out_channels, g.out_height,
-                                                          g.out_width});
+        u = layer.conv->bias.view({1, -1, 1, 1})
+                .expand({batch, g.out_channels, g.out_height, g.out_width});
       }
       CellInput cell_in;
       cell_in.u = u;

@@ -24,13 +24,13 @@
 #ifndef CONVRNN_WORKER_MODEL_MODEL_H_
 #define CONVRNN_WORKER_MODEL_MODEL_H_
 
-#include <memory>
-#include <vector>
-
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
+
+#include <memory>
+#include <vector>
 
 #include "spec/arch_spec.h"
 #include "worker/model/cells.h"
@@ -63,10 +63,10 @@ class ConvRnnImpl : public torch::nn::Module {
   int64_t ParameterCount() const;
 
   struct Layer {
-    torch::nn::Conv2d conv{nullptr};        // feedforward conv of the layer input
+    torch::nn::Conv2d conv{nullptr};  // feedforward conv of the layer input
     std::shared_ptr<RecurrentCellImpl> cell;
-    torch::nn::Conv2d feedback{nullptr};    // 1x1 projection of concatenated sources
-    std::vector<int> sources;               // feedback source layers, ascending
+    torch::nn::Conv2d feedback{nullptr};  // 1x1 projection of concatenated sources
+    std::vector<int> sources;             // feedback source layers, ascending
   };
   std::vector<Layer> layers;
   torch::nn::Linear readout{nullptr};

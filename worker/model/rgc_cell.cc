@@ -33,8 +33,9 @@ RgcCellImpl::RgcCellImpl(const CellSpec& spec, int64_t channels, int64_t cell_ch
       "input_to_cell", SpatialConv(SpatialConvOptions(channels, cell_channels, spec.ic_kernel)
                                        .separable(spec.ic_separable)));
   input_to_out = register_module(
-      "input_to_out", SpatialConv(SpatialConvOptions(channels, channels, spec.io_kernel)
-                                      .separable(spec.io_separable)));
+      "input_to_out",
+      SpatialConv(
+          SpatialConvOptions(channels, channels, spec.io_kernel).separable(spec.io_separable)));
   w_cc = register_module("w_cc", MakeConv(cell_channels, cell_channels, spec.tau_kernel,
                                           spec.tau_separable, spec.tau_bias));
   w_hh = register_module(
@@ -56,8 +57,9 @@ RgcCellImpl::RgcCellImpl(const CellSpec& spec, int64_t channels, int64_t cell_ch
 
 CellState RgcCellImpl::Step(const CellInput& in, const CellState& prev) {
   const CellSpec& s = spec_;
-  // Gain of a state's own past (tau) or of its input (gate): offset + multiplier * squash(conv(state)).
-  // With the state zero the conv is its bias alone, a [1, C, 1, 1] tensor that broadcasts.
+  // Gain of a state's own past (tau) or of its input (gate): offset + multiplier *
+  // squash(conv(state)). With the state zero the conv is its bias alone, a [1, C, 1, 1] tensor that
+  // broadcasts.
   auto modulation = [](SpatialConv& conv, const torch::Tensor& state, Squash squash, double offset,
                        double multiplier) {
     torch::Tensor pre = state.defined() ? conv->forward(state) : conv->ZeroResponse();
@@ -72,14 +74,14 @@ CellState RgcCellImpl::Step(const CellInput& in, const CellState& prev) {
   torch::Tensor c_pre =
       modulation(w_hc, prev.h, s.gate_nonlinearity, s.gate_offset, s.gate_multiplier) * x_c;
   if (prev.c.defined()) {
-    c_pre = c_pre + modulation(w_cc, prev.c, s.tau_nonlinearity, s.tau_offset, s.tau_multiplier) *
-                        prev.c;
+    c_pre = c_pre +
+            modulation(w_cc, prev.c, s.tau_nonlinearity, s.tau_offset, s.tau_multiplier) * prev.c;
   }
   torch::Tensor h_pre =
       modulation(w_ch, prev.c, s.gate_nonlinearity, s.gate_offset, s.gate_multiplier) * x_h;
   if (prev.h.defined()) {
-    h_pre = h_pre + modulation(w_hh, prev.h, s.tau_nonlinearity, s.tau_offset, s.tau_multiplier) *
-                        prev.h;
+    h_pre = h_pre +
+            modulation(w_hh, prev.h, s.tau_nonlinearity, s.tau_offset, s.tau_multiplier) * prev.h;
   }
   if (s.layer_norm) c_pre = norm_c->forward(c_pre);
   CellState next;

@@ -8,11 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "worker/train/checkpoint.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/recordings.h"
 #include "worker/neural/score.h"
+#include "worker/train/checkpoint.h"
 
 namespace convrnn {
 namespace {

@@ -41,9 +41,9 @@
 #include "absl/status/statusor.h"
 #include "spec/arch_spec.h"
 #include "worker/model/model.h"
-#include "worker/neural/recordings.h"
 #include "worker/neural/features.h"
 #include "worker/neural/fit.h"
+#include "worker/neural/recordings.h"
 
 namespace convrnn {
 

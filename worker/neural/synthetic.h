@@ -21,8 +21,8 @@
 
 #include "absl/status/statusor.h"
 #include "worker/model/model.h"
-#include "worker/neural/recordings.h"
 #include "worker/neural/features.h"
+#include "worker/neural/recordings.h"
 
 namespace convrnn {
 

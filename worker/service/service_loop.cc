@@ -347,9 +347,9 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
   Log(absl::StrCat(name, ": completed, val_top1 ", metric("val_top1"),
                    response.already_completed() ? " (already recorded)" : ""));
   if (options_.remove_checkpoint_on_complete && !options_.checkpoint_root.empty()) {
-    const std::string dir = (std::filesystem::path(options_.checkpoint_root) /
-                             absl::StrCat("trial-", trial->trial_id))
-                                .string();
+    const std::string dir =
+        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", trial->trial_id))
+            .string();
     if (absl::Status removed = RemoveTree(dir); !removed.ok()) {
       Log(absl::StrCat(name, ": could not remove its checkpoint: ", removed.message()));
     }

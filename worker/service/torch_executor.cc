@@ -7,13 +7,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "util/json_object.h"
 #include "spec/arch_spec.h"
-#include "worker/data/data.h"
 #include "spec/data_spec.h"
+#include "spec/neural_spec.h"
+#include "util/json_object.h"
+#include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/job.h"
-#include "spec/neural_spec.h"
 #include "worker/train/trainer.h"
 
 namespace convrnn {

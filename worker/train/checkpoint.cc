@@ -1,9 +1,9 @@
 #include "worker/train/checkpoint.h"
 
+#include <torch/torch.h>
+
 #include <cstdio>
 #include <filesystem>
-
-#include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,13 +26,15 @@ absl::Status SaveCheckpoint(const std::string& file, torch::nn::Module& model,
   }
   std::error_code ec;
   std::filesystem::rename(tmp, file, ec);
-  if (ec) return absl::InternalError(absl::StrCat(file, ": cannot rename checkpoint: ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat(file, ": cannot rename checkpoint: ", ec.message()));
   return absl::OkStatus();
 }
 
 absl::Status LoadCheckpoint(const std::string& file, torch::nn::Module& model,
                             torch::optim::Optimizer& optimizer, nlohmann::json* meta) {
-  if (!std::filesystem::exists(file)) return absl::NotFoundError(absl::StrCat(file, ": no checkpoint"));
+  if (!std::filesystem::exists(file))
+    return absl::NotFoundError(absl::StrCat(file, ": no checkpoint"));
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(file);
@@ -66,9 +68,8 @@ absl::Status LoadCheckpointWeights(const std::string& path, torch::nn::Module& m
     archive.load_from(file);
     if (meta != nullptr) {
       c10::IValue meta_value;
-      *meta = archive.try_read("meta", meta_value)
-                  ? nlohmann::json::parse(meta_value.toStringRef())
-                  : nlohmann::json::object();
+      *meta = archive.try_read("meta", meta_value) ? nlohmann::json::parse(meta_value.toStringRef())
+                                                   : nlohmann::json::object();
     }
     archive.read("model", model_archive);
     model.load(model_archive);

@@ -8,9 +8,8 @@
 #ifndef CONVRNN_WORKER_TRAIN_CHECKPOINT_H_
 #define CONVRNN_WORKER_TRAIN_CHECKPOINT_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 

@@ -1,20 +1,20 @@
 #include "worker/train/trainer.h"
 
+#include <torch/torch.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
-
 #include "absl/strings/str_cat.h"
-#include "worker/train/checkpoint.h"
 #include "spec/cost.h"
+#include "util/json_object.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
-#include "util/json_object.h"
 #include "worker/model/torch_compat.h"
+#include "worker/train/checkpoint.h"
 
 namespace convrnn {
 
@@ -43,11 +43,11 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainSpec& t,
     return std::make_unique<torch::optim::Adam>(
         std::move(params), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
   }
-  return std::make_unique<torch::optim::SGD>(
-      std::move(params), torch::optim::SGDOptions(t.lr)
-                             .momentum(t.momentum)
-                             .nesterov(t.nesterov && t.momentum > 0)
-                             .weight_decay(t.weight_decay));
+  return std::make_unique<torch::optim::SGD>(std::move(params),
+                                             torch::optim::SGDOptions(t.lr)
+                                                 .momentum(t.momentum)
+                                                 .nesterov(t.nesterov && t.momentum > 0)
+                                                 .weight_decay(t.weight_decay));
 }
 
 // Scales gradients so their global norm is at most max_norm, without a host
@@ -102,7 +102,8 @@ double Evaluate(const Context& ctx, ConvRnn& model, const ImageSet& set) {
   lo.prefetch = ctx.options.prefetch;
   BatchLoader loader(set, ctx.data.mean, ctx.data.stddev, lo);
   loader.StartEpoch(0);
-  torch::Tensor correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(ctx.device));
+  torch::Tensor correct =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(ctx.device));
   while (std::optional<Batch> batch = loader.Next()) {
     torch::Tensor logits = Forward(ctx, model, ToDevice(ctx, batch->images));
     torch::Tensor labels = batch->labels.to(ctx.device);
@@ -115,15 +116,14 @@ double Evaluate(const Context& ctx, ConvRnn& model, const ImageSet& set) {
 absl::Status CheckFits(const ArchSpec& spec, const Datasets& data) {
   if (spec.input.channels != data.channels || spec.input.height != data.height ||
       spec.input.width != data.width) {
-    return PathError("input", absl::StrCat("spec expects ", spec.input.channels, "x",
-                                                spec.input.height, "x", spec.input.width,
-                                                " images but the data are ", data.channels, "x",
-                                                data.height, "x", data.width));
+    return PathError("input",
+                     absl::StrCat("spec expects ", spec.input.channels, "x", spec.input.height, "x",
+                                  spec.input.width, " images but the data are ", data.channels, "x",
+                                  data.height, "x", data.width));
   }
   if (spec.num_classes < data.num_classes) {
     return PathError("num_classes", absl::StrCat("spec has ", spec.num_classes,
-                                                      " classes but the data have ",
-                                                      data.num_classes));
+                                                 " classes but the data have ", data.num_classes));
   }
   return absl::OkStatus();
 }
@@ -144,8 +144,13 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
   if (!cuda && (spec.train.precision == "bf16" || spec.train.channels_last)) {
     warn("train.precision bf16 and train.channels_last take effect on CUDA only; ignored on CPU");
   }
-  Context ctx{spec, data, options, device, cuda,
-              cuda && spec.train.precision == "bf16", cuda && spec.train.channels_last};
+  Context ctx{spec,
+              data,
+              options,
+              device,
+              cuda,
+              cuda && spec.train.precision == "bf16",
+              cuda && spec.train.channels_last};
 
   const TrainSpec& t = spec.train;
   torch::manual_seed(t.seed);
@@ -170,9 +175,9 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
   BatchLoader loader(data.train, data.mean, data.stddev, lo);
   const int64_t steps_per_epoch = loader.BatchesPerEpoch();
   if (steps_per_epoch == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("train.batch_size: ", t.batch_size, " exceeds the ", data.train.size(),
-                     " training images"));
+    return absl::InvalidArgumentError(absl::StrCat("train.batch_size: ", t.batch_size,
+                                                   " exceeds the ", data.train.size(),
+                                                   " training images"));
   }
   const int64_t total_steps = t.steps > 0 ? t.steps : int64_t{t.epochs} * steps_per_epoch;
   const int num_epochs = static_cast<int>((total_steps + steps_per_epoch - 1) / steps_per_epoch);
@@ -235,8 +240,8 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
     double lr = t.lr;
     while (step < total_steps) {
       if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
-        return absl::CancelledError(absl::StrCat("training cancelled at epoch ", epoch + 1,
-                                                 ", step ", step));
+        return absl::CancelledError(
+            absl::StrCat("training cancelled at epoch ", epoch + 1, ", step ", step));
       }
       std::optional<Batch> batch = loader.Next();
       if (!batch) break;
@@ -268,8 +273,8 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
     m.steps = step;
     m.train_loss = batches > 0 ? loss_sum.item<double>() / batches : 0.0;
     if (!std::isfinite(m.train_loss)) {
-      return absl::AbortedError(absl::StrCat("non-finite loss at epoch ", epoch + 1,
-                                             ": the trial diverged"));
+      return absl::AbortedError(
+          absl::StrCat("non-finite loss at epoch ", epoch + 1, ": the trial diverged"));
     }
     m.images_per_sec = batches * t.batch_size / std::max(train_seconds, 1e-9);
     m.val_top1 = Evaluate(ctx, model, data.val);
@@ -304,9 +309,12 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
 }  // namespace
 
 json ToJson(const EpochMetrics& m) {
-  return {{"epoch", m.epoch},           {"steps", m.steps},
-          {"train_loss", m.train_loss}, {"val_top1", m.val_top1},
-          {"images_per_sec", m.images_per_sec}, {"wall_seconds", m.wall_seconds},
+  return {{"epoch", m.epoch},
+          {"steps", m.steps},
+          {"train_loss", m.train_loss},
+          {"val_top1", m.val_top1},
+          {"images_per_sec", m.images_per_sec},
+          {"wall_seconds", m.wall_seconds},
           {"lr", m.lr}};
 }
 
@@ -327,7 +335,8 @@ absl::StatusOr<TrainResult> Train(const ArchSpec& spec, const Datasets& data,
   try {
     return TrainImpl(spec, data, options);
   } catch (const c10::OutOfMemoryError& e) {
-    return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", e.what_without_backtrace()));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory: ", e.what_without_backtrace()));
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();
     if (what.find("out of memory") != std::string::npos) {

@@ -22,10 +22,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "absl/status/statusor.h"
 #include "spec/arch_spec.h"
@@ -52,8 +51,8 @@ struct TrainResult {
   double test_top1 = -1;             // only with TrainerOptions::evaluate_test
   int64_t params = 0;
   int64_t flops_per_image = 0;
-  double wall_seconds = 0;   // this run's, resumed epochs excluded
-  int resumed_epochs = 0;    // epochs restored from a checkpoint
+  double wall_seconds = 0;     // this run's, resumed epochs excluded
+  int resumed_epochs = 0;      // epochs restored from a checkpoint
   bool stopped_early = false;  // on_epoch asked to stop
   // The trained model, on TrainerOptions::device (e.g. to score it).
   std::shared_ptr<ConvRnnImpl> model;

@@ -19,10 +19,9 @@
 #undef CHECK
 #include <catch2/catch.hpp>
 
-#include "tests/test_support.h"
-
-#include "worker/data/data.h"
 #include "spec/data_spec.h"
+#include "tests/test_support.h"
+#include "worker/data/data.h"
 
 namespace convrnn {
 namespace {

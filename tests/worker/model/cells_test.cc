@@ -1,10 +1,10 @@
 // Each cell type on a one-channel, 1x1-kernel case with weights set by hand,
 // against the value computed from its equation (DESIGN.md §3).
+#include "worker/model/cells.h"
+
 #include <cmath>
 
 #include "tests/torch_catch.h"
-
-#include "worker/model/cells.h"
 
 namespace convrnn {
 namespace {
@@ -268,8 +268,9 @@ TEST_CASE("gating: an LSTM's output is bounded by its output gate", "[model][cel
   for (int t = 0; t < 3; ++t) {
     torch::Tensor h_prev = prev.h;
     CellState next = cell.Step(in, prev);
-    torch::Tensor pre = h_prev.defined() ? cell.gates->forward(torch::cat({in.u, h_prev}, 1))
-                                         : cell.gates->forward(torch::cat({in.u, torch::zeros_like(in.u)}, 1));
+    torch::Tensor pre = h_prev.defined()
+                            ? cell.gates->forward(torch::cat({in.u, h_prev}, 1))
+                            : cell.gates->forward(torch::cat({in.u, torch::zeros_like(in.u)}, 1));
     torch::Tensor gate = torch::sigmoid(pre.chunk(4, 1)[2]);
     CHECK((next.y.abs() <= gate + 1e-6).all().item<bool>());
     CHECK((gate >= 0).all().item<bool>());

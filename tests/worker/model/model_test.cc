@@ -1,12 +1,12 @@
 // Unrolling in time, feedback timing, gradients and cost of the ConvRNN.
+#include "worker/model/model.h"
+
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-#include "tests/torch_catch.h"
-
 #include "spec/cost.h"
-#include "worker/model/model.h"
+#include "tests/torch_catch.h"
 
 namespace convrnn {
 namespace {
@@ -42,7 +42,7 @@ void CopyShared(ConvRnn& from, ConvRnn& to) {
   }
 }
 
-const std::vector<std::string> kCells = {"feedforward", "time_decay", "simple_rnn", "gru",
+const std::vector<std::string> kCells = {"feedforward", "time_decay", "simple_rnn",   "gru",
                                          "lstm",        "ugrnn",      "intersection", "rgc"};
 
 TEST_CASE("readout is blind to the image before step L", "[model][timing]") {
@@ -159,7 +159,8 @@ TEST_CASE("gradients reach every parameter that influences the loss", "[model][g
     for (const std::string& entry : {"input", "cell", "output"}) {
       json j = BaseSpec(cell, /*steps=*/8);
       for (auto& layer : j["layers"]) layer["cell"]["feedback_entry"] = entry;
-      j["feedback"] = {{{"from", 2}, {"to", 0}}, {{"from", 1}, {"to", 0}}, {{"from", 2}, {"to", 1}}};
+      j["feedback"] = {
+          {{"from", 2}, {"to", 0}}, {{"from", 1}, {"to", 0}}, {{"from", 2}, {"to", 1}}};
       if (cell == "rgc") {
         j["layers"][1]["cell"]["cell_to_out"] = true;
         j["layers"][1]["cell"]["layer_norm"] = true;

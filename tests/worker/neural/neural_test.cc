@@ -11,8 +11,8 @@
 #include "tests/torch_catch.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
-#include "worker/neural/recordings.h"
 #include "worker/neural/fit.h"
+#include "worker/neural/recordings.h"
 #include "worker/neural/score.h"
 #include "worker/neural/synthetic.h"
 

@@ -185,7 +185,8 @@ TEST_CASE("the worker waits for a server that starts late, then registers", "[wo
   CHECK(calls.completes.size() == 1);
 }
 
-TEST_CASE("training goes on while the server is away, and the reports follow in order", "[worker]") {
+TEST_CASE("training goes on while the server is away, and the reports follow in order",
+          "[worker]") {
   FakeWorkerService service;
   service.AddTrial({7, 1, kSpec, ""});
   std::atomic<bool> down{true};
@@ -400,8 +401,10 @@ TEST_CASE("scoring jobs are scored and reported, failures with their code", "[wo
   CHECK(worker.loop().stats().scores_failed == 1);
 }
 
-TEST_CASE("a worker without a checkpoint root fails scoring jobs clearly, the simulated "
-          "executor does not ask for them", "[worker]") {
+TEST_CASE(
+    "a worker without a checkpoint root fails scoring jobs clearly, the simulated "
+    "executor does not ask for them",
+    "[worker]") {
   FakeWorkerService service;
   FakeWorkerService::Trial job{/*trial_id=*/7, /*attempt=*/1, kSpec, ""};
   job.score = true;

@@ -2,11 +2,10 @@
 // divergence, corrupt checkpoints, budgets and early stopping.
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
-#include "tests/torch_catch.h"
-#include "tests/test_support.h"
 
+#include "tests/test_support.h"
+#include "tests/torch_catch.h"
 #include "worker/data/data.h"
 #include "worker/train/trainer.h"
 
@@ -20,10 +19,18 @@ json SmallSpec(const std::string& cell = "rgc") {
           {"num_classes", 10},
           {"time", {{"steps", 4}}},
           {"layers",
-           {{{"channels", 12}, {"kernel", 5}, {"stride", 2}, {"pool", true}, {"cell", {{"type", "feedforward"}}}},
+           {{{"channels", 12},
+             {"kernel", 5},
+             {"stride", 2},
+             {"pool", true},
+             {"cell", {{"type", "feedforward"}}}},
             {{"channels", 24}, {"kernel", 3}, {"pool", true}, {"cell", {{"type", cell}}}}}},
           {"train",
-           {{"optimizer", "sgd"}, {"lr", 0.1}, {"batch_size", 64}, {"epochs", 2}, {"seed", 7},
+           {{"optimizer", "sgd"},
+            {"lr", 0.1},
+            {"batch_size", 64},
+            {"epochs", 2},
+            {"seed", 7},
             {"clip_grad_norm", 5.0}}}};
 }
 
@@ -132,8 +139,12 @@ TEST_CASE("a diverging network fails with a non-finite loss", "[train]") {
   json j = {{"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
             {"num_classes", 10},
             {"time", {{"steps", 140}}},
-            {"layers", {{{"channels", 4}, {"kernel", 3}, {"stride", 4}, {"pool", true},
-                         {"cell", {{"type", "time_decay"}, {"decay_init", 2.0}}}}}},
+            {"layers",
+             {{{"channels", 4},
+               {"kernel", 3},
+               {"stride", 4},
+               {"pool", true},
+               {"cell", {{"type", "time_decay"}, {"decay_init", 2.0}}}}}},
             {"train", {{"batch_size", 32}, {"epochs", 1}}}};
   absl::StatusOr<TrainResult> result = Train(Parse(j), Subset(), {});
   REQUIRE_FALSE(result.ok());
@@ -161,7 +172,8 @@ TEST_CASE("budgets in steps, early stopping and mismatched specs", "[train]") {
   absl::StatusOr<TrainResult> refused = Train(Parse(wrong), Subset(), {});
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK_THAT(std::string(refused.status().message()), Catch::Contains("input: spec expects 3x28x28"));
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Contains("input: spec expects 3x28x28"));
 
   TrainerOptions gpu;
   gpu.device = "cuda:0";
