@@ -32,6 +32,7 @@
 #include "db/sqlite_connection.h"
 #include "db/status_macros.h"
 #include "db/store.h"
+#include "util/stage_stats.h"
 
 namespace convrnn::db {
 
@@ -154,9 +155,17 @@ class SqliteStore final : public Store {
   template <typename Body>
   auto Write(Body&& body) -> decltype(body(std::declval<Connection&>())) {
     using Result = decltype(body(std::declval<Connection&>()));
+    static StageHistogram& total_stage = Stage("store.write");
+    static StageHistogram& queue_stage = Stage("store.write.queue");
+    static StageHistogram& body_stage = Stage("store.write.body");
+    static StageHistogram& commit_stage = Stage("store.write.commit");
+    static StageHistogram& batch_stage = Stage("store.write.wait_batch");
+    StageTimer total(total_stage);
+    StageTimer queued(queue_stage);
     queued_writers_.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock lock(&write_mu_);
     queued_writers_.fetch_sub(1, std::memory_order_relaxed);
+    queued.Stop();
     if (batch_ == nullptr) {
       DB_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
       batch_ = std::make_shared<Batch>();
@@ -164,6 +173,7 @@ class SqliteStore final : public Store {
     std::shared_ptr<Batch> batch = batch_;
     ++batch->calls;
     std::optional<Result> result;
+    StageTimer body_time(body_stage);
     try {
       if (absl::Status s = writer_->Exec("SAVEPOINT call"); !s.ok()) {
         result.emplace(s);
@@ -178,6 +188,7 @@ class SqliteStore final : public Store {
       EndBatch(*batch, absl::InternalError("a write threw; its batch was rolled back"));
       throw;
     }
+    body_time.Stop();
     if (!writer_->in_transaction()) {
       // SQLite rolled the whole transaction back (I/O error, disk full):
       // the batch's earlier calls are lost with it.
@@ -189,8 +200,10 @@ class SqliteStore final : public Store {
         queued_writers_.load(std::memory_order_relaxed) > 0 && batch->calls < kMaxBatchCalls;
     if (leave_open) {
       // A queued writer will join this batch; the last one commits it.
+      StageTimer waited(batch_stage);
       write_mu_.Await(absl::Condition(&batch->done));
     } else {
+      StageTimer commit_time(commit_stage);
       absl::Status committed = writer_->Exec("COMMIT");
       EndBatch(*batch, committed);
     }
@@ -205,7 +218,12 @@ class SqliteStore final : public Store {
   // Runs `body(Connection&)` on a free read-only connection.
   template <typename Body>
   auto Read(Body&& body) -> decltype(body(std::declval<Connection&>())) {
+    static StageHistogram& acquire_stage = Stage("store.read.acquire");
+    static StageHistogram& read_stage = Stage("store.read");
+    StageTimer total(read_stage);
+    StageTimer acquire(acquire_stage);
     ReaderPool::Handle conn = readers_.Acquire();
+    acquire.Stop();
     return body(*conn);
   }
 

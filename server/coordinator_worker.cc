@@ -10,9 +10,18 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/stage_stats.h"
 
 namespace convrnn::server {
-namespace {}  // namespace
+namespace {
+
+// Stage timings of the worker path (util/stage_stats.h).
+StageHistogram& LeaseStage() {
+  static StageHistogram& h = Stage("coord.lease");
+  return h;
+}
+
+}  // namespace
 
 // --- Workers -----------------------------------------------------------------
 
@@ -34,6 +43,8 @@ void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
     if (now_us - last < absl::ToInt64Microseconds(options_.worker_touch_interval)) return;
     last = now_us;
   }
+  static StageHistogram& stage = Stage("coord.touch_worker");
+  StageTimer timer(stage);
   (void)store_.TouchWorker(worker_id, now_us);  // liveness only; a failure is harmless
 }
 
@@ -48,7 +59,10 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   // before its insert is written.
   db::LeaseRequest next = request;  // first: any PENDING trial of the campaign
   for (int round = 0;; ++round) {
+    static StageHistogram& lease_write = Stage("coord.lease.store_lease");
+    StageTimer lease_time(lease_write);
     absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(next);
+    lease_time.Stop();
     if (!leased.ok()) return leased.status();
     if (leased->has_value()) {
       AddLease((*leased)->lease_token,
@@ -63,7 +77,12 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     // Propose a new trial when the budget and max_parallel allow.
     search::Suggestion suggestion;
     {
+      static StageHistogram& lock_stage = Stage("coord.lease.campaign_lock");
+      static StageHistogram& sample_stage = Stage("coord.lease.sample");
+      StageTimer lock_time(lock_stage);
       absl::MutexLock lock(&rt.mu);
+      lock_time.Stop();
+      StageTimer sample_time(sample_stage);
       if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
       if (rt.total_trials >= rt.config.max_trials ||
           rt.unfinished_trials >= rt.config.max_parallel) {
@@ -85,9 +104,12 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
       ++rt.total_trials;  // reserved until the insert is written
       ++rt.unfinished_trials;
     }
+    static StageHistogram& insert_stage = Stage("coord.lease.store_insert");
+    StageTimer insert_time(insert_stage);
     absl::StatusOr<db::Trial> inserted =
         store_.InsertTrial(rt.id, suggestion.spec.dump(),
                            rt.config.space->ToJson(suggestion.assignment).dump(), now_us);
+    insert_time.Stop();
     {
       absl::MutexLock lock(&rt.mu);
       if (!inserted.ok()) {
@@ -107,6 +129,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
 }
 
 absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_score) {
+  StageTimer timer(LeaseStage());
   const int64_t now = clock_.NowMicros();
   absl::Status first_error;
   if (can_score) {
@@ -226,6 +249,8 @@ absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
 }  // namespace
 
 absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
+  static StageHistogram& stage = Stage("coord.heartbeat");
+  StageTimer timer(stage);
   HeartbeatResult result;
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return ScoreHeartbeat(worker_id, lease_token);
@@ -281,6 +306,8 @@ absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_
 absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, int64_t lease_token,
                                                            int epoch, const Metrics& metrics) {
   if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
+  static StageHistogram& stage = Stage("coord.report");
+  StageTimer timer(stage);
   const int64_t now = clock_.NowMicros();
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return StaleLease(lease_token);
@@ -339,6 +366,8 @@ absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, in
 
 absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_token,
                                            const Metrics& metrics) {
+  static StageHistogram& stage = Stage("coord.complete");
+  StageTimer timer(stage);
   const int64_t now = clock_.NowMicros();
   std::optional<LeaseInfo> info = FindLease(lease_token);
   Metrics final_metrics = metrics;
