@@ -215,8 +215,10 @@ void SqliteStore::Submit(WriteOp* op) {
 }
 
 void SqliteStore::Finish(const std::vector<WriteOp*>& batch, const absl::Status& status) {
+  const int64_t now_us = absl::GetCurrentTimeNanos() / 1000;
   for (WriteOp* op : batch) {
     if (!status.ok()) op->status = status;
+    op->finished_us = now_us;
     op->done.Notify();
   }
 }
@@ -277,14 +279,32 @@ void SqliteStore::WriterLoop() {
       continue;
     }
     // Committed: the syncer makes it durable while this thread runs the
-    // next batch.
-    absl::MutexLock lock(&queue_mu_);
-    unsynced_.insert(unsynced_.end(), batch.begin(), batch.end());
+    // next batch; with no next batch and no fsync running, this thread
+    // fsyncs itself (one thread hand-off less when the store is quiet).
+    {
+      absl::MutexLock lock(&queue_mu_);
+      if (!queue_.empty() || syncing_ || !unsynced_.empty()) {
+        unsynced_.insert(unsynced_.end(), batch.begin(), batch.end());
+        continue;
+      }
+      syncing_ = true;
+    }
+    absl::Status synced = TimedSyncWal();
+    {
+      absl::MutexLock lock(&queue_mu_);
+      syncing_ = false;
+    }
+    Finish(batch, synced);
   }
 }
 
-void SqliteStore::SyncerLoop() {
+absl::Status SqliteStore::TimedSyncWal() {
   static StageHistogram& sync_stage = Stage("store.write.fsync");
+  StageTimer sync_time(sync_stage);
+  return SyncWal();
+}
+
+void SqliteStore::SyncerLoop() {
   std::vector<WriteOp*> batch;
   while (true) {
     {
@@ -292,12 +312,13 @@ void SqliteStore::SyncerLoop() {
       queue_mu_.Await(absl::Condition(this, &SqliteStore::SyncerHasWork));
       if (unsynced_.empty()) return;  // stopping
       batch.swap(unsynced_);
+      syncing_ = true;
     }
     // Every op here was committed before this fdatasync starts.
-    absl::Status synced;
+    absl::Status synced = TimedSyncWal();
     {
-      StageTimer sync_time(sync_stage);
-      synced = SyncWal();
+      absl::MutexLock lock(&queue_mu_);
+      syncing_ = false;
     }
     // A failed fsync leaves those commits' durability unknown: their calls
     // fail (UNAVAILABLE; a retry finds the state as it is).

@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "db/sqlite_connection.h"
 #include "db/status_macros.h"
 #include "db/store.h"
@@ -159,6 +160,7 @@ class SqliteStore final : public Store {
     std::function<absl::Status(Connection&)> run;
     absl::Status status;  // OK, or why the batch did not commit / sync
     int64_t enqueued_us = 0;
+    int64_t finished_us = 0;  // when `done` was notified
     absl::Notification done;
   };
   // Most calls one batch takes before it commits: bounds the latency the
@@ -182,6 +184,8 @@ class SqliteStore final : public Store {
     };
     Submit(&op);
     op.done.WaitForNotification();
+    static StageHistogram& wake_stage = Stage("store.write.wake");
+    wake_stage.Record(absl::GetCurrentTimeNanos() / 1000 - op.finished_us);
     if (!op.status.ok()) return op.status;
     return *std::move(result);
   }
@@ -201,8 +205,9 @@ class SqliteStore final : public Store {
   absl::Status RunBatch(const std::vector<WriteOp*>& batch);
   // Ends `batch` with `status` (wakes its callers).
   static void Finish(const std::vector<WriteOp*>& batch, const absl::Status& status);
-  // fdatasync of the WAL file (syncer thread only).
+  // fdatasync of the WAL file, by the one thread that set syncing_.
   absl::Status SyncWal();
+  absl::Status TimedSyncWal();  // SyncWal, timed as store.write.fsync
 
   // Runs `body(Connection&)` on a free read-only connection.
   template <typename Body>
@@ -224,13 +229,14 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_;
   bool sync_full_ = false;
   std::string wal_path_;
-  int wal_fd_ = -1;  // opened on the first sync; syncer thread only
+  int wal_fd_ = -1;  // opened on the first sync; used by whoever set syncing_
 
   absl::Mutex queue_mu_;
   std::deque<WriteOp*> queue_ ABSL_GUARDED_BY(queue_mu_);
   // Batches committed and waiting for their fsync (sync_full).
   std::vector<WriteOp*> unsynced_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool syncing_ ABSL_GUARDED_BY(queue_mu_) = false;  // an fdatasync is running
   std::thread writer_thread_;
   std::thread syncer_thread_;
   ReaderPool readers_;

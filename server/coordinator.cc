@@ -375,15 +375,17 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
 void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
                                   const Metrics& values_from) {
   EraseLeaseOfTrial(trial.id);
-  absl::MutexLock lock(&rt.mu);
+  bool maybe_done = false;
   {
     absl::MutexLock admit(&rt.admit_mu);
     if (rt.unfinished_trials > 0) --rt.unfinished_trials;
+    rt.finished_inbox.emplace_back(trial, values_from);
+    maybe_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
   }
-  if (rt.sampler != nullptr && rt.history.pending().count(trial.id) == 0) {
-    rt.finished_unrecorded.insert(trial.id);
-  }
-  rt.RecordFinished(trial, values_from);
+  WakeProposer();  // it records the trial in the history (DrainFinished)
+  if (!maybe_done) return;
+  absl::MutexLock lock(&rt.mu);
+  rt.DrainFinished();
   // A failure here leaves the campaign RUNNING with nothing in flight; the
   // next finished trial, lease request or restart checks again.
   (void)MaybeCompleteCampaign(rt);

@@ -17,6 +17,7 @@ absl::StatusOr<std::optional<Coordinator::Proposal>> Coordinator::Propose(Campai
   StageTimer lock_time(lock_stage);
   absl::MutexLock lock(&rt.mu);
   lock_time.Stop();
+  rt.DrainFinished();
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
   StageTimer sample_time(sample_stage);
   absl::StatusOr<search::Suggestion> suggested = rt.sampler->Suggest(rt.history);
@@ -74,6 +75,10 @@ void Coordinator::ReturnProposal(CampaignRuntime& rt, Proposal proposal) {
 }
 
 void Coordinator::TopUpProposals(CampaignRuntime& rt) {
+  {
+    absl::MutexLock lock(&rt.mu);
+    rt.DrainFinished();  // keeps the history current while the queue is full
+  }
   while (rt.state.load() == db::CampaignState::kRunning) {
     {
       absl::MutexLock admit(&rt.admit_mu);

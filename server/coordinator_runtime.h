@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -49,6 +50,10 @@ struct Coordinator::CampaignRuntime {
   int64_t next_provisional_id ABSL_GUARDED_BY(mu) = -1;
 
   absl::Mutex admit_mu ABSL_ACQUIRED_AFTER(mu);
+  // Trials that ended and are not yet in `history`: a completion only
+  // queues them here (under admit_mu), so it never waits for a sampler;
+  // whoever next holds `mu` to sample records them first (DrainFinished).
+  std::vector<std::pair<db::Trial, Metrics>> finished_inbox ABSL_GUARDED_BY(admit_mu);
   // Proposals sampled ahead (Coordinator::ProposerLoop), oldest first.
   std::deque<Proposal> ready ABSL_GUARDED_BY(admit_mu);
   // The campaign's trials, and those not in a final state (PENDING, LEASED,
@@ -84,6 +89,21 @@ struct Coordinator::CampaignRuntime {
       stopper = *std::move(es);
     }
     return absl::OkStatus();
+  }
+
+  // Records the trials queued in finished_inbox.
+  void DrainFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::pair<db::Trial, Metrics>> finished;
+    {
+      absl::MutexLock admit(&admit_mu);
+      finished.swap(finished_inbox);
+    }
+    for (const auto& [trial, values_from] : finished) {
+      if (sampler != nullptr && history.pending().count(trial.id) == 0) {
+        finished_unrecorded.insert(trial.id);
+      }
+      RecordFinished(trial, values_from);
+    }
   }
 
   // A trial that is still to run (after a restart).

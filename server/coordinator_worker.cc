@@ -73,6 +73,12 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   if (!proposal.ok()) return proposal.status();
   if (!proposal->has_value()) {
     // No budget or room for a new trial: only a PENDING one can be leased.
+    // A read first (never queued behind writes): a campaign at max_parallel
+    // mostly has none, and then the lease costs no write. One requeued but
+    // not yet committed is found by the worker's next try.
+    absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
+    if (!counts.ok()) return counts.status();
+    if (counts->pending == 0) return std::nullopt;
     static StageHistogram& lease_write = Stage("coord.lease.store");
     StageTimer lease_time(lease_write);
     absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
@@ -94,6 +100,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     if (!outcome.ok()) return outcome.status();
   } else {
     absl::MutexLock lock(&rt.mu);
+    rt.DrainFinished();
     const int64_t id = outcome->trial->id;
     // The trial may have ended already (it cannot before this lease is
     // answered, short of an expiry); then it is in the history as finished.
@@ -153,8 +160,22 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
     last_touch_us_[worker_id] = now;  // LeaseTrial wrote last_seen
     return grant;
   }
-  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
-  if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown
+  // worker): in memory for a worker known since this process started (the
+  // reaper writes it), else a write that checks the worker exists.
+  bool known = false;
+  {
+    absl::MutexLock lock(&mu_);
+    known = last_touch_us_.count(worker_id) != 0;
+  }
+  if (known) {
+    MaybeTouchWorker(worker_id, now);
+  } else if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) {
+    return s;
+  } else {
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[worker_id] = now;
+  }
   if (!first_error.ok()) return first_error;
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;
