@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "proto/convrnn.grpc.pb.h"
+#include "util/stage_stats.h"
 #include "worker/service/simulate.h"
 
 namespace convrnn {
@@ -73,9 +74,25 @@ struct Config {
   bool no_stop = false;
   int readers = 0;
   int64_t until_completed = 0;
+  double report_every_s = 0;
   std::string token_file;
   std::string json_file;
 };
+
+// Per-interval latency of every call (--report-every-s), lock-free.
+void RecordInterval(int m, Clock::duration d, bool ok) {
+  static StageHistogram* const all = &Stage("all");
+  static StageHistogram* const errors = &Stage("errors");
+  static StageHistogram* per_method[kMethods] = {};
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < kMethods; ++i) per_method[i] = &Stage(kMethodNames[i]);
+  });
+  const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  per_method[m]->Record(us);
+  if (m < kListCampaigns) all->Record(us);
+  if (!ok) errors->Record(us);
+}
 
 // Runs callbacks at given times on one thread.
 class Timer {
@@ -169,6 +186,7 @@ class SimWorker {
     if (start >= shared_->measure_from && end <= shared_->measure_to) {
       latencies_us_[m].push_back(std::chrono::duration<float, std::micro>(end - start).count());
     }
+    RecordInterval(m, end - start, s.ok());
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(shared_->error_mu);
       ++shared_->errors[std::string(kMethodNames[m]) + ": " + std::to_string(s.error_code()) + " " +
@@ -338,6 +356,7 @@ class Reader {
     if (start >= shared_->measure_from && end <= shared_->measure_to) {
       latencies_us_[m].push_back(std::chrono::duration<float, std::micro>(end - start).count());
     }
+    RecordInterval(m, end - start, s.ok());
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(shared_->error_mu);
       ++shared_->errors[std::string(kMethodNames[m]) + ": " + std::to_string(s.error_code()) + " " +
@@ -475,9 +494,20 @@ int Run(const Config& config) {
     readers.push_back(std::make_unique<Reader>(shared.get(), campaigns.get(), campaign_id, i));
     readers.back()->Start();
   }
+  Clock::time_point next_report =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(config.report_every_s * 1000));
   while (Clock::now() < shared->measure_to) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (config.until_completed > 0 && shared->trials_completed >= config.until_completed) break;
+    if (config.report_every_s > 0 && Clock::now() >= next_report) {
+      // Latency of the calls that ended since the last report (histogram
+      // quantiles: within ~19%).
+      const double t = std::chrono::duration<double>(Clock::now() - start).count();
+      std::printf("interval t=%.0fs %s", t, StageTable().c_str());
+      std::fflush(stdout);
+      ResetStages();
+      next_report += std::chrono::milliseconds(static_cast<int64_t>(config.report_every_s * 1000));
+    }
   }
   shared->stopping = true;
   for (int i = 0; i < 200 && shared->active > 0; ++i) {
@@ -571,6 +601,8 @@ int main(int argc, char** argv) {
   app.add_option("--campaign", c.campaign_file, "Launch this campaign JSON first");
   app.add_option("--campaign-id", c.campaign_id, "Use this running campaign (no launch, no stop)");
   app.add_flag("--no-stop", c.no_stop, "Leave the launched campaign running at the end");
+  app.add_option("--report-every-s", c.report_every_s,
+                 "Also print the latency of each such interval (0: only the summary)");
   app.add_option("--readers", c.readers, "Dashboard-style readers polling once a second")
       ->capture_default_str();
   app.add_option("--until-completed", c.until_completed,

@@ -19,7 +19,8 @@
 #                (e.g. a TPE campaign with 10,000 finished trials)
 #              READERS=N dashboard-style readers polling once a second
 #              STAGES=1: print the server's stage timings (util/stage_stats.h)
-#              RSS_EVERY=S: print the server's resident memory every S seconds
+#              RSS_EVERY=S: print the server's resident memory, and the
+#                latency of the calls of each S seconds, every S seconds (soak)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -92,7 +93,7 @@ for n in $WORKERS; do
   echo "## $n simulated workers"
   "$driver" --server "127.0.0.1:$PORT" --workers "$n" "${campaign_args[@]}" --readers "$READERS" \
     --duration-s "$DURATION" --warmup-s "$WARMUP" --think-ms "$THINK_MS" \
-    --heartbeats-per-epoch "$HEARTBEATS" --json "$OUT/load-$n.json"
+    --heartbeats-per-epoch "$HEARTBEATS" --report-every-s "$RSS_EVERY" --json "$OUT/load-$n.json"
   cpu1=$(cpu_seconds "$server_pid")
   awk -v a="$cpu0" -v b="$cpu1" -v t="$DURATION" -v w="$WARMUP" \
     'BEGIN { printf "server CPU: %.1f s over the run (%.2f cores on average)\n", b - a, (b - a) / (t + w) }'

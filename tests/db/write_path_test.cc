@@ -1,6 +1,8 @@
 // The store's latency-minded write path: a lease that inserts its own trial
 // in one transaction, batched deadline and last-seen writes, and group
 // commit on the writer thread (db/sqlite_store.h).
+#include <filesystem>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -131,6 +133,20 @@ TEST_CASE("concurrent writes share commits and each is acknowledged only when st
   // One fsync per committed batch at most (a group fsync may cover several).
   CHECK(fsyncs.count() - fsyncs0 >= 1);
   CHECK(fsyncs.count() - fsyncs0 <= commits);
+}
+
+TEST_CASE("a write whose commit cannot be fsynced is not acknowledged", "[db]") {
+  TempDir dir;
+  const std::string path = dir.File("store.db");
+  std::unique_ptr<Store> store = Must(Store::Open(path));
+  // The WAL's name is gone (an operator's rm, a broken volume): SQLite
+  // still appends to the file it holds open, but nothing can fsync it.
+  REQUIRE(std::filesystem::remove(path + "-wal"));
+  absl::StatusOr<Campaign> made = store->CreateCampaign({"demo", "{}", 1}, kT0);
+  REQUIRE_FALSE(made.ok());
+  CHECK(made.status().code() == absl::StatusCode::kUnavailable);
+  CHECK_THAT(std::string(made.status().message()),
+             Catch::Matchers::Contains("store.db-wal") && Catch::Matchers::Contains("fsync"));
 }
 
 TEST_CASE("with sync off nothing waits for an fsync", "[db]") {
