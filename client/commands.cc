@@ -17,6 +17,7 @@
 #include "client/watch_view.h"
 #include "spec/arch_spec.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -53,7 +54,7 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
   text << in.rdbuf();
   // Refused here, before the server sees it: the reason is the parser's position.
   json parsed;
-  if (absl::Status s = ParseJsonText(text.str(), file, &parsed); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text.str(), file, &parsed));
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
   }

@@ -7,6 +7,7 @@
 #include "search/space.h"
 #include "search/space_node.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 
@@ -41,7 +42,7 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
       *out = json::array();
       for (const Node& child : node.children) {
         json item;
-        if (absl::Status s = Emit(child, params, a, &item); !s.ok()) return s;
+        RETURN_IF_ERROR(Emit(child, params, a, &item));
         if (node.kind == Node::Kind::kFeedback) {
           auto enabled = item.find("enabled");
           if (enabled != item.end()) {
@@ -126,7 +127,7 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
           continue;
         }
         edge["enabled"] = present;
-        if (absl::Status s = Match(item, params, edge, epath, a); !s.ok()) return s;
+        RETURN_IF_ERROR(Match(item, params, edge, epath, a));
       }
       if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
       return absl::OkStatus();
@@ -167,7 +168,7 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
 absl::StatusOr<json> Space::ToSpecJson(const Assignment& a) const {
   if (a.size() != params_.size()) return Check(a);
   json out;
-  if (absl::Status s = Emit(*root_, params_, a, &out); !s.ok()) return s;
+  RETURN_IF_ERROR(Emit(*root_, params_, a, &out));
   return out;
 }
 
@@ -179,8 +180,8 @@ absl::StatusOr<ArchSpec> Space::ToSpec(const Assignment& a) const {
 
 absl::StatusOr<Assignment> Space::FromSpec(const json& spec) const {
   Assignment a(params_.size(), kAbsent);
-  if (absl::Status s = Match(*root_, params_, spec, "", &a); !s.ok()) return s;
-  if (absl::Status s = Check(a); !s.ok()) return s;
+  RETURN_IF_ERROR(Match(*root_, params_, spec, "", &a));
+  RETURN_IF_ERROR(Check(a));
   return a;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 bool IsMetricName(absl::string_view name) {
@@ -193,13 +194,13 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
       }
     }
   }
-  if (absl::Status s = root.Finish(); !s.ok()) return s;
+  RETURN_IF_ERROR(root.Finish());
   return config;
 }
 
 absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text) {
   json j;
-  if (absl::Status s = ParseJsonText(text, "campaign", &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text, "campaign", &j));
   return ParseCampaign(j);
 }
 

@@ -14,6 +14,7 @@
 #include "search/sampler.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -38,7 +39,7 @@ Coordinator::Coordinator(db::Store& store, Clock& clock, const CoordinatorOption
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     db::Store& store, Clock& clock, const CoordinatorOptions& options) {
   std::unique_ptr<Coordinator> coordinator(new Coordinator(store, clock, options));
-  if (absl::Status s = coordinator->Load(); !s.ok()) return s;
+  RETURN_IF_ERROR(coordinator->Load());
   if (options.start_reaper) {
     coordinator->reaper_ = std::thread([c = coordinator.get()] { c->ReaperLoop(); });
   }
@@ -114,7 +115,7 @@ absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadR
   auto rt = std::make_shared<CampaignRuntime>(campaign.id, *std::move(config), campaign.state);
   {
     absl::MutexLock lock(&rt->mu);
-    if (absl::Status s = RebuildHistory(*rt); !s.ok()) return s;
+    RETURN_IF_ERROR(RebuildHistory(*rt));
   }
   absl::MutexLock lock(&mu_);
   // Another thread may have loaded it meanwhile; keep the first.
@@ -145,7 +146,7 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     }
   }
   if (!active) return absl::OkStatus();
-  if (absl::Status s = rt.InitSearch(); !s.ok()) return s;
+  RETURN_IF_ERROR(rt.InitSearch());
   rt.total_trials = static_cast<int64_t>(trials.size());
   rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
                                        [](const db::Trial& t) { return !IsFinal(t.state); });
@@ -227,7 +228,7 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
   auto rt = std::make_shared<CampaignRuntime>(campaign->id, *std::move(config), campaign->state);
   {
     absl::MutexLock lock(&rt->mu);
-    if (absl::Status s = rt->InitSearch(); !s.ok()) return s;
+    RETURN_IF_ERROR(rt->InitSearch());
   }
   {
     absl::MutexLock lock(&mu_);
@@ -267,7 +268,7 @@ absl::StatusOr<CampaignPage> Coordinator::ListCampaigns(int64_t before_id, int p
 absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
                                                   std::optional<db::TrialState> state,
                                                   int64_t after_number, int page_size) {
-  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.GetCampaign(campaign_id).status());
   db::TrialQuery query;
   query.campaign_id = campaign_id;
   query.state = state;
@@ -303,9 +304,8 @@ absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {
       case db::CampaignState::kStopped:
         break;
       case db::CampaignState::kRunning: {
-        absl::Status s =
-            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros());
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(
+            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros()));
         (*rt)->state = db::CampaignState::kStopped;
         NotifyEvents();
         break;
@@ -328,13 +328,12 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
       case db::CampaignState::kRunning:
         break;
       case db::CampaignState::kStopped: {
-        absl::Status s =
-            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros());
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(
+            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros()));
         (*rt)->state = db::CampaignState::kRunning;
         NotifyEvents();
         // Everything may have finished while it was stopped.
-        if (absl::Status done = MaybeCompleteCampaign(**rt); !done.ok()) return done;
+        RETURN_IF_ERROR(MaybeCompleteCampaign(**rt));
         break;
       }
       default:
@@ -350,9 +349,8 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   rt.mu.AssertHeld();
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
   if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
-  absl::Status s =
-      store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(
+      store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros()));
   rt.state = db::CampaignState::kCompleted;
   NotifyEvents();
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {}  // namespace
@@ -75,8 +76,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
           return suggested.status();
         }
         // The space cannot produce a valid trial: the campaign cannot go on.
-        absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us));
         rt.state = db::CampaignState::kFailed;
         NotifyEvents();
         return std::nullopt;
@@ -148,7 +148,7 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
     return grant;
   }
   // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
-  if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.TouchWorker(worker_id, now));
   if (!first_error.ok()) return first_error;
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/posix_fs.h"
+#include "util/status_macros.h"
 #include "worker/service/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION
@@ -115,7 +116,7 @@ absl::Status ServiceLoopImpl::Run() {
     }
     if (lease.kind() == v1::JOB_KIND_SCORE) {
       // Scoring jobs do not count towards max_trials.
-      if (absl::Status s = RunScore(lease); !s.ok()) return s;
+      RETURN_IF_ERROR(RunScore(lease));
       continue;
     }
     absl::Status trial = RunTrial(lease);
