@@ -55,7 +55,6 @@ void Coordinator::Shutdown() {
     absl::MutexLock lock(&events_mu_);
     shut_down_ = true;
   }
-  events_cv_.SignalAll();
 }
 
 // --- Loading -----------------------------------------------------------------
@@ -373,11 +372,9 @@ void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
 // --- Event notification ------------------------------------------------------
 
 void Coordinator::NotifyEvents() {
-  {
-    absl::MutexLock lock(&events_mu_);
-    ++event_seq_;
-  }
-  events_cv_.SignalAll();
+  // Waiters in AwaitEvents see the change when events_mu_ is released.
+  absl::MutexLock lock(&events_mu_);
+  ++event_seq_;
 }
 
 void Coordinator::WakeWatchers() { NotifyEvents(); }
@@ -389,10 +386,10 @@ int64_t Coordinator::event_sequence() const {
 
 int64_t Coordinator::AwaitEvents(int64_t seen, absl::Duration max_wait) {
   absl::MutexLock lock(&events_mu_);
-  const absl::Time deadline = absl::Now() + max_wait;
-  while (event_seq_ <= seen && !shut_down_) {
-    if (events_cv_.WaitWithDeadline(&events_mu_, deadline)) break;
-  }
+  auto news = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(events_mu_) {
+    return event_seq_ > seen || shut_down_;
+  };
+  clock_.AwaitWithTimeout(events_mu_, absl::Condition(&news), max_wait);
   return event_seq_;
 }
 

@@ -301,6 +301,8 @@ class Coordinator {
   // Wakes every AwaitEvents caller (e.g. to let a watch hub notice it is
   // stopping).
   void WakeWatchers();
+  // The clock every wait of the coordinator and its watch hub goes through.
+  Clock& clock() { return clock_; }
 
  private:
   struct CampaignRuntime;
@@ -366,7 +368,6 @@ class Coordinator {
   std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);  // worker -> time
 
   mutable absl::Mutex events_mu_;
-  absl::CondVar events_cv_;
   int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(events_mu_) = false;
 
