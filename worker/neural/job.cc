@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "spec/checkpoint_path.h"
 #include "util/status_macros.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
@@ -117,7 +118,7 @@ absl::StatusOr<json> NeuralJobRunner::ScoreCheckpoint(const ArchSpec& spec,
                                                       const std::string& checkpoint_dir,
                                                       const DataSpec& data,
                                                       const NeuralSpec& neural) {
-  const std::string file = (std::filesystem::path(checkpoint_dir) / "checkpoint.pt").string();
+  const std::string file = CheckpointFile(checkpoint_dir);
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
     return absl::NotFoundError(

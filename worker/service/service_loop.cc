@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "spec/checkpoint_path.h"
 #include "util/posix_fs.h"
 #include "util/status_macros.h"
 #include "worker/service/service_loop_impl.h"
@@ -146,11 +147,9 @@ absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   task.data_json = lease.data_json();
   task.neural_json = lease.neural_json();
   if (!options_.checkpoint_root.empty()) {
-    std::filesystem::path dir =
-        std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", lease.trial_id());
-    task.checkpoint_dir = dir.string();
+    task.checkpoint_dir = TrialCheckpointDir(options_.checkpoint_root, lease.trial_id());
     std::error_code ec;
-    bool reachable = std::filesystem::exists(dir / "checkpoint.pt", ec);
+    bool reachable = std::filesystem::exists(CheckpointFile(task.checkpoint_dir), ec);
     task.resume = lease.attempt() > 1 && reachable;
     if (lease.attempt() > 1) {
       Log(reachable ? absl::StrCat("trial ", task.trial_id, " attempt ", task.attempt,
@@ -348,9 +347,7 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
   Log(absl::StrCat(name, ": completed, val_top1 ", metric("val_top1"),
                    response.already_completed() ? " (already recorded)" : ""));
   if (options_.remove_checkpoint_on_complete && !options_.checkpoint_root.empty()) {
-    const std::string dir =
-        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", trial->trial_id))
-            .string();
+    const std::string dir = TrialCheckpointDir(options_.checkpoint_root, trial->trial_id);
     if (absl::Status removed = RemoveTree(dir); !removed.ok()) {
       Log(absl::StrCat(name, ": could not remove its checkpoint: ", removed.message()));
     }
