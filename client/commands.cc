@@ -17,6 +17,7 @@
 #include "client/spec_render.h"
 #include "client/watch_view.h"
 #include "spec/arch_spec.h"
+#include "util/file.h"
 #include "util/json_object.h"
 #include "util/status_macros.h"
 
@@ -49,17 +50,14 @@ absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1:
 }  // namespace
 
 absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open for reading"));
-  std::stringstream text;
-  text << in.rdbuf();
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
   // Refused here, before the server sees it: the reason is the parser's position.
   json parsed;
-  RETURN_IF_ERROR(ParseJsonText(text.str(), file, &parsed));
+  RETURN_IF_ERROR(ParseJsonText(text, file, &parsed));
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
   }
-  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text.str());
+  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text);
   if (!campaign.ok()) return campaign.status();
   if (env.json) {
     PrintJson(env, ToJson(*campaign, /*with_document=*/true));
