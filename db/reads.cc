@@ -172,11 +172,11 @@ absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_
   return ReadAll<Trial>(stmt, ReadTrial);
 }
 
-absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t trial_id) {
+absl::StatusOr<std::vector<EpochReport>> ListEpochs(Connection& conn, int64_t trial_id) {
   ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListEpochs));
   stmt.Bind(1, trial_id);
-  return ReadAll<EpochMetrics>(stmt, [](const Stmt& row) {
-    EpochMetrics e;
+  return ReadAll<EpochReport>(stmt, [](const Stmt& row) {
+    EpochReport e;
     e.trial_id = row.Int64(0);
     e.epoch = static_cast<int>(row.Int64(1));
     e.attempt = static_cast<int>(row.Int64(2));

@@ -27,7 +27,7 @@ absl::StatusOr<std::vector<Trial>> ListTrials(Connection& conn, const TrialQuery
 absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id);
 absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_id,
                                              absl::string_view metric, bool maximize, int k);
-absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t trial_id);
+absl::StatusOr<std::vector<EpochReport>> ListEpochs(Connection& conn, int64_t trial_id);
 absl::StatusOr<Worker> GetWorker(Connection& conn, int64_t worker_id);
 absl::StatusOr<std::vector<Worker>> ListWorkers(Connection& conn, int64_t seen_since_us);
 absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign_id,

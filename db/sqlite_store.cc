@@ -280,7 +280,7 @@ absl::StatusOr<std::vector<Trial>> SqliteStore::TopTrials(int64_t campaign_id,
       [&](Connection& conn) { return reads::TopTrials(conn, campaign_id, metric, maximize, k); });
 }
 
-absl::StatusOr<std::vector<EpochMetrics>> SqliteStore::ListEpochs(int64_t trial_id) {
+absl::StatusOr<std::vector<EpochReport>> SqliteStore::ListEpochs(int64_t trial_id) {
   return Read([&](Connection& conn) { return reads::ListEpochs(conn, trial_id); });
 }
 

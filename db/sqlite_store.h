@@ -94,7 +94,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<TrialCounts> CountTrials(int64_t campaign_id) override;
   absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id, absl::string_view metric,
                                                bool maximize, int k) override;
-  absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(int64_t trial_id) override;
+  absl::StatusOr<std::vector<EpochReport>> ListEpochs(int64_t trial_id) override;
 
   absl::StatusOr<std::optional<Trial>> LeaseTrial(const LeaseRequest& request) override;
   absl::Status MarkRunning(int64_t lease_token, int64_t now_us) override;

@@ -102,7 +102,9 @@ struct Score {
 // Leases a scoring job may use before it fails for good.
 inline constexpr int kScoreMaxAttempts = 3;
 
-struct EpochMetrics {
+// One epoch as a worker reported it, stored (its metrics as JSON; the
+// trainer's EpochMetrics is what the worker measured).
+struct EpochReport {
   int64_t trial_id = 0;
   int epoch = 0;  // From 1.
   int attempt = 0;
@@ -226,7 +228,7 @@ class Store {
   virtual absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id,
                                                        absl::string_view metric, bool maximize,
                                                        int k) = 0;
-  virtual absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(int64_t trial_id) = 0;
+  virtual absl::StatusOr<std::vector<EpochReport>> ListEpochs(int64_t trial_id) = 0;
 
   // --- Leases ------------------------------------------------------------
   // Atomically moves the oldest PENDING trial (of a RUNNING campaign) to

@@ -158,9 +158,9 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     const std::string& metric = rt.config.objectives.front().metric;
     for (const db::Trial& t : trials) {
       if (t.state == db::TrialState::kPending) continue;
-      absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(t.id);
+      absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(t.id);
       if (!epochs.ok()) return epochs.status();
-      for (const db::EpochMetrics& e : *epochs) {
+      for (const db::EpochReport& e : *epochs) {
         Metrics m = ParseMetricsJson(e.metrics_json);
         auto v = m.find(metric);
         if (v != m.end()) rt.stopper->Decide(t.id, e.epoch, v->second);
@@ -287,7 +287,7 @@ absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
 absl::StatusOr<TrialDetail> Coordinator::GetTrial(int64_t trial_id) {
   absl::StatusOr<db::Trial> trial = store_.GetTrial(trial_id);
   if (!trial.ok()) return trial.status();
-  absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(trial_id);
+  absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(trial_id);
   if (!epochs.ok()) return epochs.status();
   absl::StatusOr<std::vector<db::Score>> scores = store_.ListScores(trial_id);
   if (!scores.ok()) return scores.status();

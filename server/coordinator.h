@@ -137,7 +137,7 @@ struct TrialPage {
 
 struct TrialDetail {
   db::Trial trial;
-  std::vector<db::EpochMetrics> epochs;
+  std::vector<db::EpochReport> epochs;
   std::vector<db::Score> scores;  // neural scores asked for, oldest first
 };
 

@@ -99,7 +99,7 @@ grpc::Status CampaignServiceImpl::GetTrial(grpc::ServerContext* context,
   absl::StatusOr<TrialDetail> detail = coordinator_.GetTrial(request->trial_id());
   RETURN_IF_ERROR_AS(detail.status(), ToGrpcStatus);
   ToProto(detail->trial, response);
-  for (const db::EpochMetrics& e : detail->epochs) ToProto(e, response->add_epochs());
+  for (const db::EpochReport& e : detail->epochs) ToProto(e, response->add_epochs());
   for (const db::Score& s : detail->scores) ToProto(s, response->add_neural_scores());
   return grpc::Status::OK;
 }
