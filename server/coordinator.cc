@@ -215,25 +215,28 @@ absl::StatusOr<CampaignView> Coordinator::View(const db::Campaign& campaign) {
 }
 
 absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json) {
-  absl::StatusOr<CampaignConfig> config = ParseCampaignText(campaign_json);
-  if (!config.ok()) return config.status();
+  ASSIGN_OR_RETURN(CampaignConfig config, ParseCampaignText(campaign_json));
+  // The search is built before the campaign is stored: a campaign in the
+  // store can always propose trials.
+  ASSIGN_OR_RETURN(CampaignRuntime::Search search, CampaignRuntime::NewSearch(config));
   db::NewCampaign fresh;
-  fresh.name = config->name;
+  fresh.name = config.name;
   fresh.config_json = campaign_json;
-  fresh.max_attempts = config->max_attempts;
-  absl::StatusOr<db::Campaign> campaign = store_.CreateCampaign(fresh, clock_.NowMicros());
-  if (!campaign.ok()) return campaign.status();
+  fresh.max_attempts = config.max_attempts;
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.CreateCampaign(fresh, clock_.NowMicros()));
   NotifyEvents();
-  auto rt = std::make_shared<CampaignRuntime>(campaign->id, *std::move(config), campaign->state);
+  auto rt = std::make_shared<CampaignRuntime>(campaign.id, std::move(config), campaign.state);
   {
     absl::MutexLock lock(&rt->mu);
-    RETURN_IF_ERROR(rt->InitSearch());
+    rt->AdoptSearch(std::move(search));
   }
   {
     absl::MutexLock lock(&mu_);
-    campaigns_.emplace(campaign->id, rt);
+    campaigns_.emplace(campaign.id, rt);
   }
-  return View(*campaign);
+  // No second read: a new campaign has no trials, and a read failing after
+  // the write would tell the client that a stored campaign was not launched.
+  return CampaignView{std::move(campaign), db::TrialCounts{}};
 }
 
 absl::StatusOr<CampaignView> Coordinator::GetCampaign(int64_t campaign_id) {
@@ -365,7 +368,7 @@ void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
   }
   rt.RecordFinished(trial, values_from);
   // A failure here leaves the campaign RUNNING with nothing in flight; the
-  // next finished trial, lease request or restart checks again.
+  // next lease request (TryLease) checks again.
   (void)MaybeCompleteCampaign(rt);
 }
 

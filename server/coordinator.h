@@ -345,7 +345,10 @@ class Coordinator {
   // Erases `it` from leases_ and its indexes.
   void EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseLease(int64_t token);
+  // Whether the lease was held (the caller that erases it claims it).
+  bool EraseLease(int64_t token);
+  // Finishes in memory a trial whose completion the store already holds.
+  absl::Status FinishStoredCompletion(int64_t trial_id);
   void EraseLeaseOfTrial(int64_t trial_id);
   void MaybeTouchWorker(int64_t worker_id, int64_t now_us);
   absl::StatusOr<std::vector<db::Trial>> AllTrials(int64_t campaign_id,
