@@ -59,11 +59,8 @@ class Parser {
       out->kind = Node::Kind::kArray;
       for (size_t i = 0; i < j.size(); ++i) {
         Node child;
-        if (absl::Status s =
-                Build(j[i], IndexPath(path, i), IndexPath(name, i), parent, parent_choice, &child);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(
+            Build(j[i], IndexPath(path, i), IndexPath(name, i), parent, parent_choice, &child));
         out->children.push_back(std::move(child));
       }
       return absl::OkStatus();
@@ -173,11 +170,8 @@ class Parser {
     for (size_t i = 0; i < choices.size(); ++i) {
       Node branch;
       const std::string branch_name = absl::StrCat(name, "[", branch_labels[i], "]");
-      if (absl::Status s =
-              Build(choices[i], IndexPath(path, i), branch_name, id, static_cast<int>(i), &branch);
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(
+          Build(choices[i], IndexPath(path, i), branch_name, id, static_cast<int>(i), &branch));
       out->children.push_back(std::move(branch));
     }
     return absl::OkStatus();
@@ -224,11 +218,8 @@ class Parser {
         return PathError(epath, absl::StrCat("duplicate edge ", from, " -> ", to));
       }
       Node item;
-      if (absl::Status s = Build(edge, epath, absl::StrCat("feedback[", from, "->", to, "]"),
-                                 parent, parent_choice, &item);
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(Build(edge, epath, absl::StrCat("feedback[", from, "->", to, "]"), parent,
+                            parent_choice, &item));
       out->children.push_back(std::move(item));
     }
     return absl::OkStatus();

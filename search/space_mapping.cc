@@ -32,9 +32,7 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
     case Node::Kind::kObject:
       *out = json::object();
       for (size_t i = 0; i < node.keys.size(); ++i) {
-        if (absl::Status s = Emit(node.children[i], params, a, &(*out)[node.keys[i]]); !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Emit(node.children[i], params, a, &(*out)[node.keys[i]]));
       }
       return absl::OkStatus();
     case Node::Kind::kArray:
@@ -71,6 +69,42 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
   return absl::OkStatus();
 }
 
+absl::Status Match(const Node& node, const std::vector<Param>& params, const json& v,
+                   const std::string& path, Assignment* a);
+
+// A feedback list: every edge the value turns on must be one the space
+// offers, and each offered edge's "enabled" is matched against its presence.
+absl::Status MatchFeedback(const Node& node, const std::vector<Param>& params, const json& v,
+                           const std::string& path, Assignment* a) {
+  if (!v.is_array()) return PathError(path, "must be a list of edges");
+  std::set<std::pair<int64_t, int64_t>> on;
+  for (const json& e : v) {
+    if (!e.is_object() || !e.contains("from") || !e.contains("to")) continue;
+    if (e.contains("enabled") && e["enabled"] == false) continue;
+    on.insert({e["from"].get<int64_t>(), e["to"].get<int64_t>()});
+  }
+  size_t matched = 0;
+  for (size_t i = 0; i < node.children.size(); ++i) {
+    const Node& item = node.children[i];
+    json edge = json::object();
+    for (size_t k = 0; k < item.keys.size(); ++k) {
+      if (item.keys[k] != "enabled") edge[item.keys[k]] = item.children[k].literal;
+    }
+    const bool present = on.count({edge["from"].get<int64_t>(), edge["to"].get<int64_t>()}) > 0;
+    matched += present;
+    auto en = std::find(item.keys.begin(), item.keys.end(), "enabled");
+    const std::string epath = IndexPath(path, i);
+    if (en == item.keys.end()) {
+      if (!present) return PathError(epath, "the space fixes this edge on");
+      continue;
+    }
+    edge["enabled"] = present;
+    RETURN_IF_ERROR(Match(item, params, edge, epath, a));
+  }
+  if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
+  return absl::OkStatus();
+}
+
 // Matches a concrete value against the template, filling `a`.
 absl::Status Match(const Node& node, const std::vector<Param>& params, const json& v,
                    const std::string& path, Assignment* a) {
@@ -86,10 +120,7 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
       for (size_t i = 0; i < node.keys.size(); ++i) {
         auto it = v.find(node.keys[i]);
         if (it == v.end()) return PathError(JoinPath(path, node.keys[i]), "is missing");
-        if (absl::Status s = Match(node.children[i], params, *it, JoinPath(path, node.keys[i]), a);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Match(node.children[i], params, *it, JoinPath(path, node.keys[i]), a));
       }
       return absl::OkStatus();
     case Node::Kind::kArray:
@@ -97,41 +128,11 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
         return PathError(path, absl::StrCat("must be a list of ", node.children.size()));
       }
       for (size_t i = 0; i < v.size(); ++i) {
-        if (absl::Status s = Match(node.children[i], params, v[i], IndexPath(path, i), a);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Match(node.children[i], params, v[i], IndexPath(path, i), a));
       }
       return absl::OkStatus();
-    case Node::Kind::kFeedback: {
-      if (!v.is_array()) return PathError(path, "must be a list of edges");
-      std::set<std::pair<int64_t, int64_t>> on;
-      for (const json& e : v) {
-        if (!e.is_object() || !e.contains("from") || !e.contains("to")) continue;
-        if (e.contains("enabled") && e["enabled"] == false) continue;
-        on.insert({e["from"].get<int64_t>(), e["to"].get<int64_t>()});
-      }
-      size_t matched = 0;
-      for (size_t i = 0; i < node.children.size(); ++i) {
-        const Node& item = node.children[i];
-        json edge = json::object();
-        for (size_t k = 0; k < item.keys.size(); ++k) {
-          if (item.keys[k] != "enabled") edge[item.keys[k]] = item.children[k].literal;
-        }
-        const bool present = on.count({edge["from"].get<int64_t>(), edge["to"].get<int64_t>()}) > 0;
-        matched += present;
-        auto en = std::find(item.keys.begin(), item.keys.end(), "enabled");
-        const std::string epath = IndexPath(path, i);
-        if (en == item.keys.end()) {
-          if (!present) return PathError(epath, "the space fixes this edge on");
-          continue;
-        }
-        edge["enabled"] = present;
-        RETURN_IF_ERROR(Match(item, params, edge, epath, a));
-      }
-      if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
-      return absl::OkStatus();
-    }
+    case Node::Kind::kFeedback:
+      return MatchFeedback(node, params, v, path, a);
     case Node::Kind::kParam: {
       const Param& p = params[node.param];
       if (p.categorical()) {
