@@ -42,42 +42,54 @@ TEST_CASE("a sleep is cancelled by its notification", "[util]") {
   CHECK(real->SleepUntil(real->NowMicros() + 1000, nullptr));
 }
 
+// A thread waiting on `clock` until `ready` (under `mu`) or `deadline_us`;
+// `result` is -1 while it waits, then 1 (ready) or 0 (deadline).
+struct Waiter {
+  Waiter(FakeClock& clock, int64_t deadline_us)
+      : thread([this, &clock, deadline_us] {
+          absl::MutexLock lock(&mu);
+          result = clock.AwaitWithDeadline(mu, absl::Condition(&ready), deadline_us) ? 1 : 0;
+        }) {}
+  ~Waiter() {
+    if (thread.joinable()) thread.join();
+  }
+
+  absl::Mutex mu;
+  bool ready ABSL_GUARDED_BY(mu) = false;
+  std::atomic<int> result{-1};
+  std::thread thread;  // last: starts once the rest is built
+};
+
 TEST_CASE("a condition wait ends at the fake deadline, and only there", "[util]") {
   FakeClock clock(0);
-  absl::Mutex mu;
-  bool ready = false;
-  std::atomic<int> result{-1};
-  std::thread waiter([&] {
-    absl::MutexLock lock(&mu);
-    result = clock.AwaitWithDeadline(mu, absl::Condition(&ready), 1000) ? 1 : 0;
-  });
+  Waiter waiter(clock, 1000);
   REQUIRE(clock.WaitForBlocked(1));
   clock.AdvanceMicros(999);
   CHECK(clock.WaitForBlocked(1));
-  CHECK(result.load() == -1);
+  CHECK(waiter.result.load() == -1);
   clock.AdvanceMicros(1);
-  waiter.join();
-  CHECK(result.load() == 0);
+  waiter.thread.join();
+  CHECK(waiter.result.load() == 0);
 }
 
 TEST_CASE("a condition wait ends when its condition comes true", "[util]") {
   FakeClock clock(0);
-  absl::Mutex mu;
-  bool ready = false;
-  std::atomic<int> result{-1};
-  std::thread waiter([&] {
-    absl::MutexLock lock(&mu);
-    result = clock.AwaitWithTimeout(mu, absl::Condition(&ready), absl::Hours(1)) ? 1 : 0;
-  });
+  Waiter waiter(clock, int64_t{3600} * 1'000'000);
   REQUIRE(clock.WaitForBlocked(1));
   {
-    absl::MutexLock lock(&mu);
-    ready = true;
+    absl::MutexLock lock(&waiter.mu);
+    waiter.ready = true;
   }
-  waiter.join();
-  CHECK(result.load() == 1);
+  waiter.thread.join();
+  CHECK(waiter.result.load() == 1);
   CHECK(clock.NowMicros() == 0);
+  absl::MutexLock lock(&waiter.mu);  // a condition already true returns at once
+  CHECK(clock.AwaitWithTimeout(waiter.mu, absl::Condition(&waiter.ready), absl::Hours(1)));
+}
 
+TEST_CASE("the real clock's condition wait honours its deadline", "[util]") {
+  absl::Mutex mu;
+  bool ready = true;
   // The real clock: a past deadline returns at once with the condition's value.
   absl::MutexLock lock(&mu);
   CHECK(Clock::Real()->AwaitWithDeadline(mu, absl::Condition(&ready), 0));
