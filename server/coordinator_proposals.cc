@@ -7,6 +7,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "util/stage_stats.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -26,8 +27,7 @@ absl::StatusOr<std::optional<Coordinator::Proposal>> Coordinator::Propose(Campai
       return suggested.status();
     }
     // The space cannot produce a valid trial: the campaign cannot go on.
-    absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us));
     rt.state = db::CampaignState::kFailed;
     NotifyEvents();
     return std::nullopt;

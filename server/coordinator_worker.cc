@@ -11,6 +11,7 @@
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
 #include "util/stage_stats.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
@@ -72,6 +73,19 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   absl::StatusOr<std::optional<Proposal>> proposal = TakeProposal(rt, now_us);
   if (!proposal.ok()) return proposal.status();
   if (!proposal->has_value()) {
+    // A completion the store refused when the last trial finished is
+    // retried by every lease request until it is written.
+    bool may_be_done = false;
+    {
+      absl::MutexLock admit(&rt.admit_mu);
+      may_be_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
+    }
+    if (may_be_done) {
+      absl::MutexLock lock(&rt.mu);
+      rt.DrainFinished();
+      RETURN_IF_ERROR(MaybeCompleteCampaign(rt));
+      return std::nullopt;
+    }
     // No budget or room for a new trial: only a PENDING one can be leased.
     // A read first (never queued behind writes): a campaign at max_parallel
     // mostly has none, and then the lease costs no write. One requeued but
@@ -170,9 +184,8 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
   }
   if (known) {
     MaybeTouchWorker(worker_id, now);
-  } else if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) {
-    return s;
   } else {
+    RETURN_IF_ERROR(store_.TouchWorker(worker_id, now));
     absl::MutexLock lock(&mu_);
     last_touch_us_[worker_id] = now;
   }
@@ -214,10 +227,12 @@ void Coordinator::EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it) {
   leases_.erase(it);
 }
 
-void Coordinator::EraseLease(int64_t token) {
+bool Coordinator::EraseLease(int64_t token) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(token);
-  if (it != leases_.end()) EraseLeaseLocked(it);
+  if (it == leases_.end()) return false;
+  EraseLeaseLocked(it);
+  return true;
 }
 
 void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
@@ -383,17 +398,34 @@ absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_toke
   // retried completion of this lease, FAILED_PRECONDITION for a stale one.
   absl::StatusOr<db::Trial> trial =
       store_.CompleteTrial(lease_token, MetricsToJson(final_metrics), now);
-  if (trial.status().code() == absl::StatusCode::kAlreadyExists) return true;
+  if (trial.status().code() == absl::StatusCode::kAlreadyExists) {
+    // Completed by this lease before. A lease still held here means that
+    // completion was written but its answer lost before the trial was
+    // finished in memory: finish it now, once (whoever erases the lease).
+    if (info.has_value() && EraseLease(lease_token)) {
+      RETURN_IF_ERROR(FinishStoredCompletion(info->trial_id));
+    }
+    return true;
+  }
   if (!trial.ok()) {
     if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
     return trial.status();
   }
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);
+  // A concurrent retry of this completion may have finished it already.
+  if (info.has_value() && !EraseLease(lease_token)) return false;
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
   if (!rt.ok()) return rt.status();
   OnTrialFinished(**rt, *trial, final_metrics);
   return false;
+}
+
+absl::Status Coordinator::FinishStoredCompletion(int64_t trial_id) {
+  ASSIGN_OR_RETURN(const db::Trial trial, store_.GetTrial(trial_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(trial.campaign_id));
+  OnTrialFinished(*rt, trial, ParseMetricsJson(trial.metrics_json));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_token,
