@@ -5,6 +5,10 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # ccache can reuse precompiled-header builds only with these relaxed checks.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths relative to the checkout, so a clone in another folder (CI) or a git
+# worktree reuses the objects another checkout compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 

@@ -1,18 +1,11 @@
 #include "server/service.h"
 
 #include "server/proto_convert.h"
+#include "server/secret.h"
 #include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
-
-// Constant-time comparison, so response timing does not leak the token.
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 #define CHECK_AUTH(context)                               \
   do {                                                    \
