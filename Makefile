@@ -52,7 +52,7 @@ format-check:
 TS_BUILD_DIR ?= build-thread-safety
 TS_LIBRARIES := convrnn_util convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
   convrnn_model convrnn_core convrnn_neural convrnn_worker_loop convrnn_worker_service \
-  convrnn_server convrnn_client
+  convrnn_server convrnn_http convrnn_client
 thread-safety:
 	cmake -S . -B $(TS_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=ThreadSafety \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS_THREADSAFETY="-O0 -g0" \

@@ -43,6 +43,17 @@ struct FaultHarness {
     REQUIRE(grant.has_trial);
     return grant.trial;
   }
+  // Launches a campaign of `max_trials`, registers a worker, leases a trial.
+  struct Leased {
+    int64_t campaign;
+    int64_t worker;
+    db::Trial trial;
+  };
+  Leased LaunchAndLease(int max_trials) {
+    const int64_t campaign = Launch(max_trials);
+    const int64_t worker = Worker();
+    return {campaign, worker, Lease(worker)};
+  }
   db::CampaignState StoredState(int64_t campaign) {
     return Must(real->GetCampaign(campaign)).state;
   }
@@ -83,9 +94,7 @@ TEST_CASE("a stored launch answers with its campaign even if a later read would 
 
 TEST_CASE("a completion the store refuses is written by the next lease request", "[server]") {
   FaultHarness h;
-  const int64_t campaign = h.Launch(1);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(1);
   // The trial completes; writing the campaign's COMPLETED state fails.
   h.store.FailBefore("SetCampaignState", kDiskGone);
   CHECK_FALSE(Must(h.coordinator->Complete(w, t.lease_token, kFinal)));
@@ -99,9 +108,7 @@ TEST_CASE("a completion the store refuses is written by the next lease request",
 
 TEST_CASE("a refused completion is retried after a coordinator restart too", "[server]") {
   FaultHarness h;
-  const int64_t campaign = h.Launch(1);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(1);
   h.store.FailBefore("SetCampaignState", kDiskGone);
   Must(h.coordinator->Complete(w, t.lease_token, kFinal));
   h.coordinator.reset();
@@ -113,9 +120,7 @@ TEST_CASE("a refused completion is retried after a coordinator restart too", "[s
 TEST_CASE("a completion written but unanswered is finished once when the worker retries",
           "[server]") {
   FaultHarness h;
-  const int64_t campaign = h.Launch(1);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(1);
   h.store.FailAfter("CompleteTrial", kDiskGone);
   CHECK(h.coordinator->Complete(w, t.lease_token, kFinal).status() == kDiskGone);
   CHECK(Must(h.real->GetTrial(t.id)).state == db::TrialState::kCompleted);
@@ -141,9 +146,7 @@ TEST_CASE("a refused lease or insert hands out nothing and spends no budget", "[
 
 TEST_CASE("refused progress, completion and failure keep the lease for a retry", "[server]") {
   FaultHarness h;
-  h.Launch(2);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(2);
   h.store.FailBefore("RecordEpoch", kDiskGone);
   CHECK(h.coordinator->ReportProgress(w, t.lease_token, 1, {{"val_top1", 0.5}}).status() ==
         kDiskGone);
@@ -159,9 +162,7 @@ TEST_CASE("refused progress, completion and failure keep the lease for a retry",
 
 TEST_CASE("a refused heartbeat is an error, not a lost lease", "[server]") {
   FaultHarness h;
-  h.Launch(1);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(1);
   // Overdue in memory (not reaped yet): the heartbeat must extend the lease
   // in the store (an earlier heartbeat only moves it in memory).
   h.clock.Advance(absl::Seconds(11));
@@ -193,9 +194,7 @@ TEST_CASE("a refused deadline flush fails the reap and expires nothing", "[serve
 
 TEST_CASE("a refused expiry is retried by the next reap", "[server]") {
   FaultHarness h;
-  h.Launch(1);
-  const int64_t w = h.Worker();
-  db::Trial t = h.Lease(w);
+  const auto [campaign, w, t] = h.LaunchAndLease(1);
   h.clock.Advance(absl::Seconds(11));  // past the 10 s lease
   h.store.FailBefore("ExpireLeases", kDiskGone);
   CHECK(h.coordinator->ReapOnce().status() == kDiskGone);

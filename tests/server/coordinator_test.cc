@@ -131,8 +131,11 @@ TEST_CASE("the reaper thread expires leases on its own", "[server]") {
   h.Launch();
   const int64_t w = h.Worker();
   db::Trial t = h.Lease(w);
+  // Once the reaper sleeps on the fake clock (else it would compute its next
+  // wake-up after the advance and sleep past it).
+  REQUIRE(h.clock.WaitForBlocked(1));
   h.clock.Advance(absl::Seconds(12));
-  // The reaper sleeps on the fake clock; give its thread real time to run.
+  // Give its thread real time to run.
   db::Trial now = t;
   for (int i = 0; i < 500 && now.state != db::TrialState::kPending; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -157,10 +157,7 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
     }
   }
   torch::Tensor data = torch::empty(dims, torch::kUInt8);
-  if (absl::Status s = in.Read(data.data_ptr<uint8_t>(), static_cast<size_t>(total), &got);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(in.Read(data.data_ptr<uint8_t>(), static_cast<size_t>(total), &got));
   if (static_cast<int64_t>(got) < total) {
     return FileError(
         absl::StatusCode::kDataLoss, file,

@@ -42,6 +42,14 @@ std::string DimsText(const std::vector<hsize_t>& dims) {
   return absl::StrCat("shape (", absl::StrJoin(dims, " x "), ")");
 }
 
+// A dataset's shape and element type.
+struct DatasetInfo {
+  std::vector<hsize_t> dims;
+  H5T_class_t type_class = H5T_NO_CLASS;
+  size_t type_size = 0;
+  bool is_signed = false;
+};
+
 class Reader {
  public:
   Reader(std::string file, hid_t fid) : file_(std::move(file)), fid_(fid) {}
@@ -59,22 +67,22 @@ class Reader {
     return H5Lexists(fid_, path.c_str(), H5P_DEFAULT) > 0;
   }
 
-  // Opens a dataset and reads its dims and type class.
-  absl::Status Open(const std::string& path, std::vector<hsize_t>* dims, H5T_class_t* type_class,
-                    size_t* type_size, bool* is_signed) const {
+  // Opens a dataset and reads its dims and type.
+  absl::StatusOr<DatasetInfo> Open(const std::string& path) const {
     if (!Exists(path)) return Error(path, "missing (see docs/neural-data.md for the layout)");
     Handle ds(H5Dopen2(fid_, path.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.ok()) return Error(path, "not a dataset");
     Handle space(H5Dget_space(ds.get()), H5Sclose);
     int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0) return Error(path, "unreadable dataspace");
-    dims->assign(rank, 0);
-    H5Sget_simple_extent_dims(space.get(), dims->data(), nullptr);
+    DatasetInfo info;
+    info.dims.assign(rank, 0);
+    H5Sget_simple_extent_dims(space.get(), info.dims.data(), nullptr);
     Handle type(H5Dget_type(ds.get()), H5Tclose);
-    *type_class = H5Tget_class(type.get());
-    *type_size = H5Tget_size(type.get());
-    *is_signed = *type_class == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
-    return absl::OkStatus();
+    info.type_class = H5Tget_class(type.get());
+    info.type_size = H5Tget_size(type.get());
+    info.is_signed = info.type_class == H5T_INTEGER && H5Tget_sign(type.get()) == H5T_SGN_2;
+    return info;
   }
 
   // Reads a whole numeric dataset converted to `mem_type`.
@@ -133,118 +141,134 @@ class Reader {
   hid_t fid_;
 };
 
-absl::Status ReadAll(const Reader& r, NeuralData* d) {
-  std::vector<hsize_t> sd, rd, gd, bd;
-  H5T_class_t sc, rc, gc, bc;
-  size_t ss, rs, gs, bs;
-  bool ssign, rsign, gsign, bsign;
-  RETURN_IF_ERROR(r.Open("/stimuli", &sd, &sc, &ss, &ssign));
-  RETURN_IF_ERROR(r.Open("/responses", &rd, &rc, &rs, &rsign));
-  RETURN_IF_ERROR(r.Open("/sites/region", &gd, &gc, &gs, &gsign));
-  RETURN_IF_ERROR(r.Open("/bins/start_ms", &bd, &bc, &bs, &bsign));
-
-  // Stimuli.
-  if (sd.size() != 3 && sd.size() != 4) {
+// /stimuli: N x C x H x W (or N x H x W), uint8 scaled to [0, 1] or float.
+absl::Status ReadStimuli(const Reader& r, NeuralData* d) {
+  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/stimuli"));
+  const std::vector<hsize_t>& dims = info.dims;
+  if (dims.size() != 3 && dims.size() != 4) {
     return r.Error("/stimuli",
-                   absl::StrCat("expected N x C x H x W or N x H x W, got ", DimsText(sd)));
+                   absl::StrCat("expected N x C x H x W or N x H x W, got ", DimsText(dims)));
   }
-  bool u8 = sc == H5T_INTEGER && ss == 1 && !ssign;
-  if (!u8 && sc != H5T_FLOAT) return r.Error("/stimuli", "expected uint8 or float values");
-  std::vector<int64_t> shape(sd.begin(), sd.end());
-  if (sd.size() == 3) shape.insert(shape.begin() + 1, 1);
+  bool u8 = info.type_class == H5T_INTEGER && info.type_size == 1 && !info.is_signed;
+  if (!u8 && info.type_class != H5T_FLOAT) {
+    return r.Error("/stimuli", "expected uint8 or float values");
+  }
+  std::vector<int64_t> shape(dims.begin(), dims.end());
+  if (dims.size() == 3) shape.insert(shape.begin() + 1, 1);
   for (int64_t v : shape) {
-    if (v <= 0) return r.Error("/stimuli", absl::StrCat("empty dimension in ", DimsText(sd)));
+    if (v <= 0) return r.Error("/stimuli", absl::StrCat("empty dimension in ", DimsText(dims)));
   }
   if (u8) {
     torch::Tensor raw = torch::empty(shape, torch::kUInt8);
     RETURN_IF_ERROR(r.ReadNumeric("/stimuli", H5T_NATIVE_UINT8, raw.data_ptr()));
     d->stimuli = raw.to(torch::kFloat32).div_(255.0);
-  } else {
-    d->stimuli = torch::empty(shape, torch::kFloat32);
-    if (auto s = r.ReadNumeric("/stimuli", H5T_NATIVE_FLOAT, d->stimuli.data_ptr()); !s.ok())
-      return s;
-    if (!torch::isfinite(d->stimuli).all().item<bool>()) {
-      return r.Error("/stimuli", "contains NaN or Inf");
-    }
+    return absl::OkStatus();
   }
-  const int64_t n = shape[0];
+  d->stimuli = torch::empty(shape, torch::kFloat32);
+  RETURN_IF_ERROR(r.ReadNumeric("/stimuli", H5T_NATIVE_FLOAT, d->stimuli.data_ptr()));
+  if (!torch::isfinite(d->stimuli).all().item<bool>()) {
+    return r.Error("/stimuli", "contains NaN or Inf");
+  }
+  return absl::OkStatus();
+}
 
-  // Responses.
-  if (rd.size() != 4) {
+// /responses: R x N x S x B floats, N matching /stimuli; returns its dims.
+absl::StatusOr<std::vector<hsize_t>> ReadResponses(const Reader& r, NeuralData* d) {
+  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/responses"));
+  const std::vector<hsize_t>& dims = info.dims;
+  const int64_t n = d->stimuli.size(0);
+  if (dims.size() != 4) {
     return r.Error(
         "/responses",
         absl::StrCat("expected R x N x S x B (repetitions x images x sites x bins), got ",
-                     DimsText(rd)));
+                     DimsText(dims)));
   }
-  if (rc != H5T_FLOAT)
+  if (info.type_class != H5T_FLOAT) {
     return r.Error("/responses", "expected float values (NaN = missing repetition)");
-  if (static_cast<int64_t>(rd[1]) != n) {
-    return r.Error("/responses", absl::StrCat("has ", rd[1], " images (dimension 2 of ",
-                                              DimsText(rd), ") but /stimuli has ", n));
   }
-  for (hsize_t v : rd) {
-    if (v == 0) return r.Error("/responses", absl::StrCat("empty dimension in ", DimsText(rd)));
+  if (static_cast<int64_t>(dims[1]) != n) {
+    return r.Error("/responses", absl::StrCat("has ", dims[1], " images (dimension 2 of ",
+                                              DimsText(dims), ") but /stimuli has ", n));
   }
-  d->responses = torch::empty(
-      {static_cast<int64_t>(rd[0]), n, static_cast<int64_t>(rd[2]), static_cast<int64_t>(rd[3])},
-      torch::kFloat32);
-  if (auto s = r.ReadNumeric("/responses", H5T_NATIVE_FLOAT, d->responses.data_ptr()); !s.ok())
-    return s;
+  for (hsize_t v : dims) {
+    if (v == 0) return r.Error("/responses", absl::StrCat("empty dimension in ", DimsText(dims)));
+  }
+  d->responses = torch::empty({static_cast<int64_t>(dims[0]), n, static_cast<int64_t>(dims[2]),
+                               static_cast<int64_t>(dims[3])},
+                              torch::kFloat32);
+  RETURN_IF_ERROR(r.ReadNumeric("/responses", H5T_NATIVE_FLOAT, d->responses.data_ptr()));
   if (torch::isinf(d->responses).any().item<bool>()) return r.Error("/responses", "contains Inf");
-  if (torch::isnan(d->responses).all().item<bool>())
+  if (torch::isnan(d->responses).all().item<bool>()) {
     return r.Error("/responses", "every value is NaN");
+  }
+  return dims;
+}
 
-  // Regions.
-  if (gd.size() != 1 || gd[0] != rd[2]) {
+// /sites/region: one non-empty string per site.
+absl::Status ReadRegions(const Reader& r, hsize_t sites, NeuralData* d) {
+  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/sites/region"));
+  if (info.dims.size() != 1 || info.dims[0] != sites) {
     return r.Error("/sites/region",
-                   absl::StrCat("expected ", rd[2], " strings (one per site of /responses), got ",
-                                DimsText(gd)));
+                   absl::StrCat("expected ", sites, " strings (one per site of /responses), got ",
+                                DimsText(info.dims)));
   }
-  if (gc != H5T_STRING) return r.Error("/sites/region", "expected strings");
-  absl::StatusOr<std::vector<std::string>> regions = r.ReadStrings("/sites/region", gd[0]);
-  if (!regions.ok()) return regions.status();
-  for (size_t i = 0; i < regions->size(); ++i) {
-    if ((*regions)[i].empty())
+  if (info.type_class != H5T_STRING) return r.Error("/sites/region", "expected strings");
+  ASSIGN_OR_RETURN(std::vector<std::string> regions, r.ReadStrings("/sites/region", sites));
+  for (size_t i = 0; i < regions.size(); ++i) {
+    if (regions[i].empty()) {
       return r.Error("/sites/region", absl::StrCat("site ", i, " has an empty region"));
+    }
   }
-  d->regions = *std::move(regions);
+  d->regions = std::move(regions);
+  return absl::OkStatus();
+}
 
-  // Bins.
-  if (bd.size() != 1 || bd[0] != rd[3]) {
+// /bins/start_ms: one increasing number per bin; bin_width_ms from the root.
+absl::Status ReadBins(const Reader& r, hsize_t bins, NeuralData* d) {
+  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/bins/start_ms"));
+  if (info.dims.size() != 1 || info.dims[0] != bins) {
     return r.Error("/bins/start_ms",
-                   absl::StrCat("expected ", rd[3], " values (one per bin of /responses), got ",
-                                DimsText(bd)));
+                   absl::StrCat("expected ", bins, " values (one per bin of /responses), got ",
+                                DimsText(info.dims)));
   }
-  if (bc != H5T_FLOAT && bc != H5T_INTEGER) return r.Error("/bins/start_ms", "expected numbers");
-  d->bin_start_ms.resize(bd[0]);
-  if (auto s = r.ReadNumeric("/bins/start_ms", H5T_NATIVE_DOUBLE, d->bin_start_ms.data()); !s.ok())
-    return s;
+  if (info.type_class != H5T_FLOAT && info.type_class != H5T_INTEGER) {
+    return r.Error("/bins/start_ms", "expected numbers");
+  }
+  d->bin_start_ms.resize(bins);
+  RETURN_IF_ERROR(r.ReadNumeric("/bins/start_ms", H5T_NATIVE_DOUBLE, d->bin_start_ms.data()));
   for (size_t i = 1; i < d->bin_start_ms.size(); ++i) {
     if (!(d->bin_start_ms[i] > d->bin_start_ms[i - 1])) {
       return r.Error("/bins/start_ms", absl::StrCat("not increasing at bin ", i));
     }
   }
   d->bin_width_ms = r.RootAttribute("bin_width_ms", 10.0);
-
-  // Optional ground truth of synthetic files.
-  if (r.Exists("/truth/reliability")) {
-    std::vector<hsize_t> td;
-    H5T_class_t tc;
-    size_t ts;
-    bool tsign;
-    RETURN_IF_ERROR(r.Open("/truth/reliability", &td, &tc, &ts, &tsign));
-    if (td.size() != 2 || td[0] != rd[2] || td[1] != rd[3] || tc != H5T_FLOAT) {
-      return r.Error("/truth/reliability",
-                     absl::StrCat("expected float S x B, got ", DimsText(td)));
-    }
-    d->true_reliability = torch::empty({static_cast<int64_t>(td[0]), static_cast<int64_t>(td[1])});
-    if (auto s =
-            r.ReadNumeric("/truth/reliability", H5T_NATIVE_FLOAT, d->true_reliability.data_ptr());
-        !s.ok()) {
-      return s;
-    }
-  }
   return absl::OkStatus();
+}
+
+// /truth/reliability (optional, synthetic files): float S x B.
+absl::Status ReadTruth(const Reader& r, hsize_t sites, hsize_t bins, NeuralData* d) {
+  if (!r.Exists("/truth/reliability")) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/truth/reliability"));
+  const std::vector<hsize_t>& dims = info.dims;
+  if (dims.size() != 2 || dims[0] != sites || dims[1] != bins || info.type_class != H5T_FLOAT) {
+    return r.Error("/truth/reliability",
+                   absl::StrCat("expected float S x B, got ", DimsText(dims)));
+  }
+  d->true_reliability =
+      torch::empty({static_cast<int64_t>(dims[0]), static_cast<int64_t>(dims[1])});
+  return r.ReadNumeric("/truth/reliability", H5T_NATIVE_FLOAT, d->true_reliability.data_ptr());
+}
+
+absl::Status ReadAll(const Reader& r, NeuralData* d) {
+  // Every dataset must exist before any is read (the error names the first missing).
+  for (const char* path : {"/stimuli", "/responses", "/sites/region", "/bins/start_ms"}) {
+    RETURN_IF_ERROR(r.Open(path).status());
+  }
+  RETURN_IF_ERROR(ReadStimuli(r, d));
+  ASSIGN_OR_RETURN(const std::vector<hsize_t> responses, ReadResponses(r, d));
+  RETURN_IF_ERROR(ReadRegions(r, responses[2], d));
+  RETURN_IF_ERROR(ReadBins(r, responses[3], d));
+  return ReadTruth(r, responses[2], responses[3], d);
 }
 
 absl::Status WriteDataset(hid_t loc, const char* name, hid_t file_type, hid_t mem_type,

@@ -3,12 +3,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 namespace {
@@ -84,103 +84,141 @@ ArchSpec SpecForBins(const ArchSpec& spec, int bins, int step_offset) {
   return out;
 }
 
-absl::StatusOr<NeuralScore> ScoreModel(ConvRnnImpl& model, const NeuralData& data,
-                                       const NeuralScoreOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+absl::Status CheckScoreOptions(const NeuralData& data, const NeuralScoreOptions& options) {
   if (options.folds < 2 || options.folds > data.images()) {
     return absl::InvalidArgumentError(absl::StrCat("folds must be in [2, images] = [2, ",
                                                    data.images(), "], got ", options.folds));
   }
-  if (options.ceiling_splits < 1)
+  if (options.ceiling_splits < 1) {
     return absl::InvalidArgumentError("ceiling_splits must be positive");
+  }
   if (options.fit.method == NeuralMethod::kPls && options.fit.pls_components < 1) {
     return absl::InvalidArgumentError("pls_components must be positive");
   }
-  const int steps = model.spec().time.steps;
-  const int64_t sites = data.sites(), bins = data.bins();
-  NeuralScore score;
-  score.bin_start_ms = data.bin_start_ms;
+  return absl::OkStatus();
+}
+
+// score->bin_steps: the model step predicting each bin (-1: none).
+// INVALID_ARGUMENT when no bin maps to a step of the model.
+absl::Status MapBinsToSteps(int steps, const NeuralData& data, const NeuralScoreOptions& options,
+                            NeuralScore* score) {
   bool any = false;
-  for (int64_t b = 0; b < bins; ++b) {
+  for (int64_t b = 0; b < data.bins(); ++b) {
     int t = static_cast<int>(b) + options.step_offset;
     bool ok = t >= 0 && t < steps;
-    score.bin_steps.push_back(ok ? t : -1);
+    score->bin_steps.push_back(ok ? t : -1);
     any = any || ok;
   }
   if (!any) {
-    return absl::InvalidArgumentError(absl::StrCat("no bin maps to a model step: ", bins,
+    return absl::InvalidArgumentError(absl::StrCat("no bin maps to a model step: ", data.bins(),
                                                    " bins at offset ", options.step_offset,
                                                    ", the model runs ", steps, " steps"));
   }
-  absl::StatusOr<std::vector<LayerFeatures>> features =
-      ExtractFeatures(model, data.stimuli, options.features);
-  if (!features.ok()) return features.status();
+  return absl::OkStatus();
+}
 
+// score->layers and score->r: each layer's cross-validated correlation with
+// every site in every scored bin.
+void CorrelateLayers(const std::vector<LayerFeatures>& features, const NeuralData& data,
+                     const NeuralScoreOptions& options, NeuralScore* score) {
   torch::Tensor target = RepetitionMean(data.responses);  // [N, S, B]
   std::vector<int> fold = AssignFolds(data.images(), options.folds, options.seed);
-  const int64_t num_layers = static_cast<int64_t>(features->size());
-  score.r = torch::full({num_layers, sites, bins}, NAN, torch::kFloat64);
+  const int64_t num_layers = static_cast<int64_t>(features.size());
+  score->r = torch::full({num_layers, data.sites(), data.bins()}, NAN, torch::kFloat64);
   for (int64_t li = 0; li < num_layers; ++li) {
-    score.layers.push_back((*features)[li].layer);
-    for (int64_t b = 0; b < bins; ++b) {
-      if (score.bin_steps[b] < 0) continue;
-      torch::Tensor x = (*features)[li].features[score.bin_steps[b]];
+    score->layers.push_back(features[li].layer);
+    for (int64_t b = 0; b < data.bins(); ++b) {
+      if (score->bin_steps[b] < 0) continue;
+      torch::Tensor x = features[li].features[score->bin_steps[b]];
       torch::Tensor y = target.select(2, b);
-      score.r[li].select(1, b).copy_(
+      score->r[li].select(1, b).copy_(
           CrossValidatedCorrelation(x, y, fold, options.folds, options.fit));
     }
   }
-  score.ceiling = SplitHalfReliability(data.responses, options.ceiling_splits, options.seed);
-  torch::Tensor scored_bins = torch::tensor(score.bin_steps) >= 0;  // [B]
-  torch::Tensor usable = score.ceiling >= options.min_ceiling;
-  torch::Tensor sqrt_ceiling = score.ceiling.clamp_min(1e-12).sqrt();
+}
 
-  // Regions in order of first appearance.
-  std::vector<std::string> names;
-  std::map<std::string, std::vector<int64_t>> members;
-  for (int64_t s = 0; s < sites; ++s) {
-    const std::string& region = data.regions[s];
-    if (members[region].empty()) names.push_back(region);
-    members[region].push_back(s);
+// Site indices of each region, regions in order of first appearance.
+std::vector<std::pair<std::string, std::vector<int64_t>>> SitesByRegion(const NeuralData& data) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  std::map<std::string, size_t> index;
+  for (int64_t s = 0; s < data.sites(); ++s) {
+    auto [it, added] = index.emplace(data.regions[s], out.size());
+    if (added) out.push_back({data.regions[s], {}});
+    out[it->second].second.push_back(s);
   }
-  torch::Tensor best_r = torch::full({sites, bins}, NAN, torch::kFloat64);
-  for (const std::string& name : names) {
-    torch::Tensor idx = torch::tensor(members[name], torch::kInt64);
-    RegionScore region;
-    region.region = name;
-    region.sites = static_cast<int>(members[name].size());
-    double best = -INFINITY;
-    for (int64_t li = 0; li < num_layers; ++li) {
-      double m = NanMedian(score.r[li].index_select(0, idx));
-      region.layer_median_r.push_back(m);
-      if (std::isfinite(m) && m > best) {
-        best = m;
-        region.best_layer = score.layers[li];
-        best_r.index_copy_(0, idx, score.r[li].index_select(0, idx));
-      }
+  return out;
+}
+
+// Per-site-and-bin inputs of the regions' medians.
+struct SiteBins {
+  torch::Tensor scored_bins;   // [B] bool
+  torch::Tensor usable;        // [S, B] bool: ceiling >= min_ceiling
+  torch::Tensor sqrt_ceiling;  // [S, B]
+};
+
+// One region's medians; copies the region's rows of its best layer into *best_r.
+RegionScore ScoreRegion(const std::string& name, const std::vector<int64_t>& sites,
+                        const NeuralScore& score, const SiteBins& sb, torch::Tensor* best_r) {
+  torch::Tensor idx = torch::tensor(sites, torch::kInt64);
+  RegionScore region;
+  region.region = name;
+  region.sites = static_cast<int>(sites.size());
+  double best = -INFINITY;
+  for (int64_t li = 0; li < static_cast<int64_t>(score.layers.size()); ++li) {
+    double m = NanMedian(score.r[li].index_select(0, idx));
+    region.layer_median_r.push_back(m);
+    if (std::isfinite(m) && m > best) {
+      best = m;
+      region.best_layer = score.layers[li];
+      best_r->index_copy_(0, idx, score.r[li].index_select(0, idx));
     }
-    if (!std::isfinite(best)) best_r.index_copy_(0, idx, score.r[0].index_select(0, idx));
-    torch::Tensor r = best_r.index_select(0, idx);
-    torch::Tensor ceil = score.ceiling.index_select(0, idx);
-    torch::Tensor norm =
-        torch::where(usable.index_select(0, idx), r / sqrt_ceiling.index_select(0, idx),
-                     torch::full_like(r, NAN));
-    torch::Tensor ceil_scored =
-        torch::where(scored_bins.unsqueeze(0), ceil, torch::full_like(ceil, NAN));
-    region.median_r = NanMedian(r);
-    region.median_normalized = NanMedian(norm);
-    region.median_ceiling = NanMedian(ceil_scored);
-    for (int64_t b = 0; b < bins; ++b) {
-      region.bin_median_r.push_back(NanMedian(r.select(1, b)));
-      region.bin_median_normalized.push_back(NanMedian(norm.select(1, b)));
-      region.bin_median_ceiling.push_back(NanMedian(ceil.select(1, b)));
-    }
-    score.regions.push_back(std::move(region));
+  }
+  if (!std::isfinite(best)) best_r->index_copy_(0, idx, score.r[0].index_select(0, idx));
+  torch::Tensor r = best_r->index_select(0, idx);
+  torch::Tensor ceil = score.ceiling.index_select(0, idx);
+  torch::Tensor norm =
+      torch::where(sb.usable.index_select(0, idx), r / sb.sqrt_ceiling.index_select(0, idx),
+                   torch::full_like(r, NAN));
+  torch::Tensor ceil_scored =
+      torch::where(sb.scored_bins.unsqueeze(0), ceil, torch::full_like(ceil, NAN));
+  region.median_r = NanMedian(r);
+  region.median_normalized = NanMedian(norm);
+  region.median_ceiling = NanMedian(ceil_scored);
+  for (int64_t b = 0; b < r.size(1); ++b) {
+    region.bin_median_r.push_back(NanMedian(r.select(1, b)));
+    region.bin_median_normalized.push_back(NanMedian(norm.select(1, b)));
+    region.bin_median_ceiling.push_back(NanMedian(ceil.select(1, b)));
+  }
+  return region;
+}
+
+}  // namespace
+
+absl::StatusOr<NeuralScore> ScoreModel(ConvRnnImpl& model, const NeuralData& data,
+                                       const NeuralScoreOptions& options) {
+  const int64_t start_us = options.clock->NowMicros();
+  RETURN_IF_ERROR(CheckScoreOptions(data, options));
+  NeuralScore score;
+  score.bin_start_ms = data.bin_start_ms;
+  RETURN_IF_ERROR(MapBinsToSteps(model.spec().time.steps, data, options, &score));
+  ASSIGN_OR_RETURN(const std::vector<LayerFeatures> features,
+                   ExtractFeatures(model, data.stimuli, options.features));
+  CorrelateLayers(features, data, options, &score);
+  score.ceiling = SplitHalfReliability(data.responses, options.ceiling_splits, options.seed);
+  SiteBins sb;
+  sb.scored_bins = torch::tensor(score.bin_steps) >= 0;
+  sb.usable = score.ceiling >= options.min_ceiling;
+  sb.sqrt_ceiling = score.ceiling.clamp_min(1e-12).sqrt();
+  torch::Tensor best_r = torch::full({data.sites(), data.bins()}, NAN, torch::kFloat64);
+  for (const auto& [name, sites] : SitesByRegion(data)) {
+    score.regions.push_back(ScoreRegion(name, sites, score, sb, &best_r));
   }
   score.median_r = NanMedian(best_r);
   score.median_normalized =
-      NanMedian(torch::where(usable, best_r / sqrt_ceiling, torch::full_like(best_r, NAN)));
-  score.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      NanMedian(torch::where(sb.usable, best_r / sb.sqrt_ceiling, torch::full_like(best_r, NAN)));
+  score.seconds = (options.clock->NowMicros() - start_us) / 1e6;
   return score;
 }
 

@@ -40,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "spec/arch_spec.h"
+#include "util/clock.h"
 #include "worker/model/model.h"
 #include "worker/neural/features.h"
 #include "worker/neural/fit.h"
@@ -48,13 +49,14 @@
 namespace convrnn {
 
 struct NeuralScoreOptions {
-  FeatureOptions features;   // layers, pooling / projection, normalisation
-  FitOptions fit;            // PLS (25 components) by default, or ridge
-  int folds = 5;             // cross-validation folds over images (>= 2)
-  int step_offset = 0;       // bin b is predicted from model step b + step_offset
-  int ceiling_splits = 10;   // random split-halves averaged for the ceiling
-  double min_ceiling = 0.1;  // site-bins less reliable than this get no normalised score
-  uint64_t seed = 0;         // folds, split-halves, projections
+  FeatureOptions features;       // layers, pooling / projection, normalisation
+  FitOptions fit;                // PLS (25 components) by default, or ridge
+  int folds = 5;                 // cross-validation folds over images (>= 2)
+  int step_offset = 0;           // bin b is predicted from model step b + step_offset
+  int ceiling_splits = 10;       // random split-halves averaged for the ceiling
+  double min_ceiling = 0.1;      // site-bins less reliable than this get no normalised score
+  uint64_t seed = 0;             // folds, split-halves, projections
+  Clock* clock = Clock::Real();  // times the scoring (NeuralScore::seconds); never null
 };
 
 struct RegionScore {

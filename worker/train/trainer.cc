@@ -2,13 +2,13 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "spec/checkpoint_path.h"
 #include "spec/cost.h"
 #include "util/json_object.h"
 #include "util/status_macros.h"
@@ -23,10 +23,13 @@ using nlohmann::json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// Seconds on the options' clock since `since_us`.
+double Seconds(const TrainerOptions& options, int64_t since_us) {
+  return (options.clock->NowMicros() - since_us) / 1e6;
+}
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
+void Warn(const TrainerOptions& options, const std::string& message) {
+  if (options.on_warning) options.on_warning(message);
 }
 
 // Learning rate at optimizer step `step` (0-based) within epoch `epoch`.
@@ -129,181 +132,228 @@ absl::Status CheckFits(const ArchSpec& spec, const Datasets& data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data,
-                                      const TrainerOptions& options) {
-  RETURN_IF_ERROR(CheckFits(spec, data));
+// The model being trained, with its parameters and optimizer.
+struct Learner {
+  ConvRnn model{nullptr};
+  std::vector<torch::Tensor> params;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+};
+
+// A freshly seeded model on the context's device, with its optimizer.
+Learner NewLearner(const Context& ctx) {
+  torch::manual_seed(ctx.spec.train.seed);
+  Learner l;
+  l.model = ConvRnn(ctx.spec);
+  l.model->to(ctx.device);
+  if (ctx.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& p : l.model->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  l.params = l.model->parameters();
+  l.optimizer = MakeOptimizer(ctx.spec.train, l.params);
+  return l;
+}
+
+EpochMetrics EpochMetricsFromJson(const json& e) {
+  EpochMetrics m;
+  m.epoch = e.at("epoch");
+  m.steps = e.at("steps");
+  m.train_loss = e.at("train_loss");
+  m.val_top1 = e.at("val_top1");
+  m.images_per_sec = e.at("images_per_sec");
+  m.wall_seconds = e.at("wall_seconds");
+  m.lr = e.at("lr");
+  return m;
+}
+
+// Restores the learner and the finished epochs from `checkpoint` when it
+// holds this spec's; returns the epoch to start from (0: from scratch) and
+// sets *step. An unreadable checkpoint is a warning: training starts afresh.
+int ResumeFromCheckpoint(const Context& ctx, const std::string& checkpoint, const json& spec_json,
+                         Learner* learner, TrainResult* result, int64_t* step) {
+  json meta;
+  absl::Status loaded = LoadCheckpoint(checkpoint, *learner->model, *learner->optimizer, &meta);
+  if (loaded.ok() && meta.value("spec", json()) != spec_json) {
+    loaded = absl::FailedPreconditionError(
+        absl::StrCat(checkpoint, ": checkpoint belongs to a different spec"));
+  }
+  if (!loaded.ok()) {
+    if (!absl::IsNotFound(loaded)) {
+      Warn(ctx.options, absl::StrCat(loaded.message(), "; training from scratch"));
+      *learner = NewLearner(ctx);  // a partial load may have touched the weights
+    }
+    return 0;
+  }
+  const int start_epoch = meta.at("epoch").get<int>();
+  *step = meta.at("step").get<int64_t>();
+  for (const json& e : meta.at("history")) result->epochs.push_back(EpochMetricsFromJson(e));
+  result->resumed_epochs = start_epoch;
+  if (!result->epochs.empty()) result->val_top1 = result->epochs.back().val_top1;
+  return start_epoch;
+}
+
+// Progress of one run through its optimizer steps.
+struct StepPlan {
+  int64_t total_steps = 0;
+  int64_t step = 0;  // steps done so far
+};
+
+// One epoch of optimizer steps (ending early at plan->total_steps), then
+// validation. CANCELLED when options.cancel is set, ABORTED on a diverged loss.
+absl::StatusOr<EpochMetrics> TrainEpoch(const Context& ctx, Learner& l, BatchLoader& loader,
+                                        int epoch, StepPlan* plan) {
+  const TrainSpec& t = ctx.spec.train;
+  const int check_every = ctx.cuda ? 25 : 1;
+  const int64_t epoch_start_us = ctx.options.clock->NowMicros();
+  loader.StartEpoch(epoch);
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(ctx.device));
+  int64_t batches = 0;
+  double lr = t.lr;
+  while (plan->step < plan->total_steps) {
+    if (ctx.options.cancel != nullptr && ctx.options.cancel->load(std::memory_order_relaxed)) {
+      return absl::CancelledError(
+          absl::StrCat("training cancelled at epoch ", epoch + 1, ", step ", plan->step));
+    }
+    std::optional<Batch> batch = loader.Next();
+    if (!batch) break;
+    lr = LearningRate(t, plan->step, plan->total_steps, epoch);
+    for (auto& group : l.optimizer->param_groups()) group.options().set_lr(lr);
+    torch::Tensor images = ToDevice(ctx, batch->images);
+    torch::Tensor labels = batch->labels.to(ctx.device, /*non_blocking=*/ctx.cuda);
+    l.optimizer->zero_grad();
+    torch::Tensor loss = UnrolledLoss(Forward(ctx, l.model, images), labels, ctx.spec.time);
+    loss.backward();
+    if (t.clip_grad_norm > 0) ClipGradNorm(l.params, t.clip_grad_norm);
+    l.optimizer->step();
+    loss_sum += loss.detach();
+    ++batches;
+    const int64_t step = ++plan->step;
+    if (step % check_every == 0) {
+      double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        return absl::AbortedError(absl::StrCat("non-finite loss (", value, ") at epoch ", epoch + 1,
+                                               ", step ", step, ": the trial diverged"));
+      }
+    }
+    if (ctx.options.on_step && step % 20 == 0) ctx.options.on_step(step);
+  }
+  const double train_seconds = Seconds(ctx.options, epoch_start_us);
+  EpochMetrics m;
+  m.epoch = epoch + 1;
+  m.steps = plan->step;
+  m.train_loss = batches > 0 ? loss_sum.item<double>() / batches : 0.0;
+  if (!std::isfinite(m.train_loss)) {
+    return absl::AbortedError(
+        absl::StrCat("non-finite loss at epoch ", epoch + 1, ": the trial diverged"));
+  }
+  m.images_per_sec = batches * t.batch_size / std::max(train_seconds, 1e-9);
+  m.val_top1 = Evaluate(ctx, l.model, ctx.data.val);
+  m.wall_seconds = Seconds(ctx.options, epoch_start_us);
+  m.lr = lr;
+  return m;
+}
+
+// Writes the checkpoint after `result`'s last epoch; a failure is a warning.
+void SaveEpochCheckpoint(const Context& ctx, const std::string& checkpoint, Learner& l,
+                         const json& spec_json, const TrainResult& result, int64_t step) {
+  json history = json::array();
+  for (const EpochMetrics& e : result.epochs) history.push_back(ToJson(e));
+  json meta = {{"epoch", result.epochs.back().epoch},
+               {"step", step},
+               {"history", history},
+               {"spec", spec_json},
+               {kNormalizationKey, {{"mean", ctx.data.mean}, {"stddev", ctx.data.stddev}}}};
+  if (absl::Status s = SaveCheckpoint(checkpoint, *l.model, *l.optimizer, meta); !s.ok()) {
+    Warn(ctx.options, std::string(s.message()));
+  }
+}
+
+absl::StatusOr<Context> MakeContext(const ArchSpec& spec, const Datasets& data,
+                                    const TrainerOptions& options) {
   torch::Device device(options.device);
   const bool cuda = device.is_cuda();
   if (cuda && !torch::cuda::is_available()) {
     return absl::FailedPreconditionError(
         absl::StrCat("device ", options.device, " requested but CUDA is not available"));
   }
-  if (options.threads > 0) torch::set_num_threads(options.threads);
-  auto warn = [&](const std::string& message) {
-    if (options.on_warning) options.on_warning(message);
-  };
   if (!cuda && (spec.train.precision == "bf16" || spec.train.channels_last)) {
-    warn("train.precision bf16 and train.channels_last take effect on CUDA only; ignored on CPU");
+    Warn(options,
+         "train.precision bf16 and train.channels_last take effect on CUDA only; ignored on CPU");
   }
-  Context ctx{spec,
-              data,
-              options,
-              device,
-              cuda,
-              cuda && spec.train.precision == "bf16",
-              cuda && spec.train.channels_last};
+  return Context{spec,
+                 data,
+                 options,
+                 device,
+                 cuda,
+                 cuda && spec.train.precision == "bf16",
+                 cuda && spec.train.channels_last};
+}
 
-  const TrainSpec& t = spec.train;
-  torch::manual_seed(t.seed);
-  ConvRnn model(spec);
-  model->to(device);
-  if (ctx.channels_last) {
-    torch::NoGradGuard no_grad;
-    for (torch::Tensor& p : model->parameters()) {
-      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
-  }
-  std::vector<torch::Tensor> params = model->parameters();
-  std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(t, params);
-
+BatchLoader TrainingLoader(const Context& ctx) {
+  const TrainSpec& t = ctx.spec.train;
   LoaderOptions lo;
   lo.batch_size = t.batch_size;
   lo.shuffle = true;
   lo.drop_last = true;  // static shapes in every training step
   lo.augment = {};
   lo.seed = static_cast<uint64_t>(t.seed);
-  lo.prefetch = options.prefetch;
-  BatchLoader loader(data.train, data.mean, data.stddev, lo);
+  lo.prefetch = ctx.options.prefetch;
+  return BatchLoader(ctx.data.train, ctx.data.mean, ctx.data.stddev, lo);
+}
+
+absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data,
+                                      const TrainerOptions& options) {
+  RETURN_IF_ERROR(CheckFits(spec, data));
+  ASSIGN_OR_RETURN(const Context ctx, MakeContext(spec, data, options));
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  const TrainSpec& t = spec.train;
+  Learner learner = NewLearner(ctx);
+  BatchLoader loader = TrainingLoader(ctx);
   const int64_t steps_per_epoch = loader.BatchesPerEpoch();
   if (steps_per_epoch == 0) {
     return absl::InvalidArgumentError(absl::StrCat("train.batch_size: ", t.batch_size,
                                                    " exceeds the ", data.train.size(),
                                                    " training images"));
   }
-  const int64_t total_steps = t.steps > 0 ? t.steps : int64_t{t.epochs} * steps_per_epoch;
-  const int num_epochs = static_cast<int>((total_steps + steps_per_epoch - 1) / steps_per_epoch);
+  StepPlan plan;
+  plan.total_steps = t.steps > 0 ? t.steps : int64_t{t.epochs} * steps_per_epoch;
+  const int num_epochs =
+      static_cast<int>((plan.total_steps + steps_per_epoch - 1) / steps_per_epoch);
 
   TrainResult result;
-  CostEstimate cost = EstimateCost(spec);
-  result.params = model->ParameterCount();
-  result.flops_per_image = cost.flops_per_image;
-  int start_epoch = 0;
-  int64_t step = 0;
-
+  result.params = learner.model->ParameterCount();
+  result.flops_per_image = EstimateCost(spec).flops_per_image;
   const json spec_json = ToJson(spec);
   std::string checkpoint;
+  int start_epoch = 0;
   if (!options.checkpoint_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options.checkpoint_dir, ec);
-    checkpoint = (std::filesystem::path(options.checkpoint_dir) / "checkpoint.pt").string();
+    checkpoint = CheckpointFile(options.checkpoint_dir);
     if (options.resume) {
-      json meta;
-      absl::Status loaded = LoadCheckpoint(checkpoint, *model, *optimizer, &meta);
-      if (loaded.ok() && meta.value("spec", json()) != spec_json) {
-        loaded = absl::FailedPreconditionError(
-            absl::StrCat(checkpoint, ": checkpoint belongs to a different spec"));
-      }
-      if (loaded.ok()) {
-        start_epoch = meta.at("epoch").get<int>();
-        step = meta.at("step").get<int64_t>();
-        for (const json& e : meta.at("history")) {
-          EpochMetrics m;
-          m.epoch = e.at("epoch");
-          m.steps = e.at("steps");
-          m.train_loss = e.at("train_loss");
-          m.val_top1 = e.at("val_top1");
-          m.images_per_sec = e.at("images_per_sec");
-          m.wall_seconds = e.at("wall_seconds");
-          m.lr = e.at("lr");
-          result.epochs.push_back(m);
-        }
-        result.resumed_epochs = start_epoch;
-        if (!result.epochs.empty()) result.val_top1 = result.epochs.back().val_top1;
-      } else if (!absl::IsNotFound(loaded)) {
-        warn(absl::StrCat(loaded.message(), "; training from scratch"));
-        torch::manual_seed(t.seed);  // a partial load may have touched the weights
-        model = ConvRnn(spec);
-        model->to(device);
-        params = model->parameters();
-        optimizer = MakeOptimizer(t, params);
-      }
+      start_epoch = ResumeFromCheckpoint(ctx, checkpoint, spec_json, &learner, &result, &plan.step);
     }
   }
 
-  const auto run_start = Clock::now();
-  model->train();
-  const int check_every = cuda ? 25 : 1;
-  for (int epoch = start_epoch; epoch < num_epochs && step < total_steps; ++epoch) {
-    const auto epoch_start = Clock::now();
-    loader.StartEpoch(epoch);
-    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device));
-    int64_t batches = 0;
-    double lr = t.lr;
-    while (step < total_steps) {
-      if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
-        return absl::CancelledError(
-            absl::StrCat("training cancelled at epoch ", epoch + 1, ", step ", step));
-      }
-      std::optional<Batch> batch = loader.Next();
-      if (!batch) break;
-      lr = LearningRate(t, step, total_steps, epoch);
-      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-      torch::Tensor images = ToDevice(ctx, batch->images);
-      torch::Tensor labels = batch->labels.to(device, /*non_blocking=*/cuda);
-      optimizer->zero_grad();
-      torch::Tensor loss = UnrolledLoss(Forward(ctx, model, images), labels, spec.time);
-      loss.backward();
-      if (t.clip_grad_norm > 0) ClipGradNorm(params, t.clip_grad_norm);
-      optimizer->step();
-      loss_sum += loss.detach();
-      ++batches;
-      ++step;
-      if (step % check_every == 0) {
-        double value = loss.item<double>();
-        if (!std::isfinite(value)) {
-          return absl::AbortedError(absl::StrCat("non-finite loss (", value, ") at epoch ",
-                                                 epoch + 1, ", step ", step,
-                                                 ": the trial diverged"));
-        }
-      }
-      if (options.on_step && step % 20 == 0) options.on_step(step);
-    }
-    const double train_seconds = Seconds(epoch_start);
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.steps = step;
-    m.train_loss = batches > 0 ? loss_sum.item<double>() / batches : 0.0;
-    if (!std::isfinite(m.train_loss)) {
-      return absl::AbortedError(
-          absl::StrCat("non-finite loss at epoch ", epoch + 1, ": the trial diverged"));
-    }
-    m.images_per_sec = batches * t.batch_size / std::max(train_seconds, 1e-9);
-    m.val_top1 = Evaluate(ctx, model, data.val);
-    m.wall_seconds = Seconds(epoch_start);
-    m.lr = lr;
+  const int64_t run_start_us = options.clock->NowMicros();
+  learner.model->train();
+  for (int epoch = start_epoch; epoch < num_epochs && plan.step < plan.total_steps; ++epoch) {
+    ASSIGN_OR_RETURN(const EpochMetrics m, TrainEpoch(ctx, learner, loader, epoch, &plan));
     result.epochs.push_back(m);
     result.val_top1 = m.val_top1;
-
     if (!checkpoint.empty()) {
-      json history = json::array();
-      for (const EpochMetrics& e : result.epochs) history.push_back(ToJson(e));
-      json meta = {{"epoch", epoch + 1},
-                   {"step", step},
-                   {"history", history},
-                   {"spec", spec_json},
-                   {kNormalizationKey, {{"mean", data.mean}, {"stddev", data.stddev}}}};
-      if (absl::Status s = SaveCheckpoint(checkpoint, *model, *optimizer, meta); !s.ok()) {
-        warn(std::string(s.message()));
-      }
+      SaveEpochCheckpoint(ctx, checkpoint, learner, spec_json, result, plan.step);
     }
     if (options.on_epoch && !options.on_epoch(m)) {
       result.stopped_early = true;
       break;
     }
   }
-  if (options.evaluate_test) result.test_top1 = Evaluate(ctx, model, data.test);
-  result.wall_seconds = Seconds(run_start);
-  result.model = model.ptr();
+  if (options.evaluate_test) result.test_top1 = Evaluate(ctx, learner.model, data.test);
+  result.wall_seconds = Seconds(options, run_start_us);
+  result.model = learner.model.ptr();
   return result;
 }
 

@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "spec/arch_spec.h"
+#include "util/clock.h"
 
 namespace convrnn {
 
@@ -83,6 +84,9 @@ struct TrainerOptions {
   // When set and true, training stops before the next step and Train()
   // returns CANCELLED (a lost lease, a shutdown). Checked every step.
   const std::atomic<bool>* cancel = nullptr;
+  // Times epochs and the run (EpochMetrics::wall_seconds, images_per_sec);
+  // never null.
+  Clock* clock = Clock::Real();
 };
 
 absl::StatusOr<TrainResult> Train(const ArchSpec& spec, const Datasets& data,
