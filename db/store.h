@@ -213,6 +213,18 @@ class Store {
   virtual absl::Status SetCampaignState(int64_t campaign_id, CampaignState state,
                                         int64_t now_us) = 0;
 
+  // Replaces a campaign's stored config (convrnn extend) and, when `state`
+  // is set, its state, in one transaction that appends a `event_type` event
+  // with `payload_json` (and a campaign_state event when the state changes).
+  // Not pure so that forwarding wrappers need not know it; the default is
+  // UNIMPLEMENTED.
+  virtual absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
+                                            std::optional<CampaignState> state,
+                                            std::string_view event_type,
+                                            const std::string& payload_json, int64_t now_us) {
+    return absl::UnimplementedError("this store cannot update a campaign's config");
+  }
+
   // --- Trials ------------------------------------------------------------
   // Adds a PENDING trial numbered after the campaign's last one.
   virtual absl::StatusOr<Trial> InsertTrial(int64_t campaign_id, const std::string& spec_json,

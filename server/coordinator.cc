@@ -146,6 +146,7 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
   }
   if (!active) return absl::OkStatus();
   if (absl::Status s = rt.InitSearch(); !s.ok()) return s;
+  if (absl::Status s = WarmStart(rt, /*note=*/false); !s.ok()) return s;
   rt.total_trials = static_cast<int64_t>(trials.size());
   rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
                                        [](const db::Trial& t) { return !IsFinal(t.state); });
@@ -228,6 +229,7 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
   {
     absl::MutexLock lock(&rt->mu);
     if (absl::Status s = rt->InitSearch(); !s.ok()) return s;
+    if (absl::Status s = WarmStart(*rt, /*note=*/true); !s.ok()) return s;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -349,7 +351,7 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
 absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   rt.mu.AssertHeld();
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
-  if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
+  if (rt.total_trials < rt.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
   absl::Status s =
       store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
   if (!s.ok()) return s;

@@ -26,7 +26,11 @@ namespace convrnn::server {
 
 struct Coordinator::CampaignRuntime {
   CampaignRuntime(int64_t id, CampaignConfig config, db::CampaignState state)
-      : id(id), config(std::move(config)), state(state) {}
+      : id(id), config(std::move(config)), state(state) {
+    absl::MutexLock lock(&mu);
+    max_trials = this->config.max_trials;
+    max_parallel = this->config.max_parallel;
+  }
 
   const int64_t id;
   const CampaignConfig config;
@@ -46,6 +50,9 @@ struct Coordinator::CampaignRuntime {
   // Maintained for campaigns with a sampler: set when the history is built,
   // raised when a trial is proposed, lowered by OnTrialFinished.
   int64_t total_trials ABSL_GUARDED_BY(mu) = 0;
+  // config's budget, raised by Extend (which also rewrites the stored config).
+  int max_trials ABSL_GUARDED_BY(mu) = 0;
+  int max_parallel ABSL_GUARDED_BY(mu) = 0;
   int64_t unfinished_trials ABSL_GUARDED_BY(mu) = 0;
   // Trials that ended while not pending in the history: one proposed by a
   // lease that had not yet recorded it (see TryLease), or whose stored spec
@@ -59,6 +66,8 @@ struct Coordinator::CampaignRuntime {
   absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     search::SamplerOptions options;
     options.seed = config.seed;
+    options.repeats = config.repeats;
+    options.adjust = BudgetAdjuster(config.budget);
     options.goals.clear();
     for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
     absl::StatusOr<std::unique_ptr<search::Sampler>> made =
@@ -109,6 +118,13 @@ struct Coordinator::CampaignRuntime {
 
  private:
   absl::StatusOr<search::Assignment> AssignmentOf(const db::Trial& trial) const {
+    // The sampled values first: a spec scaled to a budget, or a grid trial
+    // with its repeat's seed, is not itself a point of the space.
+    nlohmann::json values = nlohmann::json::parse(trial.params_json, nullptr, false);
+    if (!values.is_discarded() && !values.empty()) {
+      absl::StatusOr<search::Assignment> a = config.space->FromJson(values);
+      if (a.ok()) return a;
+    }
     nlohmann::json spec = nlohmann::json::parse(trial.spec_json, nullptr, false);
     if (spec.is_discarded()) return absl::DataLossError("stored spec is not JSON");
     return config.space->FromSpec(spec);

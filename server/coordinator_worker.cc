@@ -65,8 +65,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     {
       absl::MutexLock lock(&rt.mu);
       if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
-      if (rt.total_trials >= rt.config.max_trials ||
-          rt.unfinished_trials >= rt.config.max_parallel) {
+      if (rt.total_trials >= rt.max_trials || rt.unfinished_trials >= rt.max_parallel) {
         return std::nullopt;
       }
       absl::StatusOr<search::Suggestion> suggested = rt.sampler->Suggest(rt.history);
@@ -85,6 +84,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
       ++rt.total_trials;  // reserved until the insert is written
       ++rt.unfinished_trials;
     }
+    NoteRejected(rt.id, suggestion.rejected, now_us);
     absl::StatusOr<db::Trial> inserted =
         store_.InsertTrial(rt.id, suggestion.spec.dump(),
                            rt.config.space->ToJson(suggestion.assignment).dump(), now_us);
