@@ -86,7 +86,17 @@ absl::Status Coordinator::WarmStart(CampaignRuntime& rt, bool note) {
   db::Event event;
   event.campaign_id = rt.id;
   event.type = std::string(kEventWarmStart);
-  event.payload_json = json{{"used", used}, {"skipped", skipped}}.dump();
+  std::string reason = "warm start:";
+  for (const json& u : used) {
+    absl::StrAppend(&reason, " used campaign ", u["campaign"].get<int64_t>(), " (",
+                    u["trials"].get<int64_t>(), " trials);");
+  }
+  for (const json& s : skipped) {
+    absl::StrAppend(&reason, " skipped campaign ", s["campaign"].get<int64_t>(), ": ",
+                    s["reason"].get<std::string>(), ";");
+  }
+  reason.pop_back();
+  event.payload_json = json{{"used", used}, {"skipped", skipped}, {"reason", reason}}.dump();
   event.time_us = clock_.NowMicros();
   if (absl::StatusOr<int64_t> appended = store_.AppendEvent(event); !appended.ok()) {
     return appended.status();
@@ -203,7 +213,10 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
     config["search"]["max_trials"] = max_trials;
     if (max_parallel > 0) config["search"]["max_parallel"] = max_parallel;
     const bool reopen = state == db::CampaignState::kCompleted;
-    json payload = {{"max_trials", max_trials}, {"previous_max_trials", rt.max_trials}};
+    json payload = {
+        {"max_trials", max_trials},
+        {"previous_max_trials", rt.max_trials},
+        {"reason", absl::StrCat("extended: max_trials ", rt.max_trials, " -> ", max_trials)}};
     if (max_parallel > 0) payload["max_parallel"] = max_parallel;
     absl::Status s = store_.UpdateCampaignConfig(
         campaign_id, config.dump(),

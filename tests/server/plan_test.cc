@@ -3,9 +3,13 @@
 // a coordinator restart.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "search/grid_sampler.h"
+#include "server/campaign.h"
 #include "server/coordinator.h"
 #include "spec/cost.h"
 #include "tests/server/test_util.h"
@@ -226,6 +230,29 @@ TEST_CASE("grid: combinations x repeats in order across a restart; oversized gri
   CHECK(got == std::vector<std::string>{"gru/0.01/0", "gru/0.1/0", "lstm/0.01/0", "lstm/0.1/0",
                                         "gru/0.01/1", "gru/0.1/1", "lstm/0.01/1", "lstm/0.1/1"});
   CHECK(h.State(c) == db::CampaignState::kCompleted);  // max_trials defaulted to 4 x 2
+}
+
+TEST_CASE("examples: the cell comparison and the paper search launch with budgets", "[server]") {
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(CONVRNN_SOURCE_DIR) + "/examples/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  CampaignConfig cells = Must(ParseCampaignText(read("cell_comparison.json")));
+  CHECK(cells.algorithm == "grid");
+  CHECK(cells.max_trials == 8 * 3);  // every cell type, 3 seeds
+  REQUIRE(cells.budget.has_value());
+  search::SamplerOptions options;
+  options.adjust = BudgetAdjuster(cells.budget);
+  search::GridSampler grid(cells.space, Must(search::GridCombinations(*cells.space, 100)), options);
+  for (size_t i = 0; i < grid.size(); ++i) {
+    ArchSpec spec = Must(ParseArchSpec(Must(grid.Make(i, 0)).spec));
+    CHECK(std::abs(EstimateCost(spec).params - cells.budget->params) <=
+          cells.budget->tolerance * cells.budget->params);
+  }
+  CampaignConfig paper = Must(ParseCampaignText(read("paper_search.json")));
+  CHECK(paper.budget.has_value());
 }
 
 }  // namespace
