@@ -223,8 +223,13 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
         reopen ? std::optional<db::CampaignState>(db::CampaignState::kRunning) : std::nullopt,
         kEventExtended, payload.dump(), clock_.NowMicros());
     if (!s.ok()) return s;
+    // Without its own max_parallel a campaign runs max_trials at once (as
+    // ParseCampaign reads the rewritten config after a restart).
+    const bool default_parallel = !config["search"].contains("max_parallel");
     rt.max_trials = max_trials;
-    if (max_parallel > 0) rt.max_parallel = max_parallel;
+    if (max_parallel > 0 || default_parallel) {
+      rt.max_parallel = max_parallel > 0 ? max_parallel : max_trials;
+    }
     if (reopen) {
       rt.state = db::CampaignState::kRunning;
       // An ended campaign loaded for queries has no sampler yet.
