@@ -164,7 +164,7 @@ absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_
                                              std::string_view metric, bool maximize, int k) {
   if (!IsMetricName(metric)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metric \"", Sv(metric), "\: must be 1-64 characters of [A-Za-z0-9_.]"));
+        absl::StrCat("metric \"", Sv(metric), "\": must be 1-64 characters of [A-Za-z0-9_.]"));
   }
   DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(maximize ? sql::kTopTrialsMax : sql::kTopTrialsMin));
   stmt.Bind(1, campaign_id).Bind(2, absl::StrCat("$.\"", Sv(metric), "\"")).Bind(3, int64_t{k});

@@ -58,8 +58,11 @@ TEST_CASE("top-k ranks completed trials by a final metric", "[db]") {
   REQUIRE(smallest.size() == 4);
   CHECK(smallest[0].id == ids[3]);
   CHECK(Must(f.store->TopTrials(f.campaign.id, "flops", true, 5)).empty());
-  CHECK(f.store->TopTrials(f.campaign.id, "val\"]; DROP", true, 5).status().code() ==
-        absl::StatusCode::kInvalidArgument);
+  absl::Status bad = f.store->TopTrials(f.campaign.id, "val\"]; DROP", true, 5).status();
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  // The message quotes the name and then says what is wrong with it.
+  CHECK(std::string(bad.message()) ==
+        "metric \"val\"]; DROP\": must be 1-64 characters of [A-Za-z0-9_.]");
 }
 
 TEST_CASE("events record every change and resume after an id", "[db]") {
