@@ -80,7 +80,7 @@ TEST_CASE("enqueue: a spec outside the space or not JSON is refused, naming it",
         absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("extend: a completed campaign runs again; the budget survives a restart", "[server]") {
+TEST_CASE("extend: a completed campaign runs again and the budget survives a restart", "[server]") {
   Harness h;
   const int64_t c = h.Launch(SmallCampaign({{"search", {{"max_trials", 1}}}}));
   const int64_t w = h.Worker();
@@ -164,7 +164,7 @@ json BudgetCampaign() {
                         {"search", {{"max_trials", 6}, {"max_parallel", 6}}}});
 }
 
-TEST_CASE("budget: every trial within tolerance; unreachable candidates noted", "[server]") {
+TEST_CASE("budget: every trial within tolerance, unreachable candidates noted", "[server]") {
   Harness h;
   const int64_t c = h.Launch(BudgetCampaign());
   const int64_t w = h.Worker();
@@ -201,7 +201,7 @@ json GridCampaign(const json& search) {
   return c;
 }
 
-TEST_CASE("grid: combinations x repeats in order across a restart; oversized grids refused",
+TEST_CASE("grid: combinations x repeats in order across a restart, oversized grids refused",
           "[server]") {
   Harness h;
   absl::Status s =
