@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -185,6 +186,32 @@ TEST_CASE("budget: every trial within tolerance, unreachable candidates noted", 
       h.coordinator->Launch(SmallCampaign({{"budget", {{"params", 5}}}}).dump()).status();
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(s.message().find("budget.params") != std::string::npos);
+}
+
+TEST_CASE("budget: all 200 trials of a random campaign over every cell type are within 3%",
+          "[server]") {
+  Harness h;
+  json cells = json::array();
+  for (const std::string& type : AllCellTypeNames()) cells.push_back({{"type", type}});
+  json campaign = SmallCampaign(
+      {{"budget", {{"params", 50000}}}, {"search", {{"max_trials", 200}, {"max_parallel", 200}}}});
+  for (json& layer : campaign["space"]["layers"]) {
+    layer["channels"] = {{"choice", {8, 16, 32}}};
+    layer["cell"] = {{"choice", cells}};
+  }
+  const int64_t c = h.Launch(campaign);
+  const int64_t w = h.Worker();
+  std::set<std::string> types;
+  for (int i = 0; i < 200; ++i) {
+    db::Trial t = h.Lease(w);
+    ArchSpec spec = Must(ParseArchSpecText(t.spec_json));
+    const int64_t params = EstimateCost(spec).params;
+    INFO("trial " << t.number << ": " << params);
+    CHECK(std::abs(params - 50000) <= 1500);
+    for (const LayerSpec& l : spec.layers) types.insert(std::string(CellTypeName(l.cell.type)));
+  }
+  CHECK(types.size() == AllCellTypeNames().size());
+  CHECK(Must(h.coordinator->GetCampaign(c)).counts.total() == 200);
 }
 
 json GridCampaign(const json& search) {
