@@ -100,7 +100,7 @@ TEST_CASE("epochs are kept per trial and a retried attempt replaces them", "[db]
   Must(f.store->ExpireLeases(kT0 + 11 * kSecond));
   Trial b = f.Lease(f.worker.id, kT0 + 12 * kSecond);
   Must(f.store->RecordEpoch(b.lease_token, 2, R"({"val_top1":0.3})", 0, kT0 + 13 * kSecond));
-  std::vector<EpochMetrics> epochs = Must(f.store->ListEpochs(a.id));
+  std::vector<EpochReport> epochs = Must(f.store->ListEpochs(a.id));
   REQUIRE(epochs.size() == 2);
   CHECK(epochs[0].attempt == 1);
   CHECK(epochs[1].attempt == 2);
