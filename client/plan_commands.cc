@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -12,7 +10,9 @@
 #include "search/analysis.h"
 #include "search/space.h"
 #include "spec/arch_spec.h"
+#include "util/file.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -75,15 +75,6 @@ absl::StatusOr<search::Assignment> AssignmentOf(const Ranked& r, const v1::Trial
 
 void Print(const CommandEnv& env, const json& j) { *env.out << j.dump(2) << '\n'; }
 
-absl::Status ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open for reading"));
-  std::stringstream text;
-  text << in.rdbuf();
-  *out = text.str();
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status EnqueueCommand(const CommandEnv& env, int64_t campaign_id,
@@ -91,8 +82,7 @@ absl::Status EnqueueCommand(const CommandEnv& env, int64_t campaign_id,
   if (files.empty()) return absl::InvalidArgumentError("SPEC: at least one spec file is needed");
   std::vector<std::string> specs;
   for (const std::string& f : files) {
-    std::string text;
-    if (absl::Status s = ReadFile(f, &text); !s.ok()) return s;
+    ASSIGN_OR_RETURN(const std::string text, ReadFile(f));
     json parsed;
     if (absl::Status s = ParseJsonText(text, f, &parsed); !s.ok()) return s;
     specs.push_back(parsed.dump());

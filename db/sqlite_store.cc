@@ -240,7 +240,7 @@ absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState st
 
 absl::Status SqliteStore::UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
                                                std::optional<CampaignState> state,
-                                               std::string_view event_type,
+                                               absl::string_view event_type,
                                                const std::string& payload_json, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::Status {
     RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());

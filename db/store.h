@@ -220,7 +220,7 @@ class Store {
   // with `payload_json` (and a campaign_state event when the state changes).
   virtual absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
                                             std::optional<CampaignState> state,
-                                            std::string_view event_type,
+                                            absl::string_view event_type,
                                             const std::string& payload_json, int64_t now_us) = 0;
 
   // --- Trials ------------------------------------------------------------

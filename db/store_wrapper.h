@@ -28,8 +28,9 @@ class StoreWrapper : public Store {
     return target_->SetCampaignState(campaign_id, state, now_us);
   }
   absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
-                                    std::optional<CampaignState> state, std::string_view event_type,
-                                    const std::string& payload_json, int64_t now_us) override {
+                                    std::optional<CampaignState> state,
+                                    absl::string_view event_type, const std::string& payload_json,
+                                    int64_t now_us) override {
     return target_->UpdateCampaignConfig(campaign_id, config_json, state, event_type, payload_json,
                                          now_us);
   }

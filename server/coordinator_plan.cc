@@ -17,9 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::string_view kEventWarmStart = "warm_start";
-constexpr std::string_view kEventBudgetResample = "budget_resample";
-constexpr std::string_view kEventExtended = "campaign_extended";
+constexpr absl::string_view kEventWarmStart = "warm_start";
+constexpr absl::string_view kEventBudgetResample = "budget_resample";
+constexpr absl::string_view kEventExtended = "campaign_extended";
 
 // The first parameter where two spaces differ, or "" when they are the same.
 std::string SpaceDifference(const search::Space& a, const search::Space& b) {

@@ -129,7 +129,7 @@ grpc::Status CampaignServiceImpl::EnqueueTrials(grpc::ServerContext* context,
   std::vector<std::string> specs(request->spec_json().begin(), request->spec_json().end());
   absl::StatusOr<std::vector<db::Trial>> trials =
       coordinator_.Enqueue(request->campaign_id(), specs);
-  RETURN_IF_ERROR_GRPC(trials.status());
+  RETURN_IF_ERROR_AS(trials.status(), ToGrpcStatus);
   for (const db::Trial& t : *trials) ToProto(t, response->add_trials());
   return grpc::Status::OK;
 }
@@ -140,7 +140,7 @@ grpc::Status CampaignServiceImpl::ExtendCampaign(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<CampaignView> view =
       coordinator_.Extend(request->campaign_id(), request->max_trials(), request->max_parallel());
-  RETURN_IF_ERROR_GRPC(view.status());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response);
   return grpc::Status::OK;
 }
