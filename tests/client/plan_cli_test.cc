@@ -71,7 +71,7 @@ json GruSpec(double lr) {
   return spec;
 }
 
-TEST_CASE("plan commands through the real server, across a restart", "[client]") {
+TEST_CASE("plan commands through the real server / across a restart", "[client]") {
   Cluster k;
   ClientConfig launch = Command("launch", 0);
   launch.file =

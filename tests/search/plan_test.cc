@@ -76,7 +76,7 @@ TEST_CASE("budget: every candidate of a 200-trial random campaign is within tole
   CHECK(types_seen.size() == AllCellTypeNames().size());
 }
 
-TEST_CASE("budget: per cell type, a matched count and an unreachable one", "[search]") {
+TEST_CASE("budget: per cell type / a matched count and an unreachable one", "[search]") {
   for (const std::string& type : AllCellTypeNames()) {
     json j = {
         {"layers",
@@ -134,7 +134,7 @@ json GridSpace() {
           {"train", {{"batch_size", {{"choice", {64, 128}}}}, {"seed", 10}}}};
 }
 
-TEST_CASE("grid: the exact set and order of combinations, round by round", "[search]") {
+TEST_CASE("grid: the exact set and order of combinations / round by round", "[search]") {
   auto space = Parse(GridSpace());
   SamplerOptions options;
   options.repeats = 2;
@@ -187,7 +187,7 @@ json MedianSpace() {
       {"train", {{"lr", {{"loguniform", {0.001, 1.0}}}}, {"momentum", {{"uniform", {0.0, 1.0}}}}}}};
 }
 
-TEST_CASE("median: numeric by median, categorical by mode, edges by majority", "[search]") {
+TEST_CASE("median: numeric by median / categorical by mode / edges by majority", "[search]") {
   auto space = Parse(MedianSpace());
   auto a = [&](const char* cell, int tau, bool e10, bool e21, double lr, double m, double v) {
     json values = {{"layers[1].cell.type", cell},
@@ -253,7 +253,7 @@ TEST_CASE("enrichment: hypergeometric p-values match a hand computation", "[sear
   }
 }
 
-TEST_CASE("compare: groups sorted by median with best, spread and sizes", "[search]") {
+TEST_CASE("compare: groups sorted by median with best / spread and sizes", "[search]") {
   std::vector<GroupedTrial> t = {{"rgc", 0.9, 100},  {"rgc", 0.8, 120},  {"rgc", 0.7, 110},
                                  {"lstm", 0.85, 90}, {"lstm", 0.87, 95}, {"gru", 0.5, 80}};
   std::vector<GroupRow> rows = CompareGroups(t, Goal::kMaximize);

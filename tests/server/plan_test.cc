@@ -39,7 +39,7 @@ std::vector<db::Event> Events(Harness& h, int64_t campaign, const std::string& t
   return out;
 }
 
-TEST_CASE("enqueue: fixed specs are leased first, count as trials, and survive a restart",
+TEST_CASE("enqueue: fixed specs are leased first / count as trials and survive a restart",
           "[server]") {
   Harness h;
   const int64_t c = h.Launch(SmallCampaign({{"search", {{"max_trials", 3}, {"max_parallel", 1}}}}));
@@ -68,7 +68,7 @@ TEST_CASE("enqueue: fixed specs are leased first, count as trials, and survive a
         absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_CASE("enqueue: a spec outside the space or not JSON is refused, naming it", "[server]") {
+TEST_CASE("enqueue: a spec outside the space or not JSON is refused and named", "[server]") {
   Harness h;
   const int64_t c = h.Launch();
   absl::Status s = h.coordinator->Enqueue(c, {GruSpec(0.05).dump(), GruSpec(0.5).dump()}).status();
@@ -107,7 +107,7 @@ TEST_CASE("extend: a completed campaign runs again and the budget survives a res
   CHECK(Events(h, c, "campaign_extended").size() == 2);
 }
 
-TEST_CASE("warm start: compatible campaigns feed the history, others are named and skipped",
+TEST_CASE("warm start: compatible campaigns feed the history / others are named and skipped",
           "[server]") {
   Harness h;
   const int64_t a = h.Launch(SmallCampaign({{"search", {{"max_trials", 2}}}}));
@@ -165,7 +165,7 @@ json BudgetCampaign() {
                         {"search", {{"max_trials", 6}, {"max_parallel", 6}}}});
 }
 
-TEST_CASE("budget: every trial within tolerance, unreachable candidates noted", "[server]") {
+TEST_CASE("budget: every trial within tolerance / unreachable candidates noted", "[server]") {
   Harness h;
   const int64_t c = h.Launch(BudgetCampaign());
   const int64_t w = h.Worker();
@@ -228,7 +228,7 @@ json GridCampaign(const json& search) {
   return c;
 }
 
-TEST_CASE("grid: combinations x repeats in order across a restart, oversized grids refused",
+TEST_CASE("grid: combinations x repeats in order across a restart / oversized grids refused",
           "[server]") {
   Harness h;
   absl::Status s =
