@@ -156,24 +156,27 @@ absl::StatusOr<std::vector<db::Trial>> Coordinator::Enqueue(
   std::vector<db::Trial> inserted;
   for (Ready& r : ready) {
     {
-      absl::MutexLock lock(&rt.mu);
-      if (rt.state != db::CampaignState::kRunning && rt.state != db::CampaignState::kStopped) {
+      const db::CampaignState state = rt.state.load();
+      if (state != db::CampaignState::kRunning && state != db::CampaignState::kStopped) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "campaign ", campaign_id, " has ended (", db::CampaignStateName(rt.state).data(),
+            "campaign ", campaign_id, " has ended (", db::CampaignStateName(state).data(),
             "); extend it first (convrnn extend ", campaign_id, " --max-trials N)"));
       }
+      absl::MutexLock admit(&rt.admit_mu);
       ++rt.total_trials;  // reserved until the insert is written
       ++rt.unfinished_trials;
     }
     const int64_t now = clock_.NowMicros();
     absl::StatusOr<db::Trial> trial = store_.InsertTrial(
         campaign_id, r.spec.dump(), rt.config.space->ToJson(r.assignment).dump(), now);
-    absl::MutexLock lock(&rt.mu);
     if (!trial.ok()) {
+      absl::MutexLock admit(&rt.admit_mu);
       --rt.total_trials;
       --rt.unfinished_trials;
       return trial.status();
     }
+    absl::MutexLock lock(&rt.mu);
+    rt.DrainFinished();
     if (rt.sampler != nullptr && rt.finished_unrecorded.erase(trial->id) == 0) {
       rt.history.AddPending(trial->id, std::move(r.assignment));
     }
@@ -192,10 +195,14 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
   if (!campaign.ok()) return campaign.status();
   {
     absl::MutexLock lock(&rt.mu);
-    if (max_trials < rt.max_trials || max_trials > kMaxTrialsLimit) {
-      return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in [", rt.max_trials,
-                                                     ", ", kMaxTrialsLimit, "] (now ",
-                                                     rt.max_trials, ")"));
+    int current = 0;
+    {
+      absl::MutexLock admit(&rt.admit_mu);
+      current = rt.max_trials;
+    }
+    if (max_trials < current || max_trials > kMaxTrialsLimit) {
+      return absl::InvalidArgumentError(absl::StrCat("max_trials: must be in [", current, ", ",
+                                                     kMaxTrialsLimit, "] (now ", current, ")"));
     }
     if (max_parallel < 0 || max_parallel > kMaxTrialsLimit) {
       return absl::InvalidArgumentError(
@@ -213,10 +220,9 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
     config["search"]["max_trials"] = max_trials;
     if (max_parallel > 0) config["search"]["max_parallel"] = max_parallel;
     const bool reopen = state == db::CampaignState::kCompleted;
-    json payload = {
-        {"max_trials", max_trials},
-        {"previous_max_trials", rt.max_trials},
-        {"reason", absl::StrCat("extended: max_trials ", rt.max_trials, " -> ", max_trials)}};
+    json payload = {{"max_trials", max_trials},
+                    {"previous_max_trials", current},
+                    {"reason", absl::StrCat("extended: max_trials ", current, " -> ", max_trials)}};
     if (max_parallel > 0) payload["max_parallel"] = max_parallel;
     absl::Status s = store_.UpdateCampaignConfig(
         campaign_id, config.dump(),
@@ -226,9 +232,12 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
     // Without its own max_parallel a campaign runs max_trials at once (as
     // ParseCampaign reads the rewritten config after a restart).
     const bool default_parallel = !config["search"].contains("max_parallel");
-    rt.max_trials = max_trials;
-    if (max_parallel > 0 || default_parallel) {
-      rt.max_parallel = max_parallel > 0 ? max_parallel : max_trials;
+    {
+      absl::MutexLock admit(&rt.admit_mu);
+      rt.max_trials = max_trials;
+      if (max_parallel > 0 || default_parallel) {
+        rt.max_parallel = max_parallel > 0 ? max_parallel : max_trials;
+      }
     }
     if (reopen) {
       rt.state = db::CampaignState::kRunning;

@@ -5,10 +5,12 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "util/exit_code.h"
+#include "util/stage_stats.h"
 
 namespace convrnn::server {
 
@@ -118,6 +120,9 @@ int Run(const ServerConfig& config) {
   std::cerr << "convrnn-server: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", shutting down" << std::endl;
   (*server)->Shutdown();
+  if (const char* stats = std::getenv("CONVRNN_STAGE_STATS"); stats != nullptr && *stats == '1') {
+    std::cerr << "convrnn-server: stage timings since start\n" << StageTable();
+  }
   std::cerr << "convrnn-server: stopped" << std::endl;
   return kExitOk;
 }
