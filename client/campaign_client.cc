@@ -148,6 +148,33 @@ absl::StatusOr<v1::Campaign> CampaignClient::ResumeCampaign(int64_t campaign_id)
   return response;
 }
 
+absl::StatusOr<std::vector<v1::Trial>> CampaignClient::Enqueue(
+    int64_t campaign_id, const std::vector<std::string>& specs) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::EnqueueTrialsRequest request;
+  request.set_campaign_id(campaign_id);
+  for (const std::string& s : specs) request.add_spec_json(s);
+  v1::EnqueueTrialsResponse response;
+  absl::Status s = Convert(stub_->EnqueueTrials(&context, request, &response));
+  if (!s.ok()) return s;
+  return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
+}
+
+absl::StatusOr<v1::Campaign> CampaignClient::Extend(int64_t campaign_id, int max_trials,
+                                                    int max_parallel) {
+  grpc::ClientContext context;
+  Prepare(&context, true);
+  v1::ExtendCampaignRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_max_trials(max_trials);
+  request.set_max_parallel(max_parallel);
+  v1::Campaign response;
+  absl::Status s = Convert(stub_->ExtendCampaign(&context, request, &response));
+  if (!s.ok()) return s;
+  return response;
+}
+
 absl::StatusOr<v1::BestResponse> CampaignClient::Best(const v1::BestRequest& request) {
   grpc::ClientContext context;
   Prepare(&context, true);

@@ -57,6 +57,9 @@ class CampaignClient final {
   absl::StatusOr<v1::Trial> GetTrial(int64_t trial_id);
   absl::StatusOr<v1::Campaign> StopCampaign(int64_t campaign_id);
   absl::StatusOr<v1::Campaign> ResumeCampaign(int64_t campaign_id);
+  absl::StatusOr<std::vector<v1::Trial>> Enqueue(int64_t campaign_id,
+                                                 const std::vector<std::string>& specs);
+  absl::StatusOr<v1::Campaign> Extend(int64_t campaign_id, int max_trials, int max_parallel);
   absl::StatusOr<v1::BestResponse> Best(const v1::BestRequest& request);
   absl::StatusOr<v1::ParetoResponse> Pareto(const v1::ParetoRequest& request);
   absl::StatusOr<v1::ExportResponse> Export(int64_t campaign_id, const std::string& format);

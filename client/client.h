@@ -37,6 +37,11 @@ struct ClientConfig {
   std::string format;                   // show --format, export --format
   std::string output;                   // export --output
   bool include_dead = false;            // workers --all
+  std::vector<std::string> spec_files;  // enqueue SPEC...
+  int max_trials = 0;                   // extend --max-trials
+  int max_parallel = 0;                 // extend --max-parallel (0: keep)
+  bool enqueue = false;                 // median --enqueue
+  std::string by;                       // compare --by
   // score TRIAL --neural FILE.h5 [--method M] [--layers 0,1] [--offset K] [--wait S]
   std::string neural_file;
   std::string neural_method = "pls";

@@ -82,6 +82,25 @@ int main(int argc, char** argv) {
   score->add_option("--offset", config.neural_offset,
                     "Bin b is predicted from model step b + offset");
   score->add_option("--wait", config.wait_s, "Give up waiting after this many seconds");
+  CLI::App* enqueue = app.add_subcommand("enqueue", "Add trials with fixed specs to a campaign");
+  campaign_id(enqueue);
+  enqueue->add_option("SPEC", config.spec_files, "Architecture spec JSON files")->required();
+  CLI::App* extend = app.add_subcommand("extend", "Raise a campaign's trial budget");
+  campaign_id(extend);
+  extend->add_option("--max-trials", config.max_trials, "The new max_trials")->required();
+  extend->add_option("--max-parallel", config.max_parallel, "The new max_parallel");
+  CLI::App* median = app.add_subcommand("median", "The median architecture of the top-K trials");
+  campaign_id(median);
+  median->add_option("--top", config.top, "K")->required()->check(positive);
+  median->add_flag("--enqueue", config.enqueue, "Also queue it in the campaign");
+  CLI::App* enrichment =
+      app.add_subcommand("enrichment", "Feedback edges and cell types shared by the top-K");
+  campaign_id(enrichment);
+  enrichment->add_option("--top", config.top, "K")->required()->check(positive);
+  CLI::App* compare =
+      app.add_subcommand("compare", "Objective and size per cell type or parameter value");
+  campaign_id(compare);
+  compare->add_option("--by", config.by, "cell_type or a parameter name")->required();
   CLI::App* workers = app.add_subcommand("workers", "Registered workers");
   workers->add_flag("--all", config.include_dead, "Include workers presumed dead");
 

@@ -9,6 +9,7 @@
 #include "client/campaign_client.h"
 #include "client/client.h"
 #include "client/commands.h"
+#include "client/plan_commands.h"
 #include "util/exit_code.h"
 #include "util/file.h"
 #include "util/status_macros.h"
@@ -30,6 +31,11 @@ absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   if (cmd == "stop") return StopCommand(env, c.id);
   if (cmd == "resume") return ResumeCommand(env, c.id);
   if (cmd == "workers") return WorkersCommand(env, c.include_dead);
+  if (cmd == "enqueue") return EnqueueCommand(env, c.id, c.spec_files);
+  if (cmd == "extend") return ExtendCommand(env, c.id, c.max_trials, c.max_parallel);
+  if (cmd == "median") return MedianCommand(env, c.id, c.top, c.enqueue);
+  if (cmd == "enrichment") return EnrichmentCommand(env, c.id, c.top);
+  if (cmd == "compare") return CompareCommand(env, c.id, c.by);
   if (cmd == "score") {
     ScoreArgs args;
     args.file = c.neural_file;

@@ -136,6 +136,9 @@ std::string WatchView::Line(const v1::CampaignEvent& e) const {
       if (it != e.metrics().end()) absl::StrAppend(&what, " val_top1 ", FormatPercent(it->second));
       break;
     }
+    case v1::EVENT_TYPE_NOTE:
+      what = "note:";
+      break;
     default:
       std::string type = EventTypeName(e.type());
       if (absl::StartsWith(type, "trial_")) type = type.substr(6);

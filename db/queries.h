@@ -32,6 +32,8 @@ inline const std::string kListCampaigns =  // ?1 before_id (NULL: newest) ?2 lim
     " FROM campaigns WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2";
 inline const std::string kSetCampaignState =  // ?1 id ?2 state ?3 now
     "UPDATE campaigns SET state = ?2, updated_us = ?3 WHERE id = ?1 AND state <> ?2";
+inline const std::string kSetCampaignConfig =  // ?1 id ?2 config ?3 now
+    "UPDATE campaigns SET config_json = ?2, updated_us = ?3 WHERE id = ?1";
 inline const std::string kCampaignMaxAttempts = "SELECT max_attempts FROM campaigns WHERE id = ?1";
 
 // --- Trials ---

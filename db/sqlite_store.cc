@@ -461,6 +461,25 @@ absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState st
   });
 }
 
+absl::Status SqliteStore::UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
+                                               std::optional<CampaignState> state,
+                                               absl::string_view event_type,
+                                               const std::string& payload_json, int64_t now_us) {
+  return Write([&](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
+    ASSIGN_OR_RETURN(Stmt config, conn.Prepare(sql::kSetCampaignConfig));
+    RETURN_IF_ERROR(config.Bind(1, campaign_id).Bind(2, config_json).Bind(3, now_us).Run());
+    RETURN_IF_ERROR(InsertEvent(conn, campaign_id, 0, event_type, payload_json, now_us).status());
+    if (!state.has_value()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetCampaignState));
+    RETURN_IF_ERROR(
+        stmt.Bind(1, campaign_id).Bind(2, CampaignStateName(*state)).Bind(3, now_us).Run());
+    if (conn.changes() == 0) return absl::OkStatus();
+    json payload = {{"state", CampaignStateName(*state)}};
+    return InsertEvent(conn, campaign_id, 0, kEventCampaignState, payload.dump(), now_us).status();
+  });
+}
+
 // --- Trials ----------------------------------------------------------------
 
 absl::StatusOr<Trial> SqliteStore::InsertTrial(int64_t campaign_id, const std::string& spec_json,

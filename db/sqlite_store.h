@@ -97,6 +97,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) override;
   absl::StatusOr<std::vector<Campaign>> ListCampaigns(int64_t before_id, int limit) override;
   absl::Status SetCampaignState(int64_t campaign_id, CampaignState state, int64_t now_us) override;
+  absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
+                                    std::optional<CampaignState> state,
+                                    absl::string_view event_type, const std::string& payload_json,
+                                    int64_t now_us) override;
 
   absl::StatusOr<Trial> InsertTrial(int64_t campaign_id, const std::string& spec_json,
                                     const std::string& params_json, int64_t now_us) override;

@@ -229,6 +229,14 @@ class Store {
   virtual absl::Status SetCampaignState(int64_t campaign_id, CampaignState state,
                                         int64_t now_us) = 0;
 
+  // Replaces a campaign's stored config (convrnn extend) and, when `state`
+  // is set, its state, in one transaction that appends a `event_type` event
+  // with `payload_json` (and a campaign_state event when the state changes).
+  virtual absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
+                                            std::optional<CampaignState> state,
+                                            absl::string_view event_type,
+                                            const std::string& payload_json, int64_t now_us) = 0;
+
   // --- Trials ------------------------------------------------------------
   // Adds a PENDING trial numbered after the campaign's last one.
   virtual absl::StatusOr<Trial> InsertTrial(int64_t campaign_id, const std::string& spec_json,

@@ -27,6 +27,13 @@ class StoreWrapper : public Store {
   absl::Status SetCampaignState(int64_t campaign_id, CampaignState state, int64_t now_us) override {
     return target_->SetCampaignState(campaign_id, state, now_us);
   }
+  absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,
+                                    std::optional<CampaignState> state,
+                                    absl::string_view event_type, const std::string& payload_json,
+                                    int64_t now_us) override {
+    return target_->UpdateCampaignConfig(campaign_id, config_json, state, event_type, payload_json,
+                                         now_us);
+  }
   absl::StatusOr<Trial> InsertTrial(int64_t campaign_id, const std::string& spec_json,
                                     const std::string& params_json, int64_t now_us) override {
     return target_->InsertTrial(campaign_id, spec_json, params_json, now_us);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "search/evolution_sampler.h"
+#include "search/grid_sampler.h"
 #include "search/sampler_base.h"
 #include "search/tpe_sampler.h"
 #include "util/status_macros.h"
@@ -77,11 +78,19 @@ absl::StatusOr<Suggestion> SamplerBase::Suggest(const History& history) {
   for (const auto& [id, assignment] : history.pending()) seed = MixSeed(seed, id);
   Rng rng(seed);
   absl::Status last;
+  std::vector<std::string> rejected;
   for (int attempt = 0; attempt <= options_.max_redraws; ++attempt) {
     Assignment a = Propose(history, rng);
     absl::StatusOr<ArchSpec> spec = space_->ToSpec(a);
-    if (spec.ok()) return Suggestion{std::move(a), ToJson(*spec)};
-    last = spec.status();
+    if (!spec.ok()) {
+      last = spec.status();
+      continue;
+    }
+    if (!options_.adjust) return Suggestion{std::move(a), ToJson(*spec), {}};
+    absl::StatusOr<nlohmann::json> adjusted = options_.adjust(*spec);
+    if (adjusted.ok()) return Suggestion{std::move(a), *std::move(adjusted), std::move(rejected)};
+    last = adjusted.status();
+    rejected.push_back(std::string(last.message()));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "no valid architecture after ", options_.max_redraws + 1, " draws; last: ", last.message()));
@@ -110,8 +119,14 @@ absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorit
     }
     return std::make_unique<EvolutionSampler>(std::move(space), options);
   }
+  if (algorithm == "grid") {
+    absl::StatusOr<std::vector<Assignment>> grid = GridCombinations(*space, kMaxGridSize);
+    if (!grid.ok()) return grid.status();
+    if (options.repeats < 1) return absl::InvalidArgumentError("grid needs repeats >= 1");
+    return std::make_unique<GridSampler>(std::move(space), *std::move(grid), options);
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("search.algorithm: must be one of random, tpe, evolution (got \"",
+      absl::StrCat("search.algorithm: must be one of random, tpe, evolution, grid (got \"",
                    std::string(algorithm), "\")"));
 }
 

@@ -6,7 +6,8 @@
 // history.Finish(id, ...). Samplers:
 //   "random"     independent draws from the space;
 //   "tpe"        Tree-structured Parzen Estimator (tpe_sampler.h);
-//   "evolution"  regularized evolution, Real et al. 2019 (evolution_sampler.h).
+//   "evolution"  regularized evolution, Real et al. 2019 (evolution_sampler.h);
+//   "grid"       every combination in a fixed order (grid_sampler.h).
 // Every suggestion is a concrete spec validated by ParseArchSpec; a draw that
 // fails validation is redrawn, and after SamplerOptions::max_redraws an error
 // is returned instead of an invalid spec.
@@ -31,6 +32,7 @@
 #define CONVRNN_SEARCH_SAMPLER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -90,6 +92,15 @@ struct SamplerOptions {
   std::vector<Goal> goals = {Goal::kMaximize};
   // Draws that fail ParseArchSpec are redrawn up to this many times.
   int max_redraws = 64;
+  // Applied to every valid proposal: the spec to run, or an error that makes
+  // the sampler redraw (a parameter budget the candidate cannot reach,
+  // spec/param_budget.h). The assignment stays the one proposed. Default
+  // (null): the spec as proposed.
+  std::function<absl::StatusOr<nlohmann::json>(const ArchSpec&)> adjust;
+
+  // --- grid ---
+  // Each combination runs with seeds train.seed + 0 .. repeats - 1.
+  int repeats = 1;
 
   // --- tpe ---
   // Trials sampled at random before the model is used (Optuna's default;
@@ -125,6 +136,8 @@ struct SamplerOptions {
 struct Suggestion {
   Assignment assignment;
   nlohmann::json spec;  // canonical spec (ToJson of the validated ArchSpec)
+  // Why `adjust` refused the proposals redrawn before this one (oldest first).
+  std::vector<std::string> rejected;
 };
 
 class Sampler {
@@ -136,7 +149,7 @@ class Sampler {
   virtual absl::StatusOr<Suggestion> Suggest(const History& history) = 0;
 };
 
-// `algorithm`: "random", "tpe" or "evolution". REQUIRES: space != nullptr.
+// `algorithm`: "random", "tpe", "evolution" or "grid". REQUIRES: space != nullptr.
 absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorithm,
                                                        std::shared_ptr<const Space> space,
                                                        const SamplerOptions& options);

@@ -102,6 +102,9 @@ class Space {
   absl::StatusOr<Assignment> FromSpec(const nlohmann::json& spec) const;
   // {"layers[2].cell.type": "rgc", "train.lr": 0.01, ...} of active parameters.
   nlohmann::json ToJson(const Assignment& a) const;
+  // Inverse of ToJson (a trial's stored params_json back to its assignment);
+  // an error names the first parameter missing or out of the space.
+  absl::StatusOr<Assignment> FromJson(const nlohmann::json& values) const;
 
   struct Node;  // the template tree; defined in space.cc
 

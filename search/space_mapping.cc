@@ -202,4 +202,26 @@ json Space::ToJson(const Assignment& a) const {
   return out;
 }
 
+absl::StatusOr<Assignment> Space::FromJson(const json& values) const {
+  if (!values.is_object()) return absl::InvalidArgumentError("parameter values must be an object");
+  Assignment a(params_.size(), kAbsent);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!IsActive(a, static_cast<int>(i))) continue;
+    const Param& p = params_[i];
+    auto it = values.find(p.name);
+    if (it == values.end()) return PathError(p.name, "is missing");
+    if (p.categorical()) {
+      const std::string label = it->is_string() ? it->get<std::string>() : it->dump();
+      auto found = std::find(p.labels.begin(), p.labels.end(), label);
+      if (found == p.labels.end()) return PathError(p.name, absl::StrCat(label, " is no choice"));
+      a[i] = static_cast<double>(found - p.labels.begin());
+    } else {
+      if (!it->is_number()) return PathError(p.name, "must be a number");
+      a[i] = it->get<double>();
+    }
+  }
+  if (absl::Status s = Check(a); !s.ok()) return s;
+  return a;
+}
+
 }  // namespace convrnn::search

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "search/grid_sampler.h"
 #include "util/json_object.h"
 #include "util/status_macros.h"
 
@@ -54,14 +55,32 @@ void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root)
 void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
                  const json** early_stopping) {
   JsonObject o(j, root->PathOf("search"));
-  o.Enum("algorithm", &config->algorithm, {"random", "tpe", "evolution"});
+  o.Enum("algorithm", &config->algorithm, {"random", "tpe", "evolution", "grid"});
+  const bool grid = config->algorithm == "grid";
   int64_t seed = 0;
   o.Int64("seed", &seed, 0, int64_t{1} << 53);
   config->seed = static_cast<uint64_t>(seed);
-  if (o.ok() && !o.Has("max_trials")) o.Fail("max_trials", "is required");
+  if (o.ok() && !o.Has("max_trials") && !grid) o.Fail("max_trials", "is required");
   o.Int("max_trials", &config->max_trials, 1, kMaxTrialsLimit);
   config->max_parallel = config->max_trials;
   o.Int("max_parallel", &config->max_parallel, 1, kMaxTrialsLimit);
+  if (o.ok() && o.Has("repeats") && !grid) o.Fail("repeats", "applies to the grid algorithm only");
+  o.Int("repeats", &config->repeats, 1, 10000);
+  if (const json* ws = o.Get("warm_start"); o.ok() && ws != nullptr) {
+    const std::string path = o.PathOf("warm_start");
+    if (!ws->is_array()) o.Fail(PathError(path, "must be a list of campaign ids"));
+    for (size_t i = 0; o.ok() && ws->is_array() && i < ws->size(); ++i) {
+      const json& id = (*ws)[i];
+      if (!id.is_number_integer() || id.get<int64_t>() < 1) {
+        o.Fail(PathError(IndexPath(path, i), "must be a campaign id (a positive integer)"));
+      } else {
+        config->warm_start.push_back(id.get<int64_t>());
+      }
+    }
+    if (o.ok() && grid && !config->warm_start.empty()) {
+      o.Fail(PathError(path, "does not apply to grid search, which runs every combination"));
+    }
+  }
   *early_stopping = o.Get("early_stopping");
   root->Fail(o.Finish());
 }
@@ -71,6 +90,58 @@ void ParseTrial(const json& j, CampaignConfig* config, JsonObject* root) {
   o.Int("max_attempts", &config->max_attempts, 1, kMaxAttemptsLimit);
   o.Int("lease_seconds", &config->lease_seconds, 1, kMaxLeaseSeconds);
   root->Fail(o.Finish());
+}
+
+// Grid: its size against max_trials, and every combination runnable.
+absl::Status CheckGrid(CampaignConfig* config) {
+  absl::StatusOr<std::vector<search::Assignment>> grid =
+      search::GridCombinations(*config->space, search::kMaxGridSize);
+  if (!grid.ok()) return grid.status();
+  const int64_t trials = static_cast<int64_t>(grid->size()) * config->repeats;
+  if (config->max_trials == 0) {
+    if (trials > kMaxTrialsLimit) {
+      return PathError("search.repeats", absl::StrCat("the grid needs ", trials,
+                                                      " trials, more than ", kMaxTrialsLimit));
+    }
+    config->max_trials = static_cast<int>(trials);
+    config->max_parallel = config->max_parallel == 0 ? config->max_trials : config->max_parallel;
+  } else if (trials > config->max_trials) {
+    return PathError(
+        "search.max_trials",
+        absl::StrCat("the grid has ", grid->size(), " combinations x ", config->repeats,
+                     " repeats = ", trials, " trials, more than max_trials ", config->max_trials));
+  }
+  config->max_parallel = std::min(config->max_parallel, config->max_trials);
+  search::SamplerOptions options;
+  options.adjust = BudgetAdjuster(config->budget);
+  search::GridSampler sampler(config->space, *std::move(grid), options);
+  for (size_t i = 0; i < sampler.size(); ++i) {
+    absl::StatusOr<search::Suggestion> made = sampler.Make(i, 0);
+    if (!made.ok())
+      return absl::InvalidArgumentError(absl::StrCat("space: ", made.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+// A budget that no sample of the space reaches is refused at launch.
+absl::Status CheckBudgetReachable(const CampaignConfig& config) {
+  search::Rng rng(0xb0d6e7ULL);
+  absl::Status last;
+  for (int i = 0; i < 64; ++i) {
+    absl::StatusOr<ArchSpec> spec = config.space->ToSpec(config.space->Sample(rng));
+    if (!spec.ok()) continue;
+    absl::StatusOr<BudgetMatch> match = MatchParams(*spec, *config.budget);
+    if (match.ok()) return absl::OkStatus();
+    last = match.status();
+  }
+  return PathError("budget.params",
+                   absl::StrCat("no sample of the space reaches the budget: ", last.message()));
+}
+
+absl::Status CheckSpaceFits(CampaignConfig* config) {
+  if (config->algorithm == "grid") return CheckGrid(config);
+  if (config->budget.has_value()) return CheckBudgetReachable(*config);
+  return absl::OkStatus();
 }
 
 void ParseDataSection(JsonObject* root, CampaignConfig* config) {
@@ -167,6 +238,16 @@ void ParseSpaceSection(JsonObject* root, CampaignConfig* config) {
 
 }  // namespace
 
+std::function<absl::StatusOr<json>(const ArchSpec&)> BudgetAdjuster(
+    const std::optional<ParamBudget>& budget) {
+  if (!budget.has_value()) return nullptr;
+  return [budget = *budget](const ArchSpec& spec) -> absl::StatusOr<json> {
+    absl::StatusOr<BudgetMatch> match = MatchParams(spec, budget);
+    if (!match.ok()) return match.status();
+    return ToJson(match->spec);
+  };
+}
+
 std::string ObjectiveName(const Objective& objective) {
   return absl::StrCat(objective.metric, ":",
                       objective.goal == search::Goal::kMaximize ? "max" : "min");
@@ -200,7 +281,16 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
       ParseSearch(*search, &config, &root, &early_stopping);
     }
   }
-  if (root.ok() && config.max_parallel > config.max_trials) {
+  if (const json* budget = root.Get("budget");
+      root.ok() && budget != nullptr && !budget->is_null()) {
+    absl::StatusOr<ParamBudget> parsed = ParseParamBudget(*budget, "budget");
+    if (parsed.ok()) {
+      config.budget = *parsed;
+    } else {
+      root.Fail(parsed.status());
+    }
+  }
+  if (root.ok() && config.max_parallel > config.max_trials && config.max_trials > 0) {
     // More workers than trials is harmless; clamp rather than refuse.
     config.max_parallel = config.max_trials;
   }
@@ -209,6 +299,7 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
   if (root.ok() && trial != nullptr) ParseTrial(*trial, &config, &root);
 
   ParseSpaceSection(&root, &config);
+  if (root.ok()) root.Fail(CheckSpaceFits(&config));
   RETURN_IF_ERROR(root.Finish());
   return config;
 }

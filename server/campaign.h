@@ -5,10 +5,16 @@
 //   {"name": "...",
 //    "data": <data spec>,                        default {} (fashion-mnist)
 //    "space": <architecture spec with distributions>,
-//    "search": {"algorithm": "random"|"tpe"|"evolution",   default "random"
+//    "budget": null | {"params": N, "tolerance": 0.03},
+//                                    every candidate's widths scaled to N
+//                                    parameters (spec/param_budget.h); a
+//                                    candidate that cannot reach it is redrawn
+//    "search": {"algorithm": "random"|"tpe"|"evolution"|"grid", default "random"
 //               "seed": 0,                                  default 0
-//               "max_trials": N,                            required
+//               "max_trials": N,     required (grid: default grid size x repeats)
 //               "max_parallel": P,                          default max_trials
+//               "repeats": k,        grid only: seeds per combination, default 1
+//               "warm_start": [campaign ids],               default []
 //               "early_stopping": null | {"rule": "asha"|"median", ...}},
 //    "objectives": [{"metric": "val_top1", "goal": "max"}, ...],
 //                                                default [val_top1:max]
@@ -18,6 +24,12 @@
 // An objective "neural_predictivity" or "neural_predictivity.<REGION>" needs
 // the "neural" section: workers then score every trial after training and
 // report those metrics with its final metrics (docs/neural-data.md).
+//
+// Grid: the space may hold only choices and int ranges, its combinations
+// times repeats must fit max_trials, and every combination must be valid
+// (and reach the budget); search/grid_sampler.h gives the order. Warm start:
+// the completed trials of the named campaigns join the sampler's history
+// when their space is the same (the coordinator checks; grid refuses it).
 //
 // Every error is INVALID_ARGUMENT naming the key path
 // ("search.max_parallel: must be an integer in [1, 100000]"); unknown keys
@@ -29,6 +41,7 @@
 #define CONVRNN_SERVER_CAMPAIGN_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,6 +55,7 @@
 #include "search/space.h"
 #include "spec/data_spec.h"
 #include "spec/neural_spec.h"
+#include "spec/param_budget.h"
 
 namespace convrnn::server {
 
@@ -61,6 +75,9 @@ struct CampaignConfig {
   int max_trials = 0;
   int max_parallel = 0;
   std::optional<search::EarlyStoppingOptions> early_stopping;
+  std::optional<ParamBudget> budget;
+  int repeats = 1;                  // grid only
+  std::vector<int64_t> warm_start;  // campaign ids
   // At least one; the first drives early stopping and Best's default.
   std::vector<Objective> objectives;
   int max_attempts = 3;
@@ -79,6 +96,11 @@ inline constexpr int kMaxLeaseSeconds = 7 * 24 * 3600;
 absl::StatusOr<CampaignConfig> ParseCampaign(const nlohmann::json& json);
 // Parses the text first; malformed JSON is INVALID_ARGUMENT too.
 absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text);
+
+// The sampler's adjust hook for the campaign's budget (null without one):
+// the spec scaled to the budget, OUT_OF_RANGE when it cannot reach it.
+std::function<absl::StatusOr<nlohmann::json>(const ArchSpec&)> BudgetAdjuster(
+    const std::optional<ParamBudget>& budget);
 
 // A final-metric name: 1-64 of [A-Za-z0-9_.] ("val_top1",
 // "neural_predictivity.IT").

@@ -152,6 +152,7 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
   }
   if (!active) return absl::OkStatus();
   RETURN_IF_ERROR(rt.InitSearch());
+  RETURN_IF_ERROR(WarmStart(rt, /*note=*/false));
   {
     absl::MutexLock admit(&rt.admit_mu);
     rt.total_trials = static_cast<int64_t>(trials.size());
@@ -238,6 +239,7 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
   {
     absl::MutexLock lock(&rt->mu);
     rt->AdoptSearch(std::move(search));
+    RETURN_IF_ERROR(WarmStart(*rt, /*note=*/true));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -361,7 +363,7 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
   {
     absl::MutexLock admit(&rt.admit_mu);
-    if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) {
+    if (rt.total_trials < rt.max_trials || rt.unfinished_trials > 0) {
       return absl::OkStatus();
     }
   }
@@ -380,7 +382,7 @@ void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
     absl::MutexLock admit(&rt.admit_mu);
     if (rt.unfinished_trials > 0) --rt.unfinished_trials;
     rt.finished_inbox.emplace_back(trial, values_from);
-    maybe_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
+    maybe_done = rt.total_trials >= rt.max_trials && rt.unfinished_trials == 0;
   }
   WakeProposer();  // it records the trial in the history (DrainFinished)
   if (!maybe_done) return;

@@ -251,6 +251,19 @@ class Coordinator {
   absl::StatusOr<CampaignView> Stop(int64_t campaign_id);
   // STOPPED -> RUNNING (RUNNING: no-op; ended: FAILED_PRECONDITION).
   absl::StatusOr<CampaignView> Resume(int64_t campaign_id);
+  // Adds trials with fixed specs (coordinator_plan.cc): each must lie in the
+  // campaign's space (INVALID_ARGUMENT naming specs[i] and the key path) and,
+  // with a budget, is scaled to it like any candidate. They are PENDING, so
+  // they are leased before the sampler proposes, count toward max_trials,
+  // and are told to the sampler like any result. A RUNNING or STOPPED
+  // campaign only (FAILED_PRECONDITION otherwise: extend it first).
+  absl::StatusOr<std::vector<db::Trial>> Enqueue(int64_t campaign_id,
+                                                 const std::vector<std::string>& spec_jsons);
+  // Raises max_trials (and max_parallel when > 0) of a RUNNING, STOPPED or
+  // COMPLETED campaign; a COMPLETED one becomes RUNNING. The stored config
+  // is rewritten, so a restart keeps the new budget. INVALID_ARGUMENT when
+  // max_trials is below the current one; FAILED_PRECONDITION for FAILED.
+  absl::StatusOr<CampaignView> Extend(int64_t campaign_id, int max_trials, int max_parallel);
   // Top-k completed trials by `metric` (empty: the first objective); `goal`
   // "max"/"min" (empty: the objective's goal, or max). top_k 0: 10.
   absl::StatusOr<RankedTrials> Best(int64_t campaign_id, int top_k, const std::string& metric,
@@ -327,6 +340,9 @@ class Coordinator {
     int64_t provisional_id = 0;
     std::string spec_json;
     std::string params_json;
+    // Why the sampler redrew candidates before this one (a parameter budget
+    // they could not reach); noted in the event log when it is inserted.
+    std::vector<std::string> rejected;
   };
   struct LeaseInfo {
     int64_t campaign_id = 0;
@@ -370,6 +386,13 @@ class Coordinator {
   void OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial, const Metrics& values_from);
   // REQUIRES: rt.mu held.
   absl::Status MaybeCompleteCampaign(CampaignRuntime& rt);
+  // Feeds the completed trials of config.warm_start campaigns whose space is
+  // the same into the history; `note`: append a warm_start event naming
+  // those used and those skipped, with why. REQUIRES: rt.mu held, a fresh
+  // history (InitSearch).
+  absl::Status WarmStart(CampaignRuntime& rt, bool note);
+  // A budget_resample event when the sampler redrew candidates.
+  void NoteRejected(int64_t campaign_id, const std::vector<std::string>& rejected, int64_t now_us);
   absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
   // A pending scoring job leased to the worker, with its trial and data
   // spec; nullopt when there is none.

@@ -36,6 +36,7 @@ absl::StatusOr<std::optional<Coordinator::Proposal>> Coordinator::Propose(Campai
   proposal.provisional_id = rt.next_provisional_id--;
   proposal.spec_json = suggested->spec.dump();
   proposal.params_json = rt.config.space->ToJson(suggested->assignment).dump();
+  proposal.rejected = std::move(suggested->rejected);
   rt.history.AddPending(proposal.provisional_id, std::move(suggested->assignment));
   return std::optional<Proposal>(std::move(proposal));
 }
@@ -44,7 +45,7 @@ absl::StatusOr<std::optional<Coordinator::Proposal>> Coordinator::TakeProposal(C
                                                                                int64_t now_us) {
   {
     absl::MutexLock admit(&rt.admit_mu);
-    if (rt.total_trials >= rt.config.max_trials || rt.unfinished_trials >= rt.config.max_parallel) {
+    if (rt.total_trials >= rt.max_trials || rt.unfinished_trials >= rt.max_parallel) {
       return std::nullopt;
     }
     // Reserved until the insert is written; ReturnProposal gives it back.
@@ -83,8 +84,8 @@ void Coordinator::TopUpProposals(CampaignRuntime& rt) {
     {
       absl::MutexLock admit(&rt.admit_mu);
       const int64_t room = std::min<int64_t>({int64_t{options_.proposals_ahead},
-                                              rt.config.max_parallel - rt.unfinished_trials,
-                                              rt.config.max_trials - rt.total_trials});
+                                              rt.max_parallel - rt.unfinished_trials,
+                                              rt.max_trials - rt.total_trials});
       if (static_cast<int64_t>(rt.ready.size()) >= room) return;
     }
     absl::StatusOr<std::optional<Proposal>> made = Propose(rt, clock_.NowMicros());

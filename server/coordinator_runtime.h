@@ -33,7 +33,11 @@ namespace convrnn::server {
 
 struct Coordinator::CampaignRuntime {
   CampaignRuntime(int64_t id, CampaignConfig config, db::CampaignState state)
-      : id(id), config(std::move(config)), state(state) {}
+      : id(id), config(std::move(config)), state(state) {
+    absl::MutexLock lock(&admit_mu);
+    max_trials = this->config.max_trials;
+    max_parallel = this->config.max_parallel;
+  }
 
   const int64_t id;
   const CampaignConfig config;
@@ -64,6 +68,9 @@ struct Coordinator::CampaignRuntime {
   // raised when a lease reserves a new trial, lowered by OnTrialFinished.
   int64_t total_trials ABSL_GUARDED_BY(admit_mu) = 0;
   int64_t unfinished_trials ABSL_GUARDED_BY(admit_mu) = 0;
+  // config's budget, raised by Extend (which also rewrites the stored config).
+  int max_trials ABSL_GUARDED_BY(admit_mu) = 0;
+  int max_parallel ABSL_GUARDED_BY(admit_mu) = 0;
   // Trials that ended while not pending in the history: one proposed by a
   // lease that had not yet recorded it (see TryLease), or whose stored spec
   // no longer maps into the space.
@@ -80,6 +87,8 @@ struct Coordinator::CampaignRuntime {
   static absl::StatusOr<Search> NewSearch(const CampaignConfig& config) {
     search::SamplerOptions options;
     options.seed = config.seed;
+    options.repeats = config.repeats;
+    options.adjust = BudgetAdjuster(config.budget);
     options.goals.clear();
     for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
     Search search;
@@ -154,6 +163,13 @@ struct Coordinator::CampaignRuntime {
 
  private:
   absl::StatusOr<search::Assignment> AssignmentOf(const db::Trial& trial) const {
+    // The sampled values first: a spec scaled to a budget, or a grid trial
+    // with its repeat's seed, is not itself a point of the space.
+    nlohmann::json values = nlohmann::json::parse(trial.params_json, nullptr, false);
+    if (!values.is_discarded() && !values.empty()) {
+      absl::StatusOr<search::Assignment> a = config.space->FromJson(values);
+      if (a.ok()) return a;
+    }
     nlohmann::json spec = nlohmann::json::parse(trial.spec_json, nullptr, false);
     if (spec.is_discarded()) return absl::DataLossError("stored spec is not JSON");
     return config.space->FromSpec(spec);

@@ -78,7 +78,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     bool may_be_done = false;
     {
       absl::MutexLock admit(&rt.admit_mu);
-      may_be_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
+      may_be_done = rt.total_trials >= rt.max_trials && rt.unfinished_trials == 0;
     }
     if (may_be_done) {
       absl::MutexLock lock(&rt.mu);
@@ -113,6 +113,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     ReturnProposal(rt, **std::move(proposal));
     if (!outcome.ok()) return outcome.status();
   } else {
+    NoteRejected(rt.id, (*proposal)->rejected, request.now_us);
     absl::MutexLock lock(&rt.mu);
     rt.DrainFinished();
     const int64_t id = outcome->trial->id;

@@ -191,7 +191,10 @@ void ToProto(const db::Event& e, v1::CampaignEvent* out) {
           {std::string(db::kEventTrialCompleted), v1::EVENT_TYPE_TRIAL_COMPLETED},
           {std::string(db::kEventTrialFailed), v1::EVENT_TYPE_TRIAL_FAILED},
           {std::string(db::kEventTrialRequeued), v1::EVENT_TYPE_TRIAL_REQUEUED},
-          {std::string(db::kEventTrialPruned), v1::EVENT_TYPE_TRIAL_PRUNED}};
+          {std::string(db::kEventTrialPruned), v1::EVENT_TYPE_TRIAL_PRUNED},
+          {"warm_start", v1::EVENT_TYPE_NOTE},
+          {"budget_resample", v1::EVENT_TYPE_NOTE},
+          {"campaign_extended", v1::EVENT_TYPE_NOTE}};
   auto type = kTypes->find(e.type);
   out->set_type(type == kTypes->end() ? v1::EVENT_TYPE_UNSPECIFIED : type->second);
   absl::StatusOr<db::TrialState> s = db::ParseTrialState(state);

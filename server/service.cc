@@ -122,6 +122,29 @@ grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status CampaignServiceImpl::EnqueueTrials(grpc::ServerContext* context,
+                                                const v1::EnqueueTrialsRequest* request,
+                                                v1::EnqueueTrialsResponse* response) {
+  CHECK_AUTH(context);
+  std::vector<std::string> specs(request->spec_json().begin(), request->spec_json().end());
+  absl::StatusOr<std::vector<db::Trial>> trials =
+      coordinator_.Enqueue(request->campaign_id(), specs);
+  RETURN_IF_ERROR_AS(trials.status(), ToGrpcStatus);
+  for (const db::Trial& t : *trials) ToProto(t, response->add_trials());
+  return grpc::Status::OK;
+}
+
+grpc::Status CampaignServiceImpl::ExtendCampaign(grpc::ServerContext* context,
+                                                 const v1::ExtendCampaignRequest* request,
+                                                 v1::Campaign* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<CampaignView> view =
+      coordinator_.Extend(request->campaign_id(), request->max_trials(), request->max_parallel());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
+  ToProto(*view, response);
+  return grpc::Status::OK;
+}
+
 grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext* context,
                                                  const v1::ResumeCampaignRequest* request,
                                                  v1::Campaign* response) {

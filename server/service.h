@@ -51,6 +51,11 @@ class CampaignServiceImpl final
                         v1::Trial* response) override;
   grpc::ServerWriteReactor<v1::CampaignEvent>* WatchCampaign(
       grpc::CallbackServerContext* context, const v1::WatchCampaignRequest* request) override;
+  grpc::Status EnqueueTrials(grpc::ServerContext* context, const v1::EnqueueTrialsRequest* request,
+                             v1::EnqueueTrialsResponse* response) override;
+  grpc::Status ExtendCampaign(grpc::ServerContext* context,
+                              const v1::ExtendCampaignRequest* request,
+                              v1::Campaign* response) override;
   grpc::Status StopCampaign(grpc::ServerContext* context, const v1::StopCampaignRequest* request,
                             v1::Campaign* response) override;
   grpc::Status ResumeCampaign(grpc::ServerContext* context,

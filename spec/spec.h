@@ -7,6 +7,7 @@
 //   neural_spec.h the neural-predictivity section (what to score against)
 //   cost.h        parameter count and FLOPs of a spec without building it
 //   checkpoint_path.h  where a trial's checkpoint lives under a shared root
+//   param_budget.h  widths scaled to a parameter budget (one multiplier)
 // Nothing here links LibTorch, gRPC or SQLite, so search/, server/ and
 // client/ read and check specs without the model; worker/ turns them into
 // networks and training runs.
@@ -20,5 +21,6 @@
 #include "spec/cost.h"             // IWYU pragma: export
 #include "spec/data_spec.h"        // IWYU pragma: export
 #include "spec/neural_spec.h"      // IWYU pragma: export
+#include "spec/param_budget.h"     // IWYU pragma: export
 
 #endif  // CONVRNN_SPEC_SPEC_H_

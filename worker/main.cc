@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
       app.add_flag("--test", standalone.evaluate_test, "Also report top-1 on the test split"),
       app.add_flag("--dry-run", standalone.dry_run,
                    "Validate the specs and print the canonical spec, parameters and FLOPs"),
+      app.add_option("--match-params", standalone.match_params,
+                     "Scale every width by one multiplier to this many parameters (within "
+                     "--match-tolerance) before anything else")
+          ->check(CLI::PositiveNumber),
+      app.add_option("--match-tolerance", standalone.match_tolerance,
+                     "Relative tolerance of --match-params")
+          ->capture_default_str(),
       app.add_option("--neural", standalone.neural_file,
                      "Score against these recordings (HDF5, docs/neural-data.md) instead of "
                      "training; prints one JSON line")

@@ -3,9 +3,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "spec/arch_spec.h"
 #include "spec/cost.h"
 #include "spec/data_spec.h"
+#include "spec/param_budget.h"
 #include "util/exit_code.h"
 #include "worker/data/data.h"
 #include "worker/neural_standalone.h"
@@ -33,6 +35,17 @@ int RunStandalone(const StandaloneConfig& config) {
   }
   absl::StatusOr<ArchSpec> spec = ReadArchSpecFile(config.spec_file);
   if (!spec.ok()) return Fail(spec.status());
+  double multiplier = 1.0;
+  if (config.match_params > 0) {
+    absl::StatusOr<BudgetMatch> match =
+        MatchParams(*spec, {config.match_params, config.match_tolerance});
+    if (!match.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--match-params: ", config.spec_file, ": ", match.status().message())));
+    }
+    spec = match->spec;
+    multiplier = match->multiplier;
+  }
   DataSpec data_spec;
   if (!config.data_file.empty()) {
     absl::StatusOr<DataSpec> parsed = ReadDataSpecFile(config.data_file);
@@ -46,6 +59,7 @@ int RunStandalone(const StandaloneConfig& config) {
                  {"data", ToJson(data_spec)},
                  {"params", cost.params},
                  {"flops_per_image", cost.flops_per_image}};
+    if (config.match_params > 0) line["width_multiplier"] = multiplier;
     std::cout << line.dump() << std::endl;
     return kExitOk;
   }

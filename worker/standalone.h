@@ -19,6 +19,10 @@ struct StandaloneConfig {
   bool resume = true;          // resume from checkpoint_dir
   bool evaluate_test = false;  // also report test top-1
   bool dry_run = false;        // validate, print the canonical spec and its cost, no training
+  // > 0: scale the widths to this many parameters first (spec/param_budget.h,
+  // within match_tolerance); a spec that cannot reach it is bad input.
+  int64_t match_params = 0;
+  double match_tolerance = 0.03;
   // Neural scoring instead of training (neural_standalone.h) when neural_file is set.
   std::string neural_file;            // recordings (docs/neural-data.md)
   std::string checkpoint;             // trained weights: checkpoint.pt or its directory

@@ -81,11 +81,18 @@ TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
   CHECK(ErrorOf(no_name) == "name: is required");
 
   json unknown = SmallCampaign();
-  unknown["budget"] = 3;
-  CHECK_THAT(ErrorOf(unknown), Catch::StartsWith("budget: unknown key"));
+  unknown["budgets"] = 3;
+  CHECK_THAT(ErrorOf(unknown), Catch::StartsWith("budgets: unknown key"));
+  json bad_budget = SmallCampaign();
+  bad_budget["budget"] = 3;
+  CHECK_THAT(ErrorOf(bad_budget), Catch::StartsWith("budget: must be a JSON object"));
 
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "hyperopt"}}}})),
+             Catch::StartsWith("search.algorithm: must be one of random, tpe, evolution, grid"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "grid"}}}})),
-             Catch::StartsWith("search.algorithm: must be one of random, tpe, evolution"));
+             Catch::StartsWith("space.train.lr: grid search needs an explicit list"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"repeats", 2}}}})),
+             Catch::StartsWith("search.repeats: applies to the grid algorithm only"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"max_parallel", 0}}}})),
              Catch::StartsWith("search.max_parallel: must be an integer in [1,"));
   json no_budget = SmallCampaign();

@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -245,6 +248,25 @@ TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them
   // The trials in flight at SIGTERM were handed back, not left to expire.
   CHECK(calls.fails.size() <= 2);
   for (const auto& f : calls.fails) CHECK(f.retryable());
+}
+
+TEST_CASE("convrnn-worker --match-params scales a spec to N parameters", "[worker]") {
+  const std::string spec = std::string(CONVRNN_SOURCE_DIR) + "/examples/lstm.json";
+  FILE* pipe = popen(
+      (WorkerBinary() + " --spec " + spec + " --match-params 100000 --dry-run 2>/dev/null").c_str(),
+      "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  CHECK(WEXITSTATUS(pclose(pipe)) == 0);
+  nlohmann::json line = nlohmann::json::parse(out);
+  CHECK(std::abs(line["params"].get<int64_t>() - 100000) <= 3000);
+  CHECK(line["width_multiplier"].get<double>() > 0);
+  CHECK(line["spec"]["layers"][0]["channels"] !=
+        nlohmann::json::parse(std::ifstream(spec))["layers"][0]["channels"]);
+  // Unreachable: the readout's biases alone exceed 5 parameters.
+  CHECK(RunBinary("--spec " + spec + " --match-params 5 --dry-run") == 2);
 }
 
 TEST_CASE("--devices cpux2 runs two trial slots that train at the same time", "[worker]") {
