@@ -104,15 +104,7 @@ absl::StatusOr<ParetoFrontResult> Coordinator::Pareto(int64_t campaign_id,
 
 absl::StatusOr<ExportedDocument> Coordinator::Export(int64_t campaign_id,
                                                      const std::string& format) {
-  if (format != "csv" && format != "json") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("format: must be csv or json, got \"", format, "\""));
-  }
-  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
-  absl::StatusOr<std::vector<db::Trial>> trials = AllTrials(campaign_id, std::nullopt);
-  if (!trials.ok()) return trials.status();
-  if (format == "csv") return ExportedDocument{"text/csv", TrialsToCsv(*trials)};
-  return ExportedDocument{"application/json", TrialsToJson(*trials)};
+  return ExportDocument(*this, campaign_id, format);
 }
 
 absl::StatusOr<std::vector<WorkerView>> Coordinator::ListWorkers(bool include_dead) {
