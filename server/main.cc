@@ -1,5 +1,6 @@
 // convrnn-server --db FILE [--listen HOST:PORT] [--token-file F]
 //                [--tls-cert C --tls-key K] [--sync full|normal]
+//                [--http HOST:PORT [--http-open-metrics]]
 // Parses flags and calls Run (server/server.h). Bad flags or unreadable
 // files exit 2 with a one-line reason.
 #include <CLI/CLI.hpp>
@@ -38,6 +39,12 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file, "file holding a bearer token every call must carry");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key (with --tls-cert)");
+  app.add_option("--http", config.http.listen,
+                 "HOST:PORT for the HTTP listener: Prometheus /metrics, /healthz and the "
+                 "dashboard (HTTPS with --tls-cert/--tls-key; the --token-file token "
+                 "required as `Authorization: Bearer` or a convrnn_token cookie)");
+  app.add_flag("--http-open-metrics", config.http.open_metrics,
+               "serve /metrics and /healthz without the token (for scrapers and probes)");
   std::string sync = "full";
   app.add_option("--sync", sync,
                  "full: every acknowledged change survives a power cut (an fsync per "
@@ -79,6 +86,18 @@ int main(int argc, char** argv) {
     if (!ReadFile(tls_key, &config.tls_key_pem)) {
       return BadInput("--tls-key: cannot read " + tls_key);
     }
+  }
+  if (!config.http.listen.empty()) {
+    std::string host;
+    int port = 0;
+    if (!convrnn::server::SplitHostPort(config.http.listen, &host, &port)) {
+      return BadInput("--http: must be HOST:PORT, got \"" + config.http.listen + "\"");
+    }
+    config.http.token = config.token;
+    config.http.tls_cert_file = tls_cert;
+    config.http.tls_key_file = tls_key;
+  } else if (config.http.open_metrics) {
+    return BadInput("--http-open-metrics needs --http");
   }
   return convrnn::server::Run(config);
 }

@@ -2,17 +2,10 @@
 
 #include "server/export_stream.h"
 #include "server/proto_convert.h"
+#include "server/secret.h"
 
 namespace convrnn::server {
 namespace {
-
-// Constant-time comparison, so response timing does not leak the token.
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 // Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
 #define RETURN_IF_ERROR_GRPC(expr)                                   \
