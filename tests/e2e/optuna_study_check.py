@@ -1,0 +1,45 @@
+"""Opens a study written by `convrnn export --format optuna` with Optuna and
+draws its plots; prints what it found as JSON (tests/e2e/export_e2e_test.cc).
+
+usage: optuna_study_check.py sqlite:///FILE STUDY_NAME
+Runs under Debian's python3-optuna (3.1) and, in a virtual environment, under
+the current Optuna (after `optuna storage upgrade`).
+"""
+import json
+import sys
+
+import optuna
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def main():
+    storage, name = sys.argv[1], sys.argv[2]
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    history = optuna.visualization.plot_optimization_history(study)
+    importances = optuna.visualization.plot_param_importances(study)
+    curves = optuna.visualization.plot_intermediate_values(study)
+    out = {
+        "optuna": optuna.__version__,
+        "directions": [d.name for d in study.directions],
+        "trials": len(trials),
+        "states": {s: sum(1 for t in trials if t.state.name == s)
+                   for s in {t.state.name for t in trials}},
+        "best_value": study.best_value,
+        "best_number": study.best_trial.number,
+        "best_params": study.best_trial.params,
+        "intermediate_points": sum(len(t.intermediate_values) for t in trials),
+        "history_points": sum(len(d.y) for d in history.data if d.y is not None),
+        "importance_params": list(importances.data[0].y) if importances.data else [],
+        "curves": len(curves.data),
+        "complete_values": sorted(t.value for t in complete),
+        "user_attrs": sorted(study.user_attrs),
+        "trial_attrs": sorted(trials[0].user_attrs),
+    }
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
