@@ -41,8 +41,13 @@ def browser():
 
 
 def wait(driver, predicate, timeout, what):
+    def attempt(d):
+        try:
+            return predicate(d)
+        except Exception:  # an element replaced by a redraw: look again
+            return False
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: predicate(d))
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(attempt)
     except Exception:
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 

@@ -33,10 +33,10 @@ TEST_CASE("dashboard: a user sees the campaign live, its charts and a trial's wi
   campaign["search"]["early_stopping"] = {
       {"rule", "asha"}, {"reduction_factor", 2}, {"min_resource", 1}, {"max_resource", 3}};
   const int64_t id = cluster.Launch(campaign);
-  // Three simulated workers, ~0.4 s per epoch: the campaign runs for a while
+  // Three simulated workers, ~1 s per epoch: the campaign runs for a while
   // with the page open.
   Process workers({kLoadDriver, "--server", cluster.Address(), "--token-file", token_file,
-                   "--workers", "3", "--think-ms", "400", "--epochs", "3", "--heartbeats-per-epoch",
+                   "--workers", "3", "--think-ms", "1000", "--epochs", "3", "--heartbeats-per-epoch",
                    "0", "--warmup-s", "0", "--duration-s", "300"},
                   cluster.dir() + "/load-driver");
   RunResult r =
