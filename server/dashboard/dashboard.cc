@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/dashboard/assets.h"
+#include "server/dashboard/gzip.h"
 #include "server/dashboard/trial_table.h"
 #include "server/metrics.h"
 
@@ -30,9 +31,14 @@ int HttpCode(absl::StatusCode code) {
   }
 }
 
+// With a charset, cpp-httplib leaves JSON uncompressed (its Brotli at the
+// highest quality takes seconds on megabytes); the large ones are gzipped
+// once per snapshot instead (gzip.h).
+constexpr char kJson[] = "application/json; charset=utf-8";
+
 void SendJson(httplib::Response& res, const std::string& body) {
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body, "application/json");
+  res.set_content(body, kJson);
 }
 
 void SendError(httplib::Response& res, const absl::Status& status) {
@@ -121,10 +127,15 @@ Dashboard::Dashboard(Coordinator& coordinator, Clock& clock, Options options)
 
 void Dashboard::Register(HttpServer& http) {
   for (const Asset& asset : Assets()) {
+    // Large assets (Chart.js) are gzipped once here, not per request.
+    auto plain = std::make_shared<const std::string>(asset.content);
+    auto gzipped = std::make_shared<const std::string>(
+        asset.content.size() > 4096 ? Gzip(asset.content, 9) : std::string());
     http.Get(
         asset.path,
-        [&asset](const httplib::Request&, httplib::Response& res) {
-          res.set_content(std::string(asset.content), asset.content_type);
+        [&asset, plain, gzipped](const httplib::Request& req, httplib::Response& res) {
+          res.set_header("Cache-Control", "max-age=300");
+          SendMaybeGzipped(req, res, *plain, *gzipped, asset.content_type);
         },
         /*public_route=*/true);
   }
@@ -198,20 +209,36 @@ void Dashboard::Trials(const httplib::Request& req, httplib::Response& res) {
 void Dashboard::Points(const httplib::Request& req, httplib::Response& res) {
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(Id(req));
   if (!s.ok()) return SendError(res, s.status());
-  SendJson(res, (*s)->points_json);
+  res.set_header("Cache-Control", "no-store");
+  SendMaybeGzipped(req, res, (*s)->points_json, (*s)->points_gzip, kJson);
 }
 
 void Dashboard::Pareto(const httplib::Request& req, httplib::Response& res) {
+  const int64_t id = Id(req);
   std::vector<std::string> objectives;
+  std::string key = std::to_string(id);
   for (size_t i = 0; i < req.get_param_value_count("objective"); ++i) {
     objectives.push_back(req.get_param_value("objective", i));
+    key += " " + objectives.back();
   }
-  absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(Id(req), objectives);
+  absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(id);
+  if (!s.ok()) return SendError(res, s.status());
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pareto_.find(key);
+    if (it != pareto_.end() && it->second.first == (*s)->sequence) {
+      return SendJson(res, it->second.second);
+    }
+  }
+  absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(id, objectives);
   if (!front.ok()) return SendError(res, front.status());
   json used = json::array(), ids = json::array();
   for (const Objective& o : front->objectives) used.push_back(ObjectiveName(o));
   for (const db::Trial& t : front->trials) ids.push_back(t.id);
-  SendJson(res, json{{"objectives", used}, {"trial_ids", ids}}.dump());
+  const std::string body = json{{"objectives", used}, {"trial_ids", ids}}.dump();
+  absl::MutexLock lock(&mu_);
+  pareto_[key] = {(*s)->sequence, body};
+  SendJson(res, body);
 }
 
 void Dashboard::Importance(const httplib::Request& req, httplib::Response& res) {

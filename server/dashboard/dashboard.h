@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -70,8 +71,11 @@ class Dashboard {
   const Options options_;
   SnapshotCache cache_;
   absl::Mutex mu_;
-  // Importance per campaign, with the snapshot sequence it was computed at.
+  // Importance per campaign and Pareto fronts per "campaign objectives...",
+  // each with the snapshot sequence it was computed at: one computation per
+  // change, however many viewers.
   std::map<int64_t, std::pair<int64_t, std::string>> importance_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<int64_t, std::string>> pareto_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace convrnn::server::dashboard

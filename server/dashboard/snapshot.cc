@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "server/dashboard/gzip.h"
 #include "server/metrics.h"
 
 namespace convrnn::server::dashboard {
@@ -92,7 +93,10 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
         continue;
       }
       TrialRow row;
-      row.final = WithCost(ParseMetricsJson(t.metrics_json), t.spec_json);
+      // Only completed trials have final metrics to complete with the cost
+      // (estimating it parses the spec: most of a rebuild's time otherwise).
+      row.final = ParseMetricsJson(t.metrics_json);
+      if (t.state == db::TrialState::kCompleted) row.final = WithCost(row.final, t.spec_json);
       row.params = ObjectOf(t.params_json);
       Wiring(t.spec_json, &row);
       absl::StatusOr<std::vector<db::EpochMetrics>> epochs = coordinator_.TrialEpochs(t.id);
@@ -110,6 +114,7 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
     after = page->next_after_number;
   } while (after != 0);
   s->points_json = PointsJson(*s);
+  s->points_gzip = Gzip(s->points_json, 1);
   return s;
 }
 

@@ -47,8 +47,8 @@ struct CampaignSnapshot {
   CampaignView view;
   std::shared_ptr<const CampaignConfig> config;
   std::vector<TrialRow> trials;  // by number
-  // The chart data (points JSON), serialised once per snapshot.
-  std::string points_json;
+  // The chart data (points JSON), serialised and gzipped once per snapshot.
+  std::string points_json, points_gzip;
 };
 
 class SnapshotCache {

@@ -236,7 +236,7 @@ const Charts = (() => {
   function diagram(spec) {
     const ns = 'http://www.w3.org/2000/svg';
     const layers = (spec && spec.layers) || [];
-    const n = layers.length, h = 56, w = 420, top = 40;
+    const n = layers.length, h = 56, w = 480, top = 40;
     const svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('id', 'diagram');
     svg.setAttribute('width', w);
@@ -253,7 +253,7 @@ const Charts = (() => {
     const box = (i, label, cls, fill) => {
       const g = add('g', { class: cls, 'data-layer': i });
       const r = document.createElementNS(ns, 'rect');
-      Object.entries({ x: 40, y: yOf(i), width: 240, height: 34, rx: 5, fill, stroke: '#345' }).forEach(([k, v]) => r.setAttribute(k, v));
+      Object.entries({ x: 40, y: yOf(i), width: 300, height: 34, rx: 5, fill, stroke: '#345' }).forEach(([k, v]) => r.setAttribute(k, v));
       const t = document.createElementNS(ns, 'text');
       Object.entries({ x: 50, y: yOf(i) + 22, 'font-size': 13 }).forEach(([k, v]) => t.setAttribute(k, v));
       t.textContent = label;
@@ -266,12 +266,12 @@ const Charts = (() => {
     });
     box(n, 'readout', 'readout', '#eee');
     for (let i = -1; i < n; ++i) {
-      add('line', { x1: 160, y1: yOf(i), x2: 160, y2: yOf(i + 1) + 34, stroke: '#444', 'marker-end': 'url(#arrow)' });
+      add('line', { x1: 190, y1: yOf(i), x2: 190, y2: yOf(i + 1) + 34, stroke: '#444', 'marker-end': 'url(#arrow)' });
     }
     ((spec && spec.feedback) || []).forEach((e, k) => {
-      const y1 = yOf(e.from) + 17, y2 = yOf(e.to) + 17, bulge = 300 + 25 * (e.from - e.to) + 6 * k;
+      const y1 = yOf(e.from) + 17, y2 = yOf(e.to) + 17, bulge = 370 + 25 * (e.from - e.to) + 6 * k;
       add('path', { class: 'feedback', 'data-from': e.from, 'data-to': e.to, fill: 'none', stroke: '#b00020',
-        d: `M280,${y1} C${bulge},${y1} ${bulge},${y2} 280,${y2}`, 'marker-end': 'url(#arrow)' });
+        d: `M340,${y1} C${bulge},${y1} ${bulge},${y2} 340,${y2}`, 'marker-end': 'url(#arrow)' });
       add('text', { x: bulge - 20, y: (y1 + y2) / 2, 'font-size': 11, fill: '#b00020' }, `${e.from}→${e.to}`);
     });
     return svg;
