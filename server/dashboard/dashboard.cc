@@ -123,7 +123,10 @@ json TrialJson(const TrialDetail& d) {
 }  // namespace
 
 Dashboard::Dashboard(Coordinator& coordinator, Clock& clock, Options options)
-    : coordinator_(coordinator), options_(options), cache_(coordinator, clock, options.cache) {}
+    : coordinator_(coordinator),
+      clock_(clock),
+      options_(options),
+      cache_(coordinator, clock, options.cache) {}
 
 void Dashboard::Register(HttpServer& http) {
   for (const Asset& asset : Assets()) {
@@ -223,11 +226,14 @@ void Dashboard::Pareto(const httplib::Request& req, httplib::Response& res) {
   }
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(id);
   if (!s.ok()) return SendError(res, s.status());
+  const int64_t now = clock_.NowMicros();
   {
     absl::MutexLock lock(&mu_);
     auto it = pareto_.find(key);
-    if (it != pareto_.end() && it->second.first == (*s)->sequence) {
-      return SendJson(res, it->second.second);
+    if (it != pareto_.end() &&
+        (it->second.sequence == (*s)->sequence ||
+         now - it->second.computed_us < absl::ToInt64Microseconds(options_.pareto_refresh))) {
+      return SendJson(res, it->second.body);
     }
   }
   absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(id, objectives);
@@ -237,7 +243,7 @@ void Dashboard::Pareto(const httplib::Request& req, httplib::Response& res) {
   for (const db::Trial& t : front->trials) ids.push_back(t.id);
   const std::string body = json{{"objectives", used}, {"trial_ids", ids}}.dump();
   absl::MutexLock lock(&mu_);
-  pareto_[key] = {(*s)->sequence, body};
+  pareto_[key] = {(*s)->sequence, now, body};
   SendJson(res, body);
 }
 
@@ -245,11 +251,14 @@ void Dashboard::Importance(const httplib::Request& req, httplib::Response& res) 
   const int64_t id = Id(req);
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(id);
   if (!s.ok()) return SendError(res, s.status());
+  const int64_t now = clock_.NowMicros();
   {
     absl::MutexLock lock(&mu_);
     auto it = importance_.find(id);
-    if (it != importance_.end() && it->second.first == (*s)->sequence) {
-      return SendJson(res, it->second.second);
+    if (it != importance_.end() &&
+        (it->second.sequence == (*s)->sequence ||
+         now - it->second.computed_us < absl::ToInt64Microseconds(options_.importance_refresh))) {
+      return SendJson(res, it->second.body);
     }
   }
   absl::StatusOr<ImportanceResult> r = coordinator_.Importance(id, "");
@@ -261,7 +270,7 @@ void Dashboard::Importance(const httplib::Request& req, httplib::Response& res) 
   const std::string body =
       json{{"metric", r->metric}, {"trials", r->trials}, {"params", params}}.dump();
   absl::MutexLock lock(&mu_);
-  importance_[id] = {(*s)->sequence, body};
+  importance_[id] = {(*s)->sequence, now, body};
   SendJson(res, body);
 }
 

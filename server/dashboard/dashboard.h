@@ -52,6 +52,11 @@ class Dashboard {
     SnapshotCache::Options cache;
     // Most rows one trial-table page returns. Default: 500.
     int max_page_size = 500;
+    // While a campaign changes, its importance (a random forest over the
+    // completed trials) is recomputed at most this often. Default: 30 s.
+    absl::Duration importance_refresh = absl::Seconds(30);
+    // Likewise a Pareto front (a read of every completed trial). Default: 3 s.
+    absl::Duration pareto_refresh = absl::Seconds(3);
   };
   Dashboard(Coordinator& coordinator, Clock& clock, Options options);
 
@@ -68,14 +73,20 @@ class Dashboard {
   void Trial(const httplib::Request& req, httplib::Response& res);
 
   Coordinator& coordinator_;
+  Clock& clock_;
   const Options options_;
   SnapshotCache cache_;
   absl::Mutex mu_;
-  // Importance per campaign and Pareto fronts per "campaign objectives...",
-  // each with the snapshot sequence it was computed at: one computation per
-  // change, however many viewers.
-  std::map<int64_t, std::pair<int64_t, std::string>> importance_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::pair<int64_t, std::string>> pareto_ ABSL_GUARDED_BY(mu_);
+  // A computed reply, the snapshot sequence and the time it was computed at.
+  struct Cached {
+    int64_t sequence = 0;
+    int64_t computed_us = 0;
+    std::string body;
+  };
+  // Importance per campaign and Pareto fronts per "campaign objectives...":
+  // one computation per change (and refresh period), however many viewers.
+  std::map<int64_t, Cached> importance_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Cached> pareto_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace convrnn::server::dashboard

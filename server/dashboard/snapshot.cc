@@ -52,24 +52,48 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Get(int64
   const int64_t sequence = coordinator_.event_sequence();
   absl::MutexLock lock(&entry->build_mu);
   const int64_t now = clock_.NowMicros();
-  if (entry->snapshot != nullptr &&
-      (entry->snapshot->sequence == sequence ||
-       now - entry->built_us < absl::ToInt64Microseconds(options_.min_age))) {
-    return entry->snapshot;
+  if (entry->snapshot != nullptr) {
+    if (entry->checked_sequence == sequence ||
+        now - entry->built_us < absl::ToInt64Microseconds(options_.min_age)) {
+      return entry->snapshot;
+    }
+    // Events happened somewhere; this campaign may have none.
+    absl::StatusOr<EventBatch> newer =
+        coordinator_.ReadEvents(campaign_id, entry->snapshot->last_event_id, 1);
+    if (!newer.ok()) return newer.status();
+    if (newer->events.empty()) {
+      entry->checked_sequence = sequence;
+      return entry->snapshot;
+    }
   }
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> built =
       Build(campaign_id, entry->snapshot.get());
   if (!built.ok()) return built.status();
   entry->snapshot = *std::move(built);
   entry->built_us = now;
+  entry->checked_sequence = entry->snapshot->sequence;
   return entry->snapshot;
+}
+
+absl::StatusOr<int64_t> SnapshotCache::LastEventId(int64_t campaign_id, int64_t after) {
+  while (true) {
+    absl::StatusOr<EventBatch> batch = coordinator_.ReadEvents(campaign_id, after, 1000);
+    if (!batch.ok()) return batch.status();
+    if (batch->events.empty()) return after;
+    after = batch->events.back().id;
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
     int64_t campaign_id, const CampaignSnapshot* previous) {
   auto s = std::make_shared<CampaignSnapshot>();
-  // The sequence first: events after it make the next Get rebuild.
+  // The sequence and the newest event first: what happens during the build
+  // makes the next Get look again.
   s->sequence = coordinator_.event_sequence();
+  absl::StatusOr<int64_t> last =
+      LastEventId(campaign_id, previous == nullptr ? 0 : previous->last_event_id);
+  if (!last.ok()) return last.status();
+  s->last_event_id = *last;
   absl::StatusOr<CampaignView> view = coordinator_.GetCampaign(campaign_id);
   if (!view.ok()) return view.status();
   s->view = *std::move(view);

@@ -2,8 +2,9 @@
 // viewer: the campaign, its config, and one compact row per trial (final
 // metrics, sampled params, validation curve, cell types, feedback edges).
 //
-// SnapshotCache rebuilds a campaign's snapshot only when the coordinator's
-// event sequence moved since the last build, and at most once per
+// SnapshotCache rebuilds a campaign's snapshot only when the campaign has
+// events newer than the snapshot (one indexed read, made only when the
+// coordinator's event sequence moved at all), and at most once per
 // Options::min_age; viewers asking meanwhile share the current one, so the
 // server's cost is flat in the number of viewers. A rebuild reads trials a
 // page at a time and the epochs only of trials that changed since the last
@@ -43,7 +44,8 @@ struct TrialRow {
 };
 
 struct CampaignSnapshot {
-  int64_t sequence = 0;  // the coordinator's event sequence when built
+  int64_t sequence = 0;       // the coordinator's event sequence when built
+  int64_t last_event_id = 0;  // the campaign's newest event then
   CampaignView view;
   std::shared_ptr<const CampaignConfig> config;
   std::vector<TrialRow> trials;  // by number
@@ -67,9 +69,13 @@ class SnapshotCache {
     absl::Mutex build_mu;  // one rebuild at a time per campaign
     std::shared_ptr<const CampaignSnapshot> snapshot ABSL_GUARDED_BY(build_mu);
     int64_t built_us ABSL_GUARDED_BY(build_mu) = 0;
+    // The event sequence at which the snapshot was last found current.
+    int64_t checked_sequence ABSL_GUARDED_BY(build_mu) = 0;
   };
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> Build(int64_t campaign_id,
                                                                 const CampaignSnapshot* previous);
+  // The campaign's newest event id after `after` (`after` when none).
+  absl::StatusOr<int64_t> LastEventId(int64_t campaign_id, int64_t after);
 
   Coordinator& coordinator_;
   Clock& clock_;
