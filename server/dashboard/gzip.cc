@@ -19,11 +19,10 @@ std::string Gzip(std::string_view data, int level) {
   return rc == Z_STREAM_END ? out : "";
 }
 
-void SendMaybeGzipped(const httplib::Request& req, httplib::Response& res,
-                      const std::string& plain, const std::string& gzipped,
-                      const char* content_type) {
-  const bool gzip = !gzipped.empty() &&
-                    req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+void SendMaybeGzipped(const httplib::Request& req, httplib::Response& res, const std::string& plain,
+                      const std::string& gzipped, const char* content_type) {
+  const bool gzip =
+      !gzipped.empty() && req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
   res.set_header("Vary", "Accept-Encoding");
   if (gzip) res.set_header("Content-Encoding", "gzip");
   res.set_content(gzip ? gzipped : plain, content_type);

@@ -6,10 +6,10 @@
 #ifndef CONVRNN_SERVER_DASHBOARD_GZIP_H_
 #define CONVRNN_SERVER_DASHBOARD_GZIP_H_
 
+#include <httplib.h>
+
 #include <string>
 #include <string_view>
-
-#include <httplib.h>
 
 namespace convrnn::server::dashboard {
 
@@ -19,9 +19,8 @@ std::string Gzip(std::string_view data, int level);
 // Sends `plain`, or `gzipped` with Content-Encoding: gzip when the request
 // accepts it. `content_type` must be one cpp-httplib does not compress
 // again (e.g. "application/json; charset=utf-8").
-void SendMaybeGzipped(const httplib::Request& req, httplib::Response& res,
-                      const std::string& plain, const std::string& gzipped,
-                      const char* content_type);
+void SendMaybeGzipped(const httplib::Request& req, httplib::Response& res, const std::string& plain,
+                      const std::string& gzipped, const char* content_type);
 
 }  // namespace convrnn::server::dashboard
 

@@ -36,8 +36,8 @@ TEST_CASE("dashboard: a user sees the campaign live, its charts and a trial's wi
   // Three simulated workers, ~1 s per epoch: the campaign runs for a while
   // with the page open.
   Process workers({kLoadDriver, "--server", cluster.Address(), "--token-file", token_file,
-                   "--workers", "3", "--think-ms", "1000", "--epochs", "3", "--heartbeats-per-epoch",
-                   "0", "--warmup-s", "0", "--duration-s", "300"},
+                   "--workers", "3", "--think-ms", "1000", "--epochs", "3",
+                   "--heartbeats-per-epoch", "0", "--warmup-s", "0", "--duration-s", "300"},
                   cluster.dir() + "/load-driver");
   RunResult r =
       Run({"/usr/bin/python3", CONVRNN_SOURCE_DIR "/tests/e2e/dashboard_browser.py", "live",
