@@ -18,23 +18,27 @@ def main():
     study = optuna.load_study(study_name=name, storage=storage)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    history = optuna.visualization.plot_optimization_history(study)
-    importances = optuna.visualization.plot_param_importances(study)
+    multi = len(study.directions) > 1
+    # Multi-objective studies plot one objective at a time: the first.
+    target = (lambda t: t.values[0]) if multi else None
+    history = optuna.visualization.plot_optimization_history(study, target=target)
+    importances = optuna.visualization.plot_param_importances(study, target=target)
     curves = optuna.visualization.plot_intermediate_values(study)
+    best = study.best_trials[0] if multi else study.best_trial
     out = {
         "optuna": optuna.__version__,
         "directions": [d.name for d in study.directions],
         "trials": len(trials),
         "states": {s: sum(1 for t in trials if t.state.name == s)
                    for s in {t.state.name for t in trials}},
-        "best_value": study.best_value,
-        "best_number": study.best_trial.number,
-        "best_params": study.best_trial.params,
+        "best_value": best.values[0],
+        "best_number": best.number,
+        "best_params": best.params,
         "intermediate_points": sum(len(t.intermediate_values) for t in trials),
         "history_points": sum(len(d.y) for d in history.data if d.y is not None),
         "importance_params": list(importances.data[0].y) if importances.data else [],
         "curves": len(curves.data),
-        "complete_values": sorted(t.value for t in complete),
+        "complete_values": sorted(t.values[0] for t in complete),
         "user_attrs": sorted(study.user_attrs),
         "trial_attrs": sorted(trials[0].user_attrs),
     }
