@@ -138,7 +138,7 @@ struct TrialPage {
 
 struct TrialDetail {
   db::Trial trial;
-  std::vector<db::EpochMetrics> epochs;
+  std::vector<db::EpochReport> epochs;
   std::vector<db::Score> scores;  // neural scores asked for, oldest first
 };
 
@@ -257,7 +257,7 @@ class Coordinator {
 
   // --- Analysis (coordinator_analysis.cc): user queries, off the worker path
   // A trial's per-epoch reports, oldest first (one indexed read).
-  absl::StatusOr<std::vector<db::EpochMetrics>> TrialEpochs(int64_t trial_id);
+  absl::StatusOr<std::vector<db::EpochReport>> TrialEpochs(int64_t trial_id);
   // The campaign's parsed config (space, objectives), shared with its runtime.
   absl::StatusOr<std::shared_ptr<const CampaignConfig>> Config(int64_t campaign_id);
   // fANOVA importance of the searched parameters for final metric `metric`
@@ -318,6 +318,8 @@ class Coordinator {
   // Wakes every AwaitEvents caller (e.g. to let a watch hub notice it is
   // stopping).
   void WakeWatchers();
+  // The clock every wait of the coordinator and its watch hub goes through.
+  Clock& clock() { return clock_; }
 
  private:
   struct CampaignRuntime;
@@ -360,7 +362,10 @@ class Coordinator {
   // Erases `it` from leases_ and its indexes.
   void EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseLease(int64_t token);
+  // Whether the lease was held (the caller that erases it claims it).
+  bool EraseLease(int64_t token);
+  // Finishes in memory a trial whose completion the store already holds.
+  absl::Status FinishStoredCompletion(int64_t trial_id);
   void EraseLeaseOfTrial(int64_t trial_id);
   void MaybeTouchWorker(int64_t worker_id, int64_t now_us);
   absl::StatusOr<std::vector<db::Trial>> AllTrials(int64_t campaign_id,
@@ -383,7 +388,6 @@ class Coordinator {
   std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);  // worker -> time
 
   mutable absl::Mutex events_mu_;
-  absl::CondVar events_cv_;
   int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(events_mu_) = false;
 

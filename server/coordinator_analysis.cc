@@ -9,7 +9,7 @@
 
 namespace convrnn::server {
 
-absl::StatusOr<std::vector<db::EpochMetrics>> Coordinator::TrialEpochs(int64_t trial_id) {
+absl::StatusOr<std::vector<db::EpochReport>> Coordinator::TrialEpochs(int64_t trial_id) {
   return store_.ListEpochs(trial_id);
 }
 

@@ -5,35 +5,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/metrics.h"
+#include "util/csv.h"
 
 namespace convrnn::server {
 namespace {
 
 using nlohmann::json;
 
-std::string CsvField(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 json ObjectOrEmpty(const std::string& text) {
   json j = json::parse(text.empty() ? "{}" : text, nullptr, false);
   return j.is_object() ? j : json::object();
 }
 
-std::string ScalarText(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
-json EpochsJson(const std::vector<db::EpochMetrics>& epochs) {
+json EpochsJson(const std::vector<db::EpochReport>& epochs) {
   json out = json::array();
-  for (const db::EpochMetrics& e : epochs) {
+  for (const db::EpochReport& e : epochs) {
     out.push_back({{"epoch", e.epoch},
                    {"attempt", e.attempt},
                    {"reported_unix_us", e.reported_us},
@@ -114,7 +100,7 @@ std::string TrialExporter::Header() const {
 }
 
 absl::StatusOr<std::string> TrialExporter::Row(const db::Trial& t) {
-  absl::StatusOr<std::vector<db::EpochMetrics>> epochs = coordinator_.TrialEpochs(t.id);
+  absl::StatusOr<std::vector<db::EpochReport>> epochs = coordinator_.TrialEpochs(t.id);
   if (!epochs.ok()) return epochs.status();
   if (format_ != "csv") {
     return TrialJson(t, EpochsJson(*epochs)).dump() + (format_ == "jsonl" ? "\n" : "");
@@ -125,11 +111,11 @@ absl::StatusOr<std::string> TrialExporter::Row(const db::Trial& t) {
                                  ",", t.attempt, ",", t.worker_id, ",", CsvField(t.failure_reason));
   for (const std::string& p : param_names_) {
     row += ",";
-    if (params.contains(p)) row += CsvField(ScalarText(params[p]));
+    if (params.contains(p)) row += CsvField(CsvScalar(params[p]));
   }
   for (const std::string& m : metric_names_) {
     row += ",";
-    if (metrics.contains(m)) row += ScalarText(metrics[m]);
+    if (metrics.contains(m)) row += CsvScalar(metrics[m]);
   }
   absl::StrAppend(&row, ",", CsvField(t.spec_json), ",", t.created_us, ",", t.updated_us, ",",
                   CsvField(EpochsJson(*epochs).dump()), "\r\n");

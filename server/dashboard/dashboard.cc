@@ -84,7 +84,7 @@ json CampaignJson(const CampaignView& v, const CampaignConfig* config) {
 
 json TrialJson(const TrialDetail& d) {
   json epochs = json::array();
-  for (const db::EpochMetrics& e : d.epochs) {
+  for (const db::EpochReport& e : d.epochs) {
     epochs.push_back(
         {{"epoch", e.epoch},
          {"attempt", e.attempt},

@@ -123,10 +123,10 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
       if (t.state == db::TrialState::kCompleted) row.final = WithCost(row.final, t.spec_json);
       row.params = ObjectOf(t.params_json);
       Wiring(t.spec_json, &row);
-      absl::StatusOr<std::vector<db::EpochMetrics>> epochs = coordinator_.TrialEpochs(t.id);
+      absl::StatusOr<std::vector<db::EpochReport>> epochs = coordinator_.TrialEpochs(t.id);
       if (!epochs.ok()) return epochs.status();
       std::map<int, double> curve;
-      for (const db::EpochMetrics& e : *epochs) {
+      for (const db::EpochReport& e : *epochs) {
         const Metrics m = ParseMetricsJson(e.metrics_json);
         if (auto v = m.find("val_top1"); v != m.end()) curve[e.epoch] = v->second;
       }

@@ -1,4 +1,5 @@
-// Export and importance end to end: a campaign run by simulated workers,
+// Export and importance end to end: a campaign run by simulated workers
+// (convrnn_load_driver),
 // then `convrnn export` as CSV / JSON (learning curves and timestamps),
 // `--format optuna` read back by Optuna 3.1 (Debian's python3-optuna) with
 // its plots, and `convrnn importance`.
@@ -14,15 +15,19 @@
 namespace convrnn::e2e {
 namespace {
 
-// 24 trials, early stopping so some are pruned, two epochs each, simulated.
+const std::string kLoadDriver = kBin + "/bench/load/convrnn_load_driver";
+
+// 24 trials, early stopping so some are pruned, three epochs each, simulated.
 int64_t SimulatedCampaign(Cluster& cluster) {
   json campaign = TinyCampaign(/*max_trials=*/24, /*max_parallel=*/4, /*epochs=*/3, 60);
   campaign["name"] = "export-e2e";
   campaign["search"]["early_stopping"] = {
       {"rule", "asha"}, {"reduction_factor", 2}, {"min_resource", 1}, {"max_resource", 3}};
   const int64_t id = cluster.Launch(campaign);
-  cluster.StartWorker({"--simulate", "--simulate-epoch-ms", "5"});
-  cluster.StartWorker({"--simulate", "--simulate-epoch-ms", "5"});
+  Process workers(
+      {kLoadDriver, "--server", cluster.Address(), "--workers", "2", "--think-ms", "5", "--epochs",
+       "3", "--heartbeats-per-epoch", "0", "--warmup-s", "0", "--duration-s", "120"},
+      cluster.dir() + "/load-driver");
   cluster.WaitCompleted(id, 120s);
   return id;
 }
