@@ -5,11 +5,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "server/dashboard/dashboard.h"
 #include "util/exit_code.h"
+#include "util/stage_stats.h"
 
 namespace convrnn::server {
 
@@ -122,6 +124,9 @@ int Run(const ServerConfig& config) {
   std::cerr << "convrnn-server: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
             << ", shutting down" << std::endl;
   (*server)->Shutdown();
+  if (const char* stats = std::getenv("CONVRNN_STAGE_STATS"); stats != nullptr && *stats == '1') {
+    std::cerr << "convrnn-server: stage timings since start\n" << StageTable();
+  }
   std::cerr << "convrnn-server: stopped" << std::endl;
   return kExitOk;
 }
