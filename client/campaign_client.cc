@@ -1,5 +1,6 @@
 #include "client/campaign_client.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -200,6 +201,45 @@ absl::StatusOr<v1::ExportResponse> CampaignClient::Export(int64_t campaign_id,
   request.set_format(format);
   v1::ExportResponse response;
   RETURN_IF_ERROR(Convert(stub_->Export(&context, request, &response)));
+  return response;
+}
+
+absl::Status CampaignClient::ExportTrials(
+    int64_t campaign_id, const std::string& format,
+    const std::function<absl::Status(const v1::ExportChunk&)>& on_chunk) {
+  grpc::ClientContext context;
+  Prepare(&context, /*with_deadline=*/false);
+  v1::ExportRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_format(format);
+  std::unique_ptr<grpc::ClientReader<v1::ExportChunk>> reader =
+      stub_->ExportTrials(&context, request);
+  v1::ExportChunk chunk;
+  absl::Status consumer;
+  while (reader->Read(&chunk)) {
+    consumer = on_chunk(chunk);
+    if (!consumer.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!consumer.ok()) return consumer;
+  return Convert(status);
+}
+
+absl::StatusOr<v1::ImportanceResponse> CampaignClient::Importance(int64_t campaign_id,
+                                                                  const std::string& metric) {
+  grpc::ClientContext context;
+  Prepare(&context, /*with_deadline=*/false);
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + std::max(options_.rpc_timeout, absl::Minutes(2))));
+  v1::ImportanceRequest request;
+  request.set_campaign_id(campaign_id);
+  request.set_metric(metric);
+  v1::ImportanceResponse response;
+  absl::Status s = Convert(stub_->ParamImportances(&context, request, &response));
+  if (!s.ok()) return s;
   return response;
 }
 

@@ -63,6 +63,14 @@ class CampaignClient final {
   absl::StatusOr<v1::BestResponse> Best(const v1::BestRequest& request);
   absl::StatusOr<v1::ParetoResponse> Pareto(const v1::ParetoRequest& request);
   absl::StatusOr<v1::ExportResponse> Export(int64_t campaign_id, const std::string& format);
+  // Streams ExportTrials into `on_chunk`, in order; an error `on_chunk`
+  // returns cancels the stream and is returned. No deadline (an export of
+  // a large campaign takes as long as it takes), but fails fast when the
+  // server cannot be reached.
+  absl::Status ExportTrials(int64_t campaign_id, const std::string& format,
+                            const std::function<absl::Status(const v1::ExportChunk&)>& on_chunk);
+  // Deadline: the larger of rpc_timeout and 2 minutes (a forest per call).
+  absl::StatusOr<v1::ImportanceResponse> Importance(int64_t campaign_id, const std::string& metric);
   absl::StatusOr<std::vector<v1::Worker>> ListWorkers(bool include_dead);
   absl::StatusOr<v1::NeuralScore> ScoreTrial(int64_t trial_id, const std::string& neural_json);
   absl::StatusOr<v1::NeuralScore> GetScore(int64_t score_id);

@@ -32,10 +32,11 @@ struct ClientConfig {
   int64_t id = 0;                       // campaign id, or trial id for show
   std::string state;                    // trials --state
   int top = 0;                          // best --top (0: server default, 10)
-  std::string metric;                   // best --metric
+  std::string metric;                   // best --metric, importance --metric
   std::vector<std::string> objectives;  // pareto --objective
   std::string format;                   // show --format, export --format
   std::string output;                   // export --output
+  std::string storage;                  // export --format optuna --storage sqlite:///F
   bool include_dead = false;            // workers --all
   std::vector<std::string> spec_files;  // enqueue SPEC...
   int max_trials = 0;                   // extend --max-trials

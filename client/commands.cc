@@ -261,37 +261,79 @@ absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::str
   return absl::OkStatus();
 }
 
-absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std::string& format,
-                           const std::string& output) {
-  if (format != "csv" && format != "json") {
-    return absl::InvalidArgumentError(absl::StrCat("--format: '", format, "' is not csv or json"));
-  }
-  std::string content;
-  auto exported = env.client->Export(campaign_id, format);
-  if (exported.ok()) {
-    content = std::move(*exported->mutable_content());
-  } else if (exported.status().code() == absl::StatusCode::kUnimplemented) {
-    // A server without Export: build the same document from the trial list.
-    auto trials = env.client->ListTrials(campaign_id, v1::TRIAL_STATE_UNSPECIFIED);
-    if (!trials.ok()) return trials.status();
-    content = format == "csv" ? TrialsToCsv(*trials) : JsonArray(*trials).dump(2) + "\n";
-  } else {
-    return exported.status();
-  }
-  if (output.empty()) {
-    *env.out << content;
+namespace {
+
+// Where the document goes: env.out, or a file opened for writing.
+class ExportSink {
+ public:
+  ExportSink(const CommandEnv& env, const std::string& output) : env_(env), output_(output) {}
+  absl::Status Open() {
+    if (output_.empty()) return absl::OkStatus();
+    file_.open(output_, std::ios::binary | std::ios::trunc);
+    if (!file_)
+      return absl::InvalidArgumentError(absl::StrCat(output_, ": cannot open for writing"));
     return absl::OkStatus();
   }
-  std::ofstream file(output, std::ios::binary | std::ios::trunc);
-  if (!file) return absl::InvalidArgumentError(absl::StrCat(output, ": cannot open for writing"));
-  file << content;
-  file.close();
-  if (!file) return absl::InternalError(absl::StrCat(output, ": write failed"));
+  absl::Status Write(const std::string& bytes) {
+    (output_.empty() ? *env_.out : file_) << bytes;
+    bytes_ += bytes.size();
+    if (!output_.empty() && !file_)
+      return absl::InternalError(absl::StrCat(output_, ": write failed"));
+    return absl::OkStatus();
+  }
+  absl::Status Close() {
+    if (output_.empty()) return absl::OkStatus();
+    file_.close();
+    if (!file_) return absl::InternalError(absl::StrCat(output_, ": write failed"));
+    return absl::OkStatus();
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  const CommandEnv& env_;
+  const std::string output_;
+  std::ofstream file_;
+  size_t bytes_ = 0;
+};
+
+// A server without ExportTrials: the unary Export, or else the same
+// document built from the trial list (without epochs).
+absl::Status ExportUnary(const CommandEnv& env, int64_t campaign_id, const std::string& format,
+                         ExportSink& sink) {
+  auto exported = env.client->Export(campaign_id, format);
+  if (exported.ok()) return sink.Write(exported->content());
+  if (exported.status().code() != absl::StatusCode::kUnimplemented) return exported.status();
+  auto trials = env.client->ListTrials(campaign_id, v1::TRIAL_STATE_UNSPECIFIED);
+  if (!trials.ok()) return trials.status();
+  return sink.Write(format == "csv" ? TrialsToCsv(*trials) : JsonArray(*trials).dump(2) + "\n");
+}
+
+}  // namespace
+
+absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std::string& format,
+                           const std::string& output, const std::string& storage) {
+  if (format == "optuna") return OptunaExportCommand(env, campaign_id, storage);
+  if (format != "csv" && format != "json" && format != "jsonl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: '", format, "' is not csv, json, jsonl or optuna"));
+  }
+  ExportSink sink(env, output);
+  if (absl::Status s = sink.Open(); !s.ok()) return s;
+  bool streamed = false;
+  absl::Status s = env.client->ExportTrials(campaign_id, format, [&](const v1::ExportChunk& c) {
+    streamed = true;
+    return sink.Write(c.content());
+  });
+  if (s.code() == absl::StatusCode::kUnimplemented && !streamed && format != "jsonl") {
+    s = ExportUnary(env, campaign_id, format, sink);
+  }
+  if (!s.ok()) return s;
+  if (absl::Status closed = sink.Close(); !closed.ok() || output.empty()) return closed;
   if (env.json) {
-    PrintJson(env, {{"output", output}, {"format", format}, {"bytes", content.size()}});
+    PrintJson(env, {{"output", output}, {"format", format}, {"bytes", sink.bytes()}});
   } else {
     *env.out << "wrote campaign " << campaign_id << " as " << format << " to " << output << " ("
-             << content.size() << " bytes)\n";
+             << sink.bytes() << " bytes)\n";
   }
   return absl::OkStatus();
 }

@@ -53,10 +53,19 @@ absl::Status ParetoCommand(const CommandEnv& env, int64_t campaign_id,
                            const std::vector<std::string>& objectives);
 // `format`: text | json | dot (env.json also selects json).
 absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::string& format);
-// `format`: csv | json. `output` empty: the document goes to env.out;
+// `format`: csv | json | jsonl, streamed (ExportTrials; server/export.h
+// says what each holds). `output` empty: the document goes to env.out;
 // otherwise it is written to that file and a one-line summary is printed.
+// `format` optuna writes an Optuna study to `storage` (sqlite:///FILE) instead.
 absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std::string& format,
-                           const std::string& output);
+                           const std::string& output, const std::string& storage);
+// `export ID --format optuna --storage sqlite:///FILE` (client/optuna_export.h).
+absl::Status OptunaExportCommand(const CommandEnv& env, int64_t campaign_id,
+                                 const std::string& storage);
+// fANOVA importance of the searched parameters for `metric` (empty: the
+// first objective): a ranked table with bars, or JSON.
+absl::Status ImportanceCommand(const CommandEnv& env, int64_t campaign_id,
+                               const std::string& metric);
 absl::Status StopCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id);
 absl::Status WorkersCommand(const CommandEnv& env, bool include_dead);

@@ -60,12 +60,19 @@ int main(int argc, char** argv) {
   show->add_option("TRIAL", config.id, "Trial id")->required()->check(positive);
   show->add_option("--format", config.format, "text, json or dot (Graphviz)")
       ->check(CLI::IsMember({"text", "json", "dot"}));
-  CLI::App* exp = app.add_subcommand("export", "Every trial of a campaign as CSV or JSON");
+  CLI::App* exp = app.add_subcommand(
+      "export", "Every trial with its learning curve, as CSV, JSON, JSON lines or an Optuna study");
   campaign_id(exp);
-  exp->add_option("--format", config.format, "csv or json")
+  exp->add_option("--format", config.format, "csv, json, jsonl or optuna")
       ->required()
-      ->check(CLI::IsMember({"csv", "json"}));
+      ->check(CLI::IsMember({"csv", "json", "jsonl", "optuna"}));
   exp->add_option("--output", config.output, "Write to this file instead of stdout");
+  exp->add_option("--storage", config.storage,
+                  "With --format optuna: sqlite:///FILE, a new file for the study");
+  CLI::App* importance =
+      app.add_subcommand("importance", "Which searched parameters explain a metric (fANOVA)");
+  campaign_id(importance);
+  importance->add_option("--metric", config.metric, "Final metric (default: first objective)");
   campaign_id(app.add_subcommand("stop", "Stop leasing a campaign's trials"));
   campaign_id(app.add_subcommand("resume", "Resume a stopped campaign"));
   CLI::App* score = app.add_subcommand(

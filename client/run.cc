@@ -27,7 +27,8 @@ absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   if (cmd == "best") return BestCommand(env, c.id, c.top, c.metric);
   if (cmd == "pareto") return ParetoCommand(env, c.id, c.objectives);
   if (cmd == "show") return ShowCommand(env, c.id, c.format);
-  if (cmd == "export") return ExportCommand(env, c.id, c.format, c.output);
+  if (cmd == "export") return ExportCommand(env, c.id, c.format, c.output, c.storage);
+  if (cmd == "importance") return ImportanceCommand(env, c.id, c.metric);
   if (cmd == "stop") return StopCommand(env, c.id);
   if (cmd == "resume") return ResumeCommand(env, c.id);
   if (cmd == "workers") return WorkersCommand(env, c.include_dead);

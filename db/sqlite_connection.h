@@ -37,6 +37,8 @@ class Stmt {
   // Binds NULL when value == 0 (ids and times where 0 means "none").
   Stmt& BindOrNull(int index, int64_t value);
   Stmt& BindNull(int index);
+  // A REAL (its own name: an int argument must not pick it over int64_t).
+  Stmt& BindDouble(int index, double value);
 
   // true: a row is available; false: done. Binding errors surface here.
   absl::StatusOr<bool> Step();

@@ -5,12 +5,15 @@
 # CPU workers, launches examples/demo_campaign.json (real Fashion-MNIST,
 # mixed cell types and feedback, TPE with ASHA), follows it with
 # `convrnn watch`, then prints the best architectures, the Pareto front and
-# the best trial's wiring. The database stays in runs/demo/ for queries.
+# the best trial's wiring. The web dashboard follows it live at
+# http://127.0.0.1:50552/ and the server stays up afterwards for a look
+# (its pid is printed; stop it with kill). The database stays in runs/demo/.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
 port=${CONVRNN_DEMO_PORT:-50551}
 address=127.0.0.1:$port
+http=127.0.0.1:$((port + 1))
 dir=runs/demo
 server="$build/server/convrnn-server"
 worker="$build/worker/convrnn-worker"
@@ -18,15 +21,17 @@ client="$build/client/convrnn"
 mkdir -p "$dir"
 
 pids=()
+server_pid=
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
-echo "== convrnn-server on $address, database $dir/campaigns.db"
-"$server" --db "$dir/campaigns.db" --listen "$address" 2>"$dir/server.log" &
-pids+=($!)
+echo "== convrnn-server on $address, database $dir/campaigns.db, dashboard on http://$http/"
+"$server" --db "$dir/campaigns.db" --listen "$address" --http "$http" 2>"$dir/server.log" &
+server_pid=$!
+pids+=("$server_pid")
 for _ in $(seq 1 100); do
   "$client" --server "$address" campaigns >/dev/null 2>&1 && break
   sleep 0.2
@@ -42,7 +47,7 @@ done
 echo "== launching examples/demo_campaign.json"
 id=$("$client" --server "$address" --json launch examples/demo_campaign.json |
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-echo "campaign $id"
+echo "campaign $id: follow it live at http://$http/#/campaign/$id"
 
 "$client" --server "$address" watch "$id"
 
@@ -60,6 +65,10 @@ echo "== the best trial ($best)"
 "$client" --server "$address" show "$best" --format dot > "$dir/best.dot"
 echo
 echo "Graphviz diagram of the best trial: $dir/best.dot"
-echo "Query this campaign later:"
-echo "  $server --db $dir/campaigns.db --listen $address &"
-echo "  $client --server $address best $id"
+echo "Which parameters mattered:"
+"$client" --server "$address" importance "$id" || true
+# The workers stop; the server stays up for the dashboard.
+pids=("${pids[@]/$server_pid}")
+echo
+echo "Dashboard: http://$http/#/campaign/$id  (convrnn-server pid $server_pid; stop it with: kill $server_pid)"
+echo "Query this campaign: $client --server $address best $id"

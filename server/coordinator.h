@@ -58,7 +58,7 @@
 //   Get/List*        indexed reads, one page at a time; counts via CountTrials.
 //   Best             TopTrials: 1 indexed read of k rows.
 //   Pareto, Export   read every trial of the campaign (user queries, not on
-//                    the worker path).
+//   Importance       the worker path); Export a page at a time (export.h).
 //   Watch            1 indexed ListEvents read per batch; watchers sleep on a
 //                    condition variable between appends.
 //   Create (start)   reads every trial of each RUNNING/STOPPED campaign once
@@ -90,6 +90,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "db/store.h"
+#include "search/importance.h"
 #include "server/campaign.h"
 #include "server/metrics.h"
 #include "util/clock.h"
@@ -169,6 +170,12 @@ struct ParetoFrontResult {
 struct ExportedDocument {
   std::string content_type;  // "text/csv" or "application/json"
   std::string content;
+};
+
+struct ImportanceResult {
+  std::string metric;                           // the final metric explained
+  int64_t trials = 0;                           // completed trials with a value of it
+  std::vector<search::ParamImportance> params;  // most important first
 };
 
 struct WorkerView {
@@ -274,6 +281,16 @@ class Coordinator {
   // "csv" or "json": one row/object per trial.
   absl::StatusOr<ExportedDocument> Export(int64_t campaign_id, const std::string& format);
   absl::StatusOr<std::vector<WorkerView>> ListWorkers(bool include_dead);
+
+  // --- Analysis (coordinator_analysis.cc): user queries, off the worker path
+  // A trial's per-epoch reports, oldest first (one indexed read).
+  absl::StatusOr<std::vector<db::EpochReport>> TrialEpochs(int64_t trial_id);
+  // The campaign's parsed config (space, objectives), shared with its runtime.
+  absl::StatusOr<std::shared_ptr<const CampaignConfig>> Config(int64_t campaign_id);
+  // fANOVA importance of the searched parameters for final metric `metric`
+  // (empty: the first objective) over the completed trials
+  // (search/importance.h); reads every completed trial.
+  absl::StatusOr<ImportanceResult> Importance(int64_t campaign_id, const std::string& metric);
 
   // --- Workers (WorkerService) -------------------------------------------
   absl::StatusOr<Registration> RegisterWorker(const db::Worker& worker);

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "server/dashboard/dashboard.h"
 #include "util/exit_code.h"
 #include "util/stage_stats.h"
 
@@ -57,6 +58,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     server->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
       response.set_content("ok\n", "text/plain");
     });
+    server->dashboard_ =
+        std::make_unique<dashboard::Dashboard>(*server->coordinator_, clock, config.dashboard);
+    server->dashboard_->Register(*server->http_);
     if (absl::Status started = server->http_->Start(); !started.ok()) {
       server->Shutdown();
       return started;

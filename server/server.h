@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "db/store.h"
 #include "server/coordinator.h"
+#include "server/dashboard/dashboard.h"
 #include "server/http/http_server.h"
 #include "server/service.h"
 #include "server/watch.h"
@@ -51,6 +52,8 @@ struct ServerConfig {
   // The HTTP listener (/metrics, /healthz, dashboard); http.listen empty:
   // none. Its token and TLS files are set from the ones above by main.
   HttpServer::Options http;
+  // The dashboard on that listener (server/dashboard/dashboard.h).
+  dashboard::Dashboard::Options dashboard;
 };
 
 class Server {
@@ -83,6 +86,9 @@ class Server {
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpServer> http_;
+  // Its handlers run on http_'s threads; ~Server's Shutdown() stops those
+  // before any member is destroyed.
+  std::unique_ptr<dashboard::Dashboard> dashboard_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -1,11 +1,19 @@
 #include "server/service.h"
 
+#include "server/export_stream.h"
 #include "server/proto_convert.h"
 #include "server/secret.h"
 #include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
+
+// Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
+#define RETURN_IF_ERROR_GRPC(expr)                                   \
+  do {                                                               \
+    const absl::Status convrnn_status_ = (expr);                     \
+    if (!convrnn_status_.ok()) return ToGrpcStatus(convrnn_status_); \
+  } while (false)
 
 #define CHECK_AUTH(context)                               \
   do {                                                    \
@@ -188,6 +196,39 @@ grpc::Status CampaignServiceImpl::Export(grpc::ServerContext* context,
   RETURN_IF_ERROR_AS(doc.status(), ToGrpcStatus);
   response->set_content_type(doc->content_type);
   response->set_content(std::move(doc->content));
+  return grpc::Status::OK;
+}
+
+namespace {
+class FailedExport final : public grpc::ServerWriteReactor<v1::ExportChunk> {
+ public:
+  explicit FailedExport(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ExportChunk>* CampaignServiceImpl::ExportTrials(
+    grpc::CallbackServerContext* context, const v1::ExportRequest* request) {
+  if (grpc::Status auth = auth_.Check(*context); !auth.ok()) return new FailedExport(auth);
+  return StartExportStream(coordinator_, *request);
+}
+
+grpc::Status CampaignServiceImpl::ParamImportances(grpc::ServerContext* context,
+                                                   const v1::ImportanceRequest* request,
+                                                   v1::ImportanceResponse* response) {
+  CHECK_AUTH(context);
+  absl::StatusOr<ImportanceResult> result =
+      coordinator_.Importance(request->campaign_id(), request->metric());
+  RETURN_IF_ERROR_GRPC(result.status());
+  response->set_metric(result->metric);
+  response->set_trials(result->trials);
+  for (const search::ParamImportance& p : result->params) {
+    v1::ParamImportance* out = response->add_params();
+    out->set_name(p.name);
+    out->set_importance(p.importance);
+    out->set_stddev(p.stddev);
+    out->set_active_trials(p.active_trials);
+  }
   return grpc::Status::OK;
 }
 

@@ -33,7 +33,8 @@ class TokenAuth {
 };
 
 class CampaignServiceImpl final
-    : public v1::CampaignService::WithCallbackMethod_WatchCampaign<v1::CampaignService::Service> {
+    : public v1::CampaignService::WithCallbackMethod_WatchCampaign<
+          v1::CampaignService::WithCallbackMethod_ExportTrials<v1::CampaignService::Service>> {
  public:
   CampaignServiceImpl(Coordinator& coordinator, WatchHub& watch_hub, const TokenAuth& auth)
       : coordinator_(coordinator), watch_hub_(watch_hub), auth_(auth) {}
@@ -67,6 +68,10 @@ class CampaignServiceImpl final
                       v1::ParetoResponse* response) override;
   grpc::Status Export(grpc::ServerContext* context, const v1::ExportRequest* request,
                       v1::ExportResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExportChunk>* ExportTrials(
+      grpc::CallbackServerContext* context, const v1::ExportRequest* request) override;
+  grpc::Status ParamImportances(grpc::ServerContext* context, const v1::ImportanceRequest* request,
+                                v1::ImportanceResponse* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
   grpc::Status ScoreTrial(grpc::ServerContext* context, const v1::ScoreTrialRequest* request,

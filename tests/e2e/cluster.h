@@ -32,15 +32,23 @@ inline const std::string kClient = kBin + "/client/convrnn";
 // to run the client against it.
 class Cluster {
  public:
-  explicit Cluster(const std::string& name) : dir_(TempDir(name)), port_(FreePort()) {
+  // `server_args` are added to the server's command line, `client_args` to
+  // every client call's (e.g. --token-file).
+  explicit Cluster(const std::string& name, std::vector<std::string> server_args = {},
+                   std::vector<std::string> client_args = {})
+      : dir_(TempDir(name)),
+        port_(FreePort()),
+        server_args_(std::move(server_args)),
+        client_args_(std::move(client_args)) {
     StartServer();
   }
 
   void StartServer() {
     ++server_starts_;
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{kServer, "--db", dir_ + "/campaigns.db", "--listen", Address()},
-        dir_ + "/server" + std::to_string(server_starts_));
+    std::vector<std::string> argv = {kServer, "--db", dir_ + "/campaigns.db", "--listen",
+                                     Address()};
+    argv.insert(argv.end(), server_args_.begin(), server_args_.end());
+    server_ = std::make_unique<Process>(argv, dir_ + "/server" + std::to_string(server_starts_));
     REQUIRE(WaitForPort(port_, 30s));
   }
   void KillServer() {
@@ -64,6 +72,7 @@ class Cluster {
 
   RunResult Client(std::vector<std::string> args) {
     std::vector<std::string> argv = {kClient, "--server", Address()};
+    argv.insert(argv.end(), client_args_.begin(), client_args_.end());
     argv.insert(argv.end(), args.begin(), args.end());
     return Run(argv, 60s, dir_ + "/client" + std::to_string(++client_calls_));
   }
@@ -108,6 +117,7 @@ class Cluster {
  private:
   std::string dir_;
   int port_;
+  std::vector<std::string> server_args_, client_args_;
   std::unique_ptr<Process> server_;
   std::vector<std::unique_ptr<Process>> workers_;
   int server_starts_ = 0, client_calls_ = 0, launches_ = 0;

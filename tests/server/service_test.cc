@@ -16,42 +16,11 @@
 
 #include "proto/convrnn.grpc.pb.h"
 #include "server/server.h"
+#include "tests/server/in_process_server.h"
 #include "tests/server/test_util.h"
 
 namespace convrnn::server::testing {
 namespace {
-
-struct InProcessServer {
-  explicit InProcessServer(const std::string& token = "") {
-    ServerConfig config;
-    config.db_path = dir.File("server.db");
-    config.listen = "127.0.0.1:0";
-    config.token = token;
-    config.shutdown_deadline = absl::Seconds(2);
-    config.coordinator.start_reaper = false;
-    server = Must(Server::Start(config, clock));
-    REQUIRE(server->port() > 0);
-    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
-                                  grpc::InsecureChannelCredentials());
-    campaigns = v1::CampaignService::NewStub(channel);
-    workers = v1::WorkerService::NewStub(channel);
-  }
-
-  // A context carrying `token` (none when empty) and a deadline.
-  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
-    auto context = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    return context;
-  }
-
-  TempDir dir;
-  FakeClock clock;
-  std::unique_ptr<Server> server;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::CampaignService::Stub> campaigns;
-  std::unique_ptr<v1::WorkerService::Stub> workers;
-};
 
 int64_t LaunchOne(InProcessServer& s, const std::string& token = "") {
   v1::LaunchCampaignRequest request;

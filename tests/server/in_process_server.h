@@ -1,0 +1,54 @@
+// A convrnn-server in this process on a free loopback port (real store,
+// fake clock, reaper off) with stubs of both services.
+#ifndef CONVRNN_TESTS_SERVER_IN_PROCESS_SERVER_H_
+#define CONVRNN_TESTS_SERVER_IN_PROCESS_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "proto/convrnn.grpc.pb.h"
+#include "server/server.h"
+#include "tests/server/test_util.h"
+
+namespace convrnn::server::testing {
+
+struct InProcessServer {
+  explicit InProcessServer(const std::string& token = "") {
+    ServerConfig config;
+    config.db_path = dir.File("server.db");
+    config.listen = "127.0.0.1:0";
+    config.token = token;
+    config.shutdown_deadline = absl::Seconds(2);
+    config.coordinator.start_reaper = false;
+    config.store.sync_full = false;
+    server = Must(Server::Start(config, clock));
+    REQUIRE(server->port() > 0);
+    channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                  grpc::InsecureChannelCredentials());
+    campaigns = v1::CampaignService::NewStub(channel);
+    workers = v1::WorkerService::NewStub(channel);
+  }
+
+  // A context carrying `token` (none when empty) and a deadline.
+  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return context;
+  }
+
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<Server> server;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CampaignService::Stub> campaigns;
+  std::unique_ptr<v1::WorkerService::Stub> workers;
+};
+
+}  // namespace convrnn::server::testing
+
+#endif  // CONVRNN_TESTS_SERVER_IN_PROCESS_SERVER_H_
