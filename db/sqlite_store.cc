@@ -152,6 +152,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   DB_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
 
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(writer)));
+  store->on_commit_ = options.on_commit;
   conn_options.read_only = true;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
     DB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path, conn_options));

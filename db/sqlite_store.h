@@ -20,6 +20,8 @@
 #define CONVRNN_DB_SQLITE_STORE_H_
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -191,7 +193,11 @@ class SqliteStore final : public Store {
       // A queued writer will join this batch; the last one commits it.
       write_mu_.Await(absl::Condition(&batch->done));
     } else {
+      const auto start = std::chrono::steady_clock::now();
       absl::Status committed = writer_->Exec("COMMIT");
+      if (on_commit_ && committed.ok()) {
+        on_commit_(absl::FromChrono(std::chrono::steady_clock::now() - start), batch->calls);
+      }
       EndBatch(*batch, committed);
     }
     if (!batch->status.ok()) return batch->status;
@@ -221,6 +227,8 @@ class SqliteStore final : public Store {
   // commit to them.
   std::atomic<int> queued_writers_{0};
   ReaderPool readers_;
+  // Options::on_commit.
+  std::function<void(absl::Duration, int)> on_commit_;
 };
 
 }  // namespace convrnn::db

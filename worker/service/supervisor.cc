@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "util/exit_code.h"
+#include "util/log.h"
 
 namespace convrnn {
 
@@ -95,7 +96,7 @@ int RunSupervisor(const SupervisorOptions& options) {
     if (options.log) {
       options.log(line);
     } else {
-      std::cerr << "convrnn-worker[supervisor]: " << line << std::endl;
+      Log("supervisor")->info(line);
     }
   };
   sigset_t signals, old_mask;
