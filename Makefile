@@ -8,7 +8,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test demo clean format format-check
+.PHONY: all deps configure build test test-deploy demo clean format format-check
 
 all: build
 
@@ -30,8 +30,15 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # All tests through CTest (hidden [.gpu] tests run only where CUDA is present).
-test: build
+# Installs the Debian packages first, so `make test` works on a fresh machine.
+test: deps
+	$(MAKE) build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+# The full container image build (compiles everything inside the image, long
+# on 2 cores) and a campaign in containers; docs/deploy.md records a run.
+test-deploy: deps
+	deploy/container-test.sh full $(BUILD_DIR)
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)

@@ -142,7 +142,8 @@ TEST_CASE("/metrics counts leases granted, expired and refused", "[server][http]
                {"method=\"CompleteTrial\"", "code=\"FAILED_PRECONDITION\""}) == 1);
 
   // Every series the Grafana dashboard (deploy/grafana) plots is served.
-  std::ifstream dashboard(std::string(CONVRNN_SOURCE_DIR) + "/deploy/grafana/convrnn-dashboard.json");
+  std::ifstream dashboard(std::string(CONVRNN_SOURCE_DIR) +
+                          "/deploy/grafana/convrnn-dashboard.json");
   const std::string json((std::istreambuf_iterator<char>(dashboard)),
                          std::istreambuf_iterator<char>());
   const std::regex series("convrnn_[a-z_]+");
