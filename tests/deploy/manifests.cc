@@ -26,8 +26,8 @@ std::string Key(const YAML::Node& doc) {
 // Applies `images:` entries to every container image named `name`.
 void SetImages(std::vector<YAML::Node>& docs, const YAML::Node& images) {
   for (YAML::Node doc : docs) {
-    YAML::Node spec = doc["spec"]["template"]["spec"];
-    if (!spec || !spec["containers"]) continue;
+    YAML::Node spec = Get(doc, {"spec", "template", "spec"});
+    if (!spec.IsMap() || !spec["containers"]) continue;
     for (YAML::Node container : spec["containers"]) {
       for (const YAML::Node& image : images) {
         if (container["image"].as<std::string>() != image["name"].as<std::string>()) continue;
@@ -39,6 +39,15 @@ void SetImages(std::vector<YAML::Node>& docs, const YAML::Node& images) {
 }
 
 }  // namespace
+
+YAML::Node Get(const YAML::Node& node, std::initializer_list<const char*> path) {
+  YAML::Node current = node;
+  for (const char* key : path) {
+    if (!current.IsMap() || !current[key]) return YAML::Node(YAML::NodeType::Undefined);
+    current.reset(current[key]);  // rebind; `=` would overwrite the node itself
+  }
+  return current;
+}
 
 void StrategicMerge(YAML::Node base, const YAML::Node& patch) {
   for (const auto& entry : patch) {

@@ -9,10 +9,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace convrnn::deploy {
+
+// node[path[0]][path[1]]..., or an undefined node when any step is missing
+// (yaml-cpp throws when a missing key is indexed further).
+YAML::Node Get(const YAML::Node& node, std::initializer_list<const char*> path);
 
 // Renders the kustomization in `dir` (a directory holding kustomization.yaml).
 // Throws YAML::Exception or std::runtime_error on a malformed or missing file.
