@@ -60,6 +60,7 @@ SelectTypeParameters=CR_CPU
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none
+MailProg=/bin/true
 ReturnToService=2
 JobRequeue=1
 KillWait=10

@@ -19,6 +19,7 @@ namespace convrnn::e2e {
 namespace {
 
 const std::string kSource = CONVRNN_SOURCE_DIR;
+constexpr int kTrials = 8;
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -94,7 +95,7 @@ struct Client {
 // checkpoint exists), or 0.
 int64_t RunningWithCheckpoint(Client& client, int64_t campaign, int64_t worker) {
   for (const json& t : client.Trials(campaign)) {
-    if (t["state"] != "RUNNING" || t["worker_id"] != worker) continue;
+    if (t["state"] != "running" || t["worker_id"] != worker) continue;
     const json detail = client.Json({"show", std::to_string(t["id"].get<int64_t>())});
     if (detail.contains("epochs") && !detail["epochs"].empty()) return t["id"];
   }
@@ -119,22 +120,22 @@ TEST_CASE("Slurm: server job, worker array, scancel and requeue mid-trial", "[e2
   setenv("CONVRNN_DEPLOY", (kSource + "/deploy/slurm").c_str(), 1);
 
   const std::string server_job =
-      slurm.Command({"sbatch", "--parsable", "--cpus-per-task=1", "--mem=1G", "-o",
+      slurm.Command({"/usr/bin/sbatch", "--parsable", "--cpus-per-task=1", "--mem=1G", "-o",
                      dir + "/server-%j.out", kSource + "/deploy/slurm/server.sbatch"});
   REQUIRE(WaitFor([&] { return std::filesystem::exists(dir + "/server-address"); }, 60s));
   Client client{dir, Trim(ReadAll(dir + "/server-address"))};
   REQUIRE(client.address == "127.0.0.1:" + std::to_string(port));
 
-  json campaign = TinyCampaign(/*max_trials=*/6, /*max_parallel=*/2, /*epochs=*/4,
+  json campaign = TinyCampaign(kTrials, /*max_parallel=*/2, /*epochs=*/3,
                                /*lease_seconds=*/30);
-  campaign["data"]["train_limit"] = 1024;
+  campaign["data"]["train_limit"] = 8192;  // epochs of seconds: time to act mid-trial
   campaign["trial"]["max_attempts"] = 5;
   std::ofstream(dir + "/campaign.json") << campaign.dump();
   const int64_t id = client.Json({"launch", dir + "/campaign.json"})["id"];
 
-  const std::string array =
-      slurm.Command({"sbatch", "--parsable", "--array=0-1", "--cpus-per-task=1", "--mem=2G", "-o",
-                     dir + "/worker-%A_%a.out", kSource + "/deploy/slurm/workers-cpu.sbatch"});
+  const std::string array = slurm.Command(
+      {"/usr/bin/sbatch", "--parsable", "--array=0-1", "--cpus-per-task=1", "--mem=2G", "-o",
+       dir + "/worker-%A_%a.out", kSource + "/deploy/slurm/workers-cpu.sbatch"});
   const std::string log0 = dir + "/worker-" + array + "_0.out";
   const std::string log1 = dir + "/worker-" + array + "_1.out";
   auto diagnostics = [&] {
@@ -154,7 +155,7 @@ TEST_CASE("Slurm: server job, worker array, scancel and requeue mid-trial", "[e2
       [&] {
         std::set<int64_t> finishers;
         for (const json& t : client.Trials(id)) {
-          if (t["state"] == "COMPLETED") finishers.insert(t["worker_id"].get<int64_t>());
+          if (t["state"] == "completed") finishers.insert(t["worker_id"].get<int64_t>());
         }
         both_completed = finishers.count(worker0) > 0 && finishers.count(worker1) > 0;
         if (both_completed) cancelled_trial = RunningWithCheckpoint(client, id, worker1);
@@ -162,14 +163,14 @@ TEST_CASE("Slurm: server job, worker array, scancel and requeue mid-trial", "[e2
       },
       600s));
   INFO(diagnostics());
-  slurm.Command({"scancel", array + "_1"});
+  slurm.Command({"/usr/bin/scancel", array + "_1"});
   REQUIRE(WaitFor([&] { return ReadAll(log1).find("handed back") != std::string::npos; }, 60s));
 
   // Task 0 is requeued in the middle of a trial: it comes back as a new worker.
   int64_t requeued_trial = 0;
   REQUIRE(
       WaitFor([&] { return (requeued_trial = RunningWithCheckpoint(client, id, worker0)); }, 600s));
-  slurm.Command({"scontrol", "requeue", array + "_0"});
+  slurm.Command({"/usr/bin/scontrol", "requeue", array + "_0"});
   REQUIRE(WaitFor([&] { return RegisteredAs(ReadAll(log0)).size() >= 2; }, 300s));
 
   const json status = client.Json({"status", std::to_string(id)});
@@ -179,17 +180,17 @@ TEST_CASE("Slurm: server job, worker array, scancel and requeue mid-trial", "[e2
       },
       900s));
   const json trials = client.Trials(id);
-  REQUIRE(trials.size() == 6);
+  REQUIRE(trials.size() == kTrials);
   std::set<int64_t> ids;
   for (const json& t : trials) {
-    CHECK(t["state"] == "COMPLETED");
+    CHECK(t["state"] == "completed");
     ids.insert(t["id"].get<int64_t>());
   }
-  CHECK(ids.size() == 6);
+  CHECK(ids.size() == kTrials);
   for (const int64_t resumed : {cancelled_trial, requeued_trial}) {
     const json t = client.Json({"show", std::to_string(resumed)});
     INFO("trial " << resumed << ": " << t.dump());
-    CHECK(t["state"] == "COMPLETED");
+    CHECK(t["state"] == "completed");
     CHECK(t["attempt"].get<int>() >= 2);
     CHECK(t["final_metrics"]["resumed_epochs"].get<double>() >= 1);
   }
