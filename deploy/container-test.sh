@@ -56,6 +56,12 @@ else
 fi
 echo "container-test: image $tag built in $(( $(date +%s) - start )) s, $("${podman[@]}" image inspect "$tag" --format '{{.Size}}') bytes"
 
+# Small means no build tools: none of them may be in the runtime image.
+tools=$("${podman[@]}" run --rm --entrypoint sh "$tag" -c \
+  'for t in gcc g++ cc c++ cmake protoc make; do command -v $t; done; true')
+[ -z "$tools" ] || { echo "container-test: the runtime image carries build tools: $tools" >&2; exit 1; }
+echo "container-test: no compilers or build tools in the image; user $("${podman[@]}" run --rm --entrypoint id "$tag" -u):$("${podman[@]}" run --rm --entrypoint id "$tag" -g)"
+
 # A campaign: server and worker containers on the host network, loopback only.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 name=convrnn-test-$$

@@ -22,6 +22,7 @@ TEST_CASE("Containers: the runtime image runs a campaign", "[deploy][containers]
        << r.out.substr(r.out.size() > 4000 ? r.out.size() - 4000 : 0) << "\nstderr:\n"
        << r.err.substr(r.err.size() > 4000 ? r.err.size() - 4000 : 0));
   REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("no compilers or build tools in the image; user 999:999") != std::string::npos);
   CHECK(r.out.find("campaign of 2 trials completed in containers") != std::string::npos);
 }
 

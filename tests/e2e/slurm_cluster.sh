@@ -11,9 +11,19 @@ dir=${2:?DIR}
 host=$(hostname -s)
 why() { echo "slurm cluster: $*" >&2; exit 3; }
 stop() {
+  local pids=()
   for pidfile in "$dir"/slurmd.pid "$dir"/slurmctld.pid "$dir"/munge-run/munged.pid; do
-    [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    [ -s "$pidfile" ] && pids+=("$(cat "$pidfile")")
   done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    local alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    [ ${#alive[@]} -gt 0 ] || return 0
+    sleep 0.2
+  done
+  kill -KILL "${alive[@]}" 2>/dev/null || true
 }
 if [ "$action" = stop ]; then stop; exit 0; fi
 ctld_port=${3:?CTLD_PORT}
