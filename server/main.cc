@@ -11,18 +11,10 @@
 
 #include "server/server.h"
 #include "util/exit_code.h"
+#include "util/file.h"
 #include "util/log.h"
 
 namespace {
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *out = buffer.str();
-  return !in.bad();
-}
 
 int BadInput(const std::string& reason) {
   std::cerr << "convrnn-server: " << reason << "\n";
@@ -75,9 +67,9 @@ int main(int argc, char** argv) {
     return BadInput("--listen: must be HOST:PORT, got \"" + config.listen + "\"");
   }
   if (!token_file.empty()) {
-    if (!ReadFile(token_file, &config.token)) {
-      return BadInput("--token-file: cannot read " + token_file);
-    }
+    absl::StatusOr<std::string> token = convrnn::ReadFlagFile("--token-file", token_file);
+    if (!token.ok()) return BadInput(std::string(token.status().message()));
+    config.token = *std::move(token);
     const auto last = config.token.find_last_not_of(" \t\r\n");
     config.token.erase(last == std::string::npos ? 0 : last + 1);
     const auto first = config.token.find_first_not_of(" \t\r\n");
@@ -88,12 +80,12 @@ int main(int argc, char** argv) {
     return BadInput("--tls-cert and --tls-key go together");
   }
   if (!tls_cert.empty()) {
-    if (!ReadFile(tls_cert, &config.tls_cert_pem)) {
-      return BadInput("--tls-cert: cannot read " + tls_cert);
-    }
-    if (!ReadFile(tls_key, &config.tls_key_pem)) {
-      return BadInput("--tls-key: cannot read " + tls_key);
-    }
+    absl::StatusOr<std::string> cert = convrnn::ReadFlagFile("--tls-cert", tls_cert);
+    if (!cert.ok()) return BadInput(std::string(cert.status().message()));
+    absl::StatusOr<std::string> key = convrnn::ReadFlagFile("--tls-key", tls_key);
+    if (!key.ok()) return BadInput(std::string(key.status().message()));
+    config.tls_cert_pem = *std::move(cert);
+    config.tls_key_pem = *std::move(key);
   }
   if (!config.http.listen.empty()) {
     std::string host;

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -150,11 +152,8 @@ absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohm
 }
 
 absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open for reading"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseJsonText(buffer.str(), file, out);
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
+  return ParseJsonText(text, file, out);
 }
 
 }  // namespace convrnn

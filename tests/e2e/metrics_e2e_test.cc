@@ -40,14 +40,6 @@ TEST_CASE("/metrics during a real campaign; JSON server logs", "[e2e]") {
                                  "json"},
         dir + "/worker" + std::to_string(i)));
   }
-  const std::string file = dir + "/campaign.json";
-  std::ofstream(file) << TinyCampaign(4, 2, 2, 60).dump();
-  RunResult launched =
-      Run({kClient, "--server", address, "--json", "launch", file}, 60s, dir + "/launch");
-  REQUIRE(launched.exit_code == 0);
-  const std::string id = std::to_string(json::parse(launched.out)["id"].get<int64_t>());
-  const std::string campaign = "campaign_id=\"" + id + "\"";
-
   httplib::Client http("127.0.0.1", http_port);
   std::string text;
   auto scrape = [&] {
@@ -56,6 +48,21 @@ TEST_CASE("/metrics during a real campaign; JSON server logs", "[e2e]") {
     REQUIRE(r->status == 200);
     text = r->body;
   };
+  // Workers load LibTorch for seconds: launch once both are registered.
+  REQUIRE(WaitFor(
+      [&] {
+        scrape();
+        return Sample(text, "convrnn_workers", {"status=\"alive\""}) == 2;
+      },
+      120s));
+  const std::string file = dir + "/campaign.json";
+  std::ofstream(file) << TinyCampaign(4, 2, 2, 60).dump();
+  RunResult launched =
+      Run({kClient, "--server", address, "--json", "launch", file}, 60s, dir + "/launch");
+  REQUIRE(launched.exit_code == 0);
+  const std::string id = std::to_string(json::parse(launched.out)["id"].get<int64_t>());
+  const std::string campaign = "campaign_id=\"" + id + "\"";
+
   // While trials run: leases granted, two live workers, trials in flight.
   REQUIRE(WaitFor(
       [&] {
@@ -67,7 +74,8 @@ TEST_CASE("/metrics during a real campaign; JSON server logs", "[e2e]") {
   CHECK(Sample(text, "convrnn_leases_total", {"outcome=\"granted\""}) >= 1);
   CHECK(Sample(text, "convrnn_workers", {"status=\"alive\""}) == 2);
   CHECK(Sample(text, "convrnn_worker_heartbeat_age_seconds") >= 0);
-  CHECK(Sample(text, "convrnn_rpc_duration_seconds_count", {"method=\"LeaseTrial\""}) >= 2);
+  CHECK(Sample(text, "convrnn_rpc_duration_seconds_bucket",
+               {"method=\"LeaseTrial\"", "le=\"+Inf\""}) >= 2);
 
   REQUIRE(WaitFor(
       [&] {
