@@ -57,7 +57,7 @@ format-check:
 # Every library built by clang 14 with -Wthread-safety -Werror=thread-safety
 # (its own build dir, ccache, -O0: the analysis is the point, not the code).
 TS_BUILD_DIR ?= build-thread-safety
-TS_LIBRARIES := convrnn_util convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
+TS_LIBRARIES := convrnn_util convrnn_log convrnn_http convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
   convrnn_model convrnn_core convrnn_neural convrnn_worker_loop convrnn_worker_service \
   convrnn_server convrnn_client
 thread-safety:
