@@ -1,12 +1,18 @@
 #include "db/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "db/migrations.h"
 #include "db/queries.h"
 #include "db/reads.h"
@@ -108,6 +114,74 @@ absl::StatusOr<Trial> EndAttempt(Connection& conn, const Trial& trial, absl::str
   return after;
 }
 
+// Records that the worker was heard from; NOT_FOUND for an unknown id.
+absl::Status TouchInTx(Connection& conn, int64_t worker_id, int64_t now_us) {
+  ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
+  RETURN_IF_ERROR(touch.Bind(1, worker_id).Bind(2, now_us).Run());
+  if (conn.changes() == 0)
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
+  return absl::OkStatus();
+}
+
+// The oldest PENDING trial (of `campaign_id`, or of any RUNNING campaign).
+absl::StatusOr<std::optional<int64_t>> NextPendingInTx(Connection& conn, int64_t campaign_id) {
+  ASSIGN_OR_RETURN(Stmt next, conn.Prepare(campaign_id == 0 ? sql::kNextPendingAny
+                                                            : sql::kNextPendingInCampaign));
+  if (campaign_id != 0) next.Bind(1, campaign_id);
+  ASSIGN_OR_RETURN(bool found, next.Step());
+  if (!found) return std::optional<int64_t>();
+  return std::optional<int64_t>(next.Int64(0));
+}
+
+// Adds a PENDING trial numbered after the campaign's last one.
+absl::StatusOr<Trial> InsertTrialInTx(Connection& conn, int64_t campaign_id,
+                                      const std::string& spec_json, const std::string& params_json,
+                                      int64_t now_us) {
+  RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
+  ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextTrialNumber));
+  next.Bind(1, campaign_id);
+  RETURN_IF_ERROR(next.Step().status());
+  const int64_t number = next.Int64(0);
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertTrial));
+  RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
+                      .Bind(2, number)
+                      .Bind(3, spec_json)
+                      .Bind(4, params_json.empty() ? "{}" : params_json)
+                      .Bind(5, now_us)
+                      .Run());
+  ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, conn.last_insert_rowid()));
+  RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialCreated, {{"number", number}}, now_us));
+  return trial;
+}
+
+// Leases trial `trial_id` under a new token if it is still PENDING.
+absl::StatusOr<std::optional<Trial>> LeaseInTx(Connection& conn, const LeaseRequest& request,
+                                               int64_t trial_id) {
+  ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
+  RETURN_IF_ERROR(token_stmt.Step().status());
+  const int64_t token = token_stmt.Int64(0);
+  RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
+  ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseTrial));
+  RETURN_IF_ERROR(lease.Bind(1, trial_id)
+                      .Bind(2, request.worker_id)
+                      .Bind(3, token)
+                      .Bind(4, request.deadline_us)
+                      .Bind(5, request.now_us)
+                      .Run());
+  if (conn.changes() == 0) return std::optional<Trial>();  // not PENDING (any more)
+  ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
+  if (request.campaign_id != 0 && trial.campaign_id != request.campaign_id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ", trial_id, " is not in campaign ", request.campaign_id));
+  }
+  RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
+                             {{"worker_id", request.worker_id},
+                              {"lease_token", token},
+                              {"deadline_us", request.deadline_us}},
+                             request.now_us));
+  return std::optional<Trial>(std::move(trial));
+}
+
 }  // namespace
 
 ReaderPool::Handle ReaderPool::Acquire() {
@@ -124,11 +198,155 @@ void ReaderPool::Release(std::unique_ptr<Connection> conn) {
   free_.push_back(std::move(conn));
 }
 
-void SqliteStore::EndBatch(Batch& batch, absl::Status status) {
-  if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
-  batch.status = std::move(status);
-  batch.done = true;
-  if (batch_.get() == &batch) batch_ = nullptr;
+SqliteStore::~SqliteStore() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  // Every call returned before the store is destroyed, so the queues are
+  // empty; the threads exit at once.
+  if (writer_thread_.joinable()) writer_thread_.join();
+  if (syncer_thread_.joinable()) syncer_thread_.join();
+  if (wal_fd_ >= 0) close(wal_fd_);
+}
+
+void SqliteStore::Submit(WriteOp* op) {
+  op->enqueued_us = absl::GetCurrentTimeNanos() / 1000;
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(op);
+}
+
+void SqliteStore::Finish(const std::vector<WriteOp*>& batch, const absl::Status& status) {
+  const int64_t now_us = absl::GetCurrentTimeNanos() / 1000;
+  for (WriteOp* op : batch) {
+    if (!status.ok()) op->status = status;
+    op->finished_us = now_us;
+    op->done.Notify();
+  }
+}
+
+absl::Status SqliteStore::RunBatch(const std::vector<WriteOp*>& batch) {
+  static StageHistogram& queue_stage = Stage("store.write.queue");
+  static StageHistogram& body_stage = Stage("store.write.body");
+  static StageHistogram& commit_stage = Stage("store.write.commit");
+  static StageHistogram& size_stage = Stage("store.write.batch_calls");
+  size_stage.Record(static_cast<int64_t>(batch.size()));
+  const int64_t start_us = absl::GetCurrentTimeNanos() / 1000;
+  for (WriteOp* op : batch) queue_stage.Record(start_us - op->enqueued_us);
+  RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+  for (WriteOp* op : batch) {
+    StageTimer body_time(body_stage);
+    absl::Status ran;
+    if (ran = writer_->Exec("SAVEPOINT call"); ran.ok()) {
+      try {
+        ran = op->run(*writer_);
+      } catch (const std::exception& e) {
+        ran = absl::InternalError(absl::StrCat("a write threw: ", e.what()));
+        op->status = ran;
+      }
+      if (!ran.ok()) (void)writer_->Exec("ROLLBACK TO call");
+      (void)writer_->Exec("RELEASE call");
+    } else {
+      op->status = ran;
+    }
+    if (!writer_->in_transaction()) {
+      // SQLite rolled the whole transaction back (I/O error, disk full):
+      // every call of the batch so far is lost with it.
+      return absl::UnavailableError(absl::StrCat("write batch rolled back: ", ran.message()));
+    }
+  }
+  StageTimer commit_time(commit_stage);
+  const int64_t commit_start_us = absl::GetCurrentTimeNanos() / 1000;
+  absl::Status committed = writer_->Exec("COMMIT");
+  if (committed.ok() && on_commit_) {
+    on_commit_(absl::Microseconds(absl::GetCurrentTimeNanos() / 1000 - commit_start_us),
+               static_cast<int>(batch.size()));
+  }
+  if (!committed.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
+  return committed;
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<WriteOp*> batch;
+  while (true) {
+    batch.clear();
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(this, &SqliteStore::WriterHasWork));
+      if (queue_.empty()) return;  // stopping
+      while (!queue_.empty() && batch.size() < static_cast<size_t>(kMaxBatchCalls)) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    absl::Status status = RunBatch(batch);
+    if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
+    if (!status.ok() || !sync_full_) {
+      Finish(batch, status);
+      continue;
+    }
+    // Committed: the syncer makes it durable while this thread runs the
+    // next batch; with no next batch and no fsync running, this thread
+    // fsyncs itself (one thread hand-off less when the store is quiet).
+    {
+      absl::MutexLock lock(&queue_mu_);
+      if (!queue_.empty() || syncing_ || !unsynced_.empty()) {
+        unsynced_.insert(unsynced_.end(), batch.begin(), batch.end());
+        continue;
+      }
+      syncing_ = true;
+    }
+    absl::Status synced = TimedSyncWal();
+    {
+      absl::MutexLock lock(&queue_mu_);
+      syncing_ = false;
+    }
+    Finish(batch, synced);
+  }
+}
+
+absl::Status SqliteStore::TimedSyncWal() {
+  static StageHistogram& sync_stage = Stage("store.write.fsync");
+  StageTimer sync_time(sync_stage);
+  return SyncWal();
+}
+
+void SqliteStore::SyncerLoop() {
+  std::vector<WriteOp*> batch;
+  while (true) {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(this, &SqliteStore::SyncerHasWork));
+      if (unsynced_.empty()) return;  // stopping
+      batch.swap(unsynced_);
+      syncing_ = true;
+    }
+    // Every op here was committed before this fdatasync starts.
+    absl::Status synced = TimedSyncWal();
+    {
+      absl::MutexLock lock(&queue_mu_);
+      syncing_ = false;
+    }
+    // A failed fsync leaves those commits' durability unknown: their calls
+    // fail (UNAVAILABLE; a retry finds the state as it is).
+    Finish(batch, synced);
+    batch.clear();
+  }
+}
+
+absl::Status SqliteStore::SyncWal() {
+  if (wal_fd_ < 0) {
+    wal_fd_ = open(wal_path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (wal_fd_ < 0) {
+      return absl::UnavailableError(
+          absl::StrCat(wal_path_, ": cannot open the WAL to fsync it: ", std::strerror(errno)));
+    }
+  }
+  if (fdatasync(wal_fd_) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat(wal_path_, ": fsync failed: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
@@ -153,8 +371,18 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   }
   RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
 
+  if (options.sync_full) {
+    // Commits append to the WAL without an fsync; the syncer thread fsyncs
+    // it for every batch before its calls return (see the header's note).
+    RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = NORMAL"));
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(writer)));
+  store->sync_full_ = options.sync_full;
   store->on_commit_ = options.on_commit;
+  store->wal_path_ = path + "-wal";
+  store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  if (options.sync_full)
+    store->syncer_thread_ = std::thread([s = store.get()] { s->SyncerLoop(); });
   conn_options.read_only = true;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path, conn_options));
@@ -243,22 +471,8 @@ absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState st
 
 absl::StatusOr<Trial> SqliteStore::InsertTrial(int64_t campaign_id, const std::string& spec_json,
                                                const std::string& params_json, int64_t now_us) {
-  return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
-    ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextTrialNumber));
-    next.Bind(1, campaign_id);
-    RETURN_IF_ERROR(next.Step().status());
-    const int64_t number = next.Int64(0);
-    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertTrial));
-    RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
-                        .Bind(2, number)
-                        .Bind(3, spec_json)
-                        .Bind(4, params_json.empty() ? "{}" : params_json)
-                        .Bind(5, now_us)
-                        .Run());
-    ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, conn.last_insert_rowid()));
-    RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialCreated, {{"number", number}}, now_us));
-    return trial;
+  return Write([&](Connection& conn) {
+    return InsertTrialInTx(conn, campaign_id, spec_json, params_json, now_us);
   });
 }
 
@@ -292,44 +506,59 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     return absl::InvalidArgumentError("lease deadline must be after now");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<std::optional<Trial>> {
-    ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
-    RETURN_IF_ERROR(touch.Bind(1, request.worker_id).Bind(2, request.now_us).Run());
-    if (conn.changes() == 0) {
-      return absl::NotFoundError(absl::StrCat("worker ", request.worker_id, " not found"));
-    }
+    RETURN_IF_ERROR(TouchInTx(conn, request.worker_id, request.now_us));
     int64_t trial_id = request.trial_id;
     if (trial_id == 0) {
-      ASSIGN_OR_RETURN(Stmt next,
-                       conn.Prepare(request.campaign_id == 0 ? sql::kNextPendingAny
-                                                             : sql::kNextPendingInCampaign));
-      if (request.campaign_id != 0) next.Bind(1, request.campaign_id);
-      ASSIGN_OR_RETURN(bool found, next.Step());
-      if (!found) return std::optional<Trial>();
-      trial_id = next.Int64(0);
+      ASSIGN_OR_RETURN(std::optional<int64_t> next, NextPendingInTx(conn, request.campaign_id));
+      if (!next.has_value()) return std::optional<Trial>();
+      trial_id = *next;
     }
-    ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
-    RETURN_IF_ERROR(token_stmt.Step().status());
-    const int64_t token = token_stmt.Int64(0);
-    RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
-    ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseTrial));
-    RETURN_IF_ERROR(lease.Bind(1, trial_id)
-                        .Bind(2, request.worker_id)
-                        .Bind(3, token)
-                        .Bind(4, request.deadline_us)
-                        .Bind(5, request.now_us)
-                        .Run());
-    if (conn.changes() == 0) return std::optional<Trial>();  // not PENDING (any more)
-    ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
-    if (request.campaign_id != 0 && trial.campaign_id != request.campaign_id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("trial ", trial_id, " is not in campaign ", request.campaign_id));
+    return LeaseInTx(conn, request, trial_id);
+  });
+}
+
+absl::StatusOr<LeaseOutcome> SqliteStore::LeaseOrInsertTrial(const LeaseRequest& request,
+                                                             const TrialProposal& proposal) {
+  if (request.deadline_us <= request.now_us) {
+    return absl::InvalidArgumentError("lease deadline must be after now");
+  }
+  if (request.campaign_id == 0 || request.trial_id != 0) {
+    return absl::InvalidArgumentError("LeaseOrInsertTrial: needs a campaign and no trial id");
+  }
+  return Write([&](Connection& conn) -> absl::StatusOr<LeaseOutcome> {
+    RETURN_IF_ERROR(TouchInTx(conn, request.worker_id, request.now_us));
+    LeaseOutcome outcome;
+    ASSIGN_OR_RETURN(std::optional<int64_t> next, NextPendingInTx(conn, request.campaign_id));
+    if (!next.has_value()) {
+      ASSIGN_OR_RETURN(Trial inserted,
+                       InsertTrialInTx(conn, request.campaign_id, proposal.spec_json,
+                                       proposal.params_json, request.now_us));
+      next = inserted.id;
+      outcome.inserted = true;
     }
-    RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
-                               {{"worker_id", request.worker_id},
-                                {"lease_token", token},
-                                {"deadline_us", request.deadline_us}},
-                               request.now_us));
-    return std::optional<Trial>(std::move(trial));
+    ASSIGN_OR_RETURN(outcome.trial, LeaseInTx(conn, request, *next));
+    if (!outcome.trial.has_value()) {
+      return absl::InternalError(absl::StrCat("trial ", *next, " changed within its lease"));
+    }
+    return outcome;
+  });
+}
+
+absl::StatusOr<std::vector<int64_t>> SqliteStore::ExtendLeases(
+    const std::vector<std::pair<int64_t, int64_t>>& deadlines, int64_t now_us) {
+  return Write([&](Connection& conn) -> absl::StatusOr<std::vector<int64_t>> {
+    std::vector<int64_t> lost;
+    for (const auto& [token, deadline] : deadlines) {
+      absl::StatusOr<Trial> trial = LiveLease(conn, token);
+      if (!trial.ok()) {
+        if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
+        lost.push_back(token);
+        continue;
+      }
+      ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetDeadline));
+      RETURN_IF_ERROR(stmt.Bind(1, trial->id).Bind(2, deadline).Bind(3, now_us).Run());
+    }
+    return lost;
   });
 }
 
@@ -503,11 +732,15 @@ absl::StatusOr<Worker> SqliteStore::RegisterWorker(const Worker& worker, int64_t
 }
 
 absl::Status SqliteStore::TouchWorker(int64_t worker_id, int64_t now_us) {
+  return Write([&](Connection& conn) { return TouchInTx(conn, worker_id, now_us); });
+}
+
+absl::Status SqliteStore::TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>& seen) {
+  if (seen.empty()) return absl::OkStatus();
   return Write([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kTouchWorker));
-    RETURN_IF_ERROR(stmt.Bind(1, worker_id).Bind(2, now_us).Run());
-    if (conn.changes() == 0) {
-      return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
+    for (const auto& [worker_id, time_us] : seen) {
+      absl::Status s = TouchInTx(conn, worker_id, time_us);
+      if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
     }
     return absl::OkStatus();
   });

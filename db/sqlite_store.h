@@ -1,30 +1,35 @@
 // SqliteStore: the Store on one SQLite file (see db/store.h for the contract).
 //
-// One writer connection, guarded by write_mu_, runs every change; a pool of
-// read-only connections serves reads, which in WAL mode see the last
+// One writer connection, owned by a writer thread, runs every change; a pool
+// of read-only connections serves reads, which in WAL mode see the last
 // committed state without waiting for the writer. Prepared statements are
 // cached per connection.
 //
-// Group commit: each mutating call runs inside a SAVEPOINT of a shared
-// BEGIN IMMEDIATE transaction (its batch), so it is atomic on its own (a
-// failing call rolls back to its savepoint and leaves the others alone). The
-// call that finds no other writer queued behind it commits the batch, once
-// for all of its calls; every call returns only after its batch committed
-// (and with the commit's error if it did not). So a call is still durable
-// when it returns OK, while N queued calls cost one commit (one fsync with
-// sync_full) instead of N. An idle store commits each call at once: there is
-// no timer and no added latency.
+// Group commit: a mutating call queues its body (a closure) and waits. The
+// writer thread takes every queued body (at most kMaxBatchCalls), runs each
+// inside its own SAVEPOINT of one BEGIN IMMEDIATE transaction (so a call is
+// atomic on its own: a failing body rolls back to its savepoint and leaves
+// the others alone), and commits them together. No lock passes from thread
+// to thread between bodies, so a batch costs one wake-up of the writer, not
+// one per call. With sync_full the COMMIT appends to the WAL without an
+// fsync (synchronous=NORMAL) and a syncer thread fdatasyncs the WAL for
+// every batch committed so far while the writer runs the next batch; a call
+// returns only once its batch is committed and fsynced, so it is exactly as
+// durable as with synchronous=FULL. Another connection (a reader) may see a
+// batch in the few milliseconds between its commit and its fsync; nothing
+// is acknowledged before it is durable. An idle store commits each call at
+// once: there is no timer and no added latency. Writes run in arrival order.
 //
 // Thread-safety: every public method may be called from any thread.
 #ifndef CONVRNN_DB_SQLITE_STORE_H_
 #define CONVRNN_DB_SQLITE_STORE_H_
 
-#include <atomic>
-#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,8 +37,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "db/sqlite_connection.h"
 #include "db/store.h"
+#include "util/stage_stats.h"
 #include "util/status_macros.h"
 
 namespace convrnn::db {
@@ -78,6 +86,7 @@ class SqliteStore final : public Store {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
                                                            const Options& options);
+  ~SqliteStore() override;
 
   // For tests and operators: each hot query's name and its EXPLAIN QUERY PLAN
   // ("SEARCH t USING INDEX trials_by_state (state=?); ..."). A plan that scans
@@ -99,6 +108,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<EpochReport>> ListEpochs(int64_t trial_id) override;
 
   absl::StatusOr<std::optional<Trial>> LeaseTrial(const LeaseRequest& request) override;
+  absl::StatusOr<LeaseOutcome> LeaseOrInsertTrial(const LeaseRequest& request,
+                                                  const TrialProposal& proposal) override;
+  absl::StatusOr<std::vector<int64_t>> ExtendLeases(
+      const std::vector<std::pair<int64_t, int64_t>>& deadlines, int64_t now_us) override;
   absl::Status MarkRunning(int64_t lease_token, int64_t now_us) override;
   absl::StatusOr<Trial> ExtendLease(int64_t lease_token, int64_t deadline_us,
                                     int64_t now_us) override;
@@ -132,6 +145,7 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<Worker> RegisterWorker(const Worker& worker, int64_t now_us) override;
   absl::Status TouchWorker(int64_t worker_id, int64_t now_us) override;
+  absl::Status TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>& seen) override;
   absl::StatusOr<std::vector<Worker>> ListWorkers(int64_t seen_since_us) override;
 
   absl::StatusOr<int64_t> AppendEvent(const Event& event) override;
@@ -141,78 +155,70 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
 
-  // One group-commit batch: the calls sharing a transaction.
-  struct Batch {
-    int calls = 0;
-    bool done = false;    // committed or rolled back
-    absl::Status status;  // how it ended
+  // One queued write: the caller's body as a closure, and how it ended.
+  struct WriteOp {
+    // Runs the body and returns its status (not OK: rolled back).
+    std::function<absl::Status(Connection&)> run;
+    absl::Status status;  // OK, or why the batch did not commit / sync
+    int64_t enqueued_us = 0;
+    int64_t finished_us = 0;  // when `done` was notified
+    absl::Notification done;
   };
   // Most calls one batch takes before it commits: bounds the latency the
   // first call of a batch waits for the later ones.
-  static constexpr int kMaxBatchCalls = 64;
+  static constexpr int kMaxBatchCalls = 256;
 
-  // Runs `body(Connection&)` (returning Status or StatusOr) atomically in the
-  // open write batch, and returns once that batch committed (see the top
-  // note). The body's changes are rolled back when it fails.
+  // Runs `body(Connection&)` (returning Status or StatusOr) atomically in a
+  // write batch on the writer thread, and returns once that batch committed
+  // (and, with sync_full, was fsynced; see the top note). The body's changes
+  // are rolled back when it fails.
   template <typename Body>
   auto Write(Body&& body) -> decltype(body(std::declval<Connection&>())) {
     using Result = decltype(body(std::declval<Connection&>()));
-    queued_writers_.fetch_add(1, std::memory_order_relaxed);
-    absl::MutexLock lock(&write_mu_);
-    queued_writers_.fetch_sub(1, std::memory_order_relaxed);
-    if (batch_ == nullptr) {
-      RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
-      batch_ = std::make_shared<Batch>();
-    }
-    std::shared_ptr<Batch> batch = batch_;
-    ++batch->calls;
+    static StageHistogram& total_stage = Stage("store.write");
+    StageTimer total(total_stage);
     std::optional<Result> result;
-    try {
-      if (absl::Status s = writer_->Exec("SAVEPOINT call"); !s.ok()) {
-        result.emplace(s);
-      } else {
-        result.emplace(body(*writer_));
-        if (!result->ok()) {
-          (void)writer_->Exec("ROLLBACK TO call");
-        }
-        (void)writer_->Exec("RELEASE call");
-      }
-    } catch (...) {
-      EndBatch(*batch, absl::InternalError("a write threw; its batch was rolled back"));
-      throw;
-    }
-    if (!writer_->in_transaction()) {
-      // SQLite rolled the whole transaction back (I/O error, disk full):
-      // the batch's earlier calls are lost with it.
-      EndBatch(*batch, absl::UnavailableError(
-                           absl::StrCat("write batch rolled back: ", StatusOf(*result).message())));
-      return *std::move(result);
-    }
-    const bool leave_open =
-        queued_writers_.load(std::memory_order_relaxed) > 0 && batch->calls < kMaxBatchCalls;
-    if (leave_open) {
-      // A queued writer will join this batch; the last one commits it.
-      write_mu_.Await(absl::Condition(&batch->done));
-    } else {
-      const auto start = std::chrono::steady_clock::now();
-      absl::Status committed = writer_->Exec("COMMIT");
-      if (on_commit_ && committed.ok()) {
-        on_commit_(absl::FromChrono(std::chrono::steady_clock::now() - start), batch->calls);
-      }
-      EndBatch(*batch, committed);
-    }
-    if (!batch->status.ok()) return batch->status;
+    WriteOp op;
+    op.run = [&](Connection& conn) -> absl::Status {
+      result.emplace(body(conn));
+      return StatusOf(*result);
+    };
+    Submit(&op);
+    op.done.WaitForNotification();
+    static StageHistogram& wake_stage = Stage("store.write.wake");
+    wake_stage.Record(absl::GetCurrentTimeNanos() / 1000 - op.finished_us);
+    if (!op.status.ok()) return op.status;
     return *std::move(result);
   }
 
-  // Ends the open batch: rolls it back unless `status` is OK (it committed),
-  // and wakes its waiting calls.
-  void EndBatch(Batch& batch, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Queues `op` for the writer thread.
+  void Submit(WriteOp* op);
+  void WriterLoop();
+  void SyncerLoop();
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return !queue_.empty() || stopping_;
+  }
+  bool SyncerHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return !unsynced_.empty() || stopping_;
+  }
+  // Runs one batch on the writer connection; returns its commit status.
+  // Ops whose body failed keep an OK status (their result holds the error).
+  absl::Status RunBatch(const std::vector<WriteOp*>& batch);
+  // Ends `batch` with `status` (wakes its callers).
+  static void Finish(const std::vector<WriteOp*>& batch, const absl::Status& status);
+  // fdatasync of the WAL file, by the one thread that set syncing_.
+  absl::Status SyncWal();
+  absl::Status TimedSyncWal();  // SyncWal, timed as store.write.fsync
 
   // Runs `body(Connection&)` on a free read-only connection.
   template <typename Body>
   auto Read(Body&& body) -> decltype(body(std::declval<Connection&>())) {
+    static StageHistogram& acquire_stage = Stage("store.read.acquire");
+    static StageHistogram& read_stage = Stage("store.read");
+    StageTimer total(read_stage);
+    StageTimer acquire(acquire_stage);
     ReaderPool::Handle conn = readers_.Acquire();
+    acquire.Stop();
     return body(*conn);
   }
 
@@ -220,16 +226,23 @@ class SqliteStore final : public Store {
   absl::StatusOr<Trial> EndLease(int64_t lease_token, TrialState state, absl::string_view reason,
                                  bool retryable, int64_t now_us);
 
-  absl::Mutex write_mu_;
-  std::unique_ptr<Connection> writer_ ABSL_PT_GUARDED_BY(write_mu_);
-  // The open batch (a transaction is open on writer_), or null.
-  std::shared_ptr<Batch> batch_ ABSL_GUARDED_BY(write_mu_);
-  // Writers waiting for write_mu_: while there are any, a call leaves the
-  // commit to them.
-  std::atomic<int> queued_writers_{0};
-  ReaderPool readers_;
+  // Used by the writer thread only once Open returned.
+  std::unique_ptr<Connection> writer_;
+  bool sync_full_ = false;
+  std::string wal_path_;
   // Options::on_commit.
   std::function<void(absl::Duration, int)> on_commit_;
+  int wal_fd_ = -1;  // opened on the first sync; used by whoever set syncing_
+
+  absl::Mutex queue_mu_;
+  std::deque<WriteOp*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Batches committed and waiting for their fsync (sync_full).
+  std::vector<WriteOp*> unsynced_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool syncing_ ABSL_GUARDED_BY(queue_mu_) = false;  // an fdatasync is running
+  std::thread writer_thread_;
+  std::thread syncer_thread_;
+  ReaderPool readers_;
 };
 
 }  // namespace convrnn::db

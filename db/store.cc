@@ -82,6 +82,47 @@ absl::StatusOr<CampaignState> ParseCampaignState(absl::string_view name) {
       "unknown campaign state \"", name, "\"; expected RUNNING, STOPPED, COMPLETED or FAILED"));
 }
 
+absl::StatusOr<LeaseOutcome> Store::LeaseOrInsertTrial(const LeaseRequest& request,
+                                                       const TrialProposal& proposal) {
+  LeaseOutcome outcome;
+  absl::StatusOr<std::optional<Trial>> pending = LeaseTrial(request);
+  if (!pending.ok()) return pending.status();
+  if (pending->has_value()) {
+    outcome.trial = *std::move(pending);
+    return outcome;
+  }
+  absl::StatusOr<Trial> inserted =
+      InsertTrial(request.campaign_id, proposal.spec_json, proposal.params_json, request.now_us);
+  if (!inserted.ok()) return inserted.status();
+  LeaseRequest mine = request;
+  mine.trial_id = inserted->id;
+  absl::StatusOr<std::optional<Trial>> leased = LeaseTrial(mine);
+  if (!leased.ok()) return leased.status();
+  outcome.trial = *std::move(leased);
+  outcome.inserted = outcome.trial.has_value();
+  return outcome;
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::ExtendLeases(
+    const std::vector<std::pair<int64_t, int64_t>>& deadlines, int64_t now_us) {
+  std::vector<int64_t> lost;
+  for (const auto& [token, deadline] : deadlines) {
+    absl::StatusOr<Trial> trial = ExtendLease(token, deadline, now_us);
+    if (trial.ok()) continue;
+    if (trial.status().code() != absl::StatusCode::kFailedPrecondition) return trial.status();
+    lost.push_back(token);
+  }
+  return lost;
+}
+
+absl::Status Store::TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>& seen) {
+  for (const auto& [worker_id, time_us] : seen) {
+    absl::Status s = TouchWorker(worker_id, time_us);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const Options& options) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);

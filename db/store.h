@@ -33,6 +33,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -168,6 +170,18 @@ struct LeaseRequest {
   int64_t trial_id = 0;
 };
 
+// What LeaseOrInsertTrial did.
+struct LeaseOutcome {
+  std::optional<Trial> trial;  // the trial now leased; nullopt: nothing leased
+  bool inserted = false;       // true: it is the new trial, made from the proposal
+};
+
+// A trial to insert when a campaign has none PENDING.
+struct TrialProposal {
+  std::string spec_json;
+  std::string params_json;
+};
+
 struct TrialQuery {
   int64_t campaign_id = 0;
   std::optional<TrialState> state;  // Unset: every state.
@@ -240,6 +254,19 @@ class Store {
   // Atomically moves the oldest PENDING trial (of a RUNNING campaign) to
   // LEASED under a new token. nullopt when there is none.
   virtual absl::StatusOr<std::optional<Trial>> LeaseTrial(const LeaseRequest& request) = 0;
+  // One write for a lease of a campaign that proposes trials as workers ask:
+  // leases the oldest PENDING trial of request.campaign_id, and when there is
+  // none, inserts `proposal` (as InsertTrial) and leases it, all in one
+  // transaction. REQUIRES: request.campaign_id != 0 and request.trial_id == 0.
+  // The default runs InsertTrial and LeaseTrial one after the other (not
+  // atomic; for wrappers and fakes): SqliteStore overrides it.
+  virtual absl::StatusOr<LeaseOutcome> LeaseOrInsertTrial(const LeaseRequest& request,
+                                                          const TrialProposal& proposal);
+  // Raises the deadline of each live lease (token, deadline_us) as
+  // ExtendLease does, in one write; returns the tokens that hold no live
+  // lease any more. The default calls ExtendLease per lease.
+  virtual absl::StatusOr<std::vector<int64_t>> ExtendLeases(
+      const std::vector<std::pair<int64_t, int64_t>>& deadlines, int64_t now_us);
   // LEASED -> RUNNING (already RUNNING: no-op).
   virtual absl::Status MarkRunning(int64_t lease_token, int64_t now_us) = 0;
   // Raises the deadline of a live lease to `deadline_us` (never lowers it, so
@@ -308,6 +335,9 @@ class Store {
   virtual absl::StatusOr<Worker> RegisterWorker(const Worker& worker, int64_t now_us) = 0;
   // Records that the worker was heard from. NOT_FOUND for an unknown id.
   virtual absl::Status TouchWorker(int64_t worker_id, int64_t now_us) = 0;
+  // TouchWorker for each (worker id, time) in one write; unknown ids are
+  // skipped. The default calls TouchWorker per worker.
+  virtual absl::Status TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>& seen);
   // By id; workers last seen before `seen_since_us` are left out (0: all).
   virtual absl::StatusOr<std::vector<Worker>> ListWorkers(int64_t seen_since_us) = 0;
 

@@ -31,6 +31,14 @@ void History::Finish(int64_t id, TrialState state, std::vector<double> values,
   finished_.push_back({id, state, std::move(assignment), std::move(values)});
 }
 
+void History::RenamePending(int64_t from, int64_t to) {
+  auto it = pending_.find(from);
+  if (it == pending_.end()) return;
+  Assignment assignment = std::move(it->second);
+  pending_.erase(it);
+  pending_[to] = std::move(assignment);
+}
+
 std::vector<double> SamplerBase::Losses(const std::vector<double>& values) const {
   std::vector<double> losses(options_.goals.size(), std::numeric_limits<double>::infinity());
   for (size_t i = 0; i < losses.size() && i < values.size(); ++i) {

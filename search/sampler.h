@@ -67,6 +67,11 @@ class History {
   // restart). Values are ignored for kFailed.
   void Finish(int64_t id, TrialState state, std::vector<double> values);
   void Finish(int64_t id, TrialState state, std::vector<double> values, Assignment assignment);
+  // A pending trial gets a new id (a proposal made ahead under a provisional
+  // id, once stored). No-op when `from` is not pending.
+  void RenamePending(int64_t from, int64_t to);
+  // Forgets a pending trial that will never run (a proposal not used).
+  void DropPending(int64_t id) { pending_.erase(id); }
 
   const std::vector<FinishedTrial>& finished() const { return finished_; }
   const std::map<int64_t, Assignment>& pending() const { return pending_; }

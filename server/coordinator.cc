@@ -42,6 +42,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
   RETURN_IF_ERROR(coordinator->Load());
   if (options.start_reaper) {
     coordinator->reaper_ = std::thread([c = coordinator.get()] { c->ReaperLoop(); });
+    if (options.proposals_ahead > 0) {
+      coordinator->proposer_ = std::thread([c = coordinator.get()] { c->ProposerLoop(); });
+    }
   }
   return coordinator;
 }
@@ -50,6 +53,8 @@ Coordinator::~Coordinator() { Shutdown(); }
 
 void Coordinator::Shutdown() {
   if (!stop_reaper_.HasBeenNotified()) stop_reaper_.Notify();
+  WakeProposer();
+  if (proposer_.joinable()) proposer_.join();
   if (reaper_.joinable()) reaper_.join();
   {
     absl::MutexLock lock(&events_mu_);
@@ -141,14 +146,18 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
   }
   for (const db::Trial& t : trials) {
     if (IsLive(t.state)) {
-      AddLease(t.lease_token, {rt.id, t.id, t.worker_id, t.lease_deadline_us, t.lease_deadline_us});
+      AddLease(t.lease_token, {rt.id, t.id, t.worker_id, t.lease_deadline_us, t.lease_deadline_us,
+                               int64_t{rt.config.lease_seconds} * 1'000'000});
     }
   }
   if (!active) return absl::OkStatus();
   RETURN_IF_ERROR(rt.InitSearch());
-  rt.total_trials = static_cast<int64_t>(trials.size());
-  rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
-                                       [](const db::Trial& t) { return !IsFinal(t.state); });
+  {
+    absl::MutexLock admit(&rt.admit_mu);
+    rt.total_trials = static_cast<int64_t>(trials.size());
+    rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
+                                         [](const db::Trial& t) { return !IsFinal(t.state); });
+  }
 
   // Replay the stopper over the stored epochs, trial by trial, so its rungs
   // hold what they held before the restart. The last report of a pruned
@@ -350,7 +359,12 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
 absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   rt.mu.AssertHeld();
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
-  if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
+  {
+    absl::MutexLock admit(&rt.admit_mu);
+    if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) {
+      return absl::OkStatus();
+    }
+  }
   RETURN_IF_ERROR(
       store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros()));
   rt.state = db::CampaignState::kCompleted;
@@ -361,12 +375,17 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
 void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
                                   const Metrics& values_from) {
   EraseLeaseOfTrial(trial.id);
-  absl::MutexLock lock(&rt.mu);
-  if (rt.unfinished_trials > 0) --rt.unfinished_trials;
-  if (rt.sampler != nullptr && rt.history.pending().count(trial.id) == 0) {
-    rt.finished_unrecorded.insert(trial.id);
+  bool maybe_done = false;
+  {
+    absl::MutexLock admit(&rt.admit_mu);
+    if (rt.unfinished_trials > 0) --rt.unfinished_trials;
+    rt.finished_inbox.emplace_back(trial, values_from);
+    maybe_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
   }
-  rt.RecordFinished(trial, values_from);
+  WakeProposer();  // it records the trial in the history (DrainFinished)
+  if (!maybe_done) return;
+  absl::MutexLock lock(&rt.mu);
+  rt.DrainFinished();
   // A failure here leaves the campaign RUNNING with nothing in flight; the
   // next lease request (TryLease) checks again.
   (void)MaybeCompleteCampaign(rt);

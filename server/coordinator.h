@@ -6,15 +6,25 @@
 // Durability: every state change goes through Store (one SQLite transaction,
 // group-committed with whatever other calls are writing at the same time)
 // before a call returns, so an RPC is acknowledged only once it is durable.
-// The one exception is a lease's deadline: the coordinator is the single
-// writer, so its in-memory deadline is authoritative, and a heartbeat moves
-// it in memory only. The stored deadline is written when it would lag the
-// in-memory one by more than half the campaign's lease_seconds, and by the
-// reaper just before it could overtake a lease that is alive in memory; so
-// the store never expires a lease the coordinator still holds, and a stored
-// deadline is at most lease_seconds / 2 behind. After a crash Create()
-// raises every live lease to restart_grace from the restart (as before),
-// which covers what was kept only in memory.
+// The exceptions are a lease's deadline and a worker's last-seen time: the
+// coordinator is the single writer, so its in-memory deadline is
+// authoritative, and a heartbeat moves it in memory only (a heartbeat never
+// waits for a write, but on a lease already overdue). The reaper writes, in
+// one batch per pass, every stored deadline that lags the in-memory one by
+// more than half the campaign's lease_seconds, and every one that is about
+// to overtake a lease alive in memory; so the store never expires a lease
+// the coordinator still holds, and a stored deadline is at most
+// lease_seconds / 2 + reap_interval behind. After a crash Create() raises
+// every live lease to restart_grace from the restart (as before), which
+// covers what was kept only in memory. Last-seen times are written the same
+// way, by the reaper, at most once per worker_touch_interval.
+//
+// Latency (docs/performance.md, "Coordinator latency"): a lease is one
+// write (the oldest PENDING trial, or a new trial inserted and leased in the
+// same transaction) from a proposal sampled ahead by a proposer thread
+// (CoordinatorOptions::proposals_ahead), so no lease waits for a sampler and
+// no campaign lock is held across a write; every write is group-committed
+// by the store's writer thread and fsynced outside it (db/sqlite_store.h).
 // In-memory state is otherwise a cache of the store, rebuilt once by Create():
 //   * per campaign: the parsed config, its sampler and sampler History, its
 //     early stopper (replayed from the stored epochs), and its state;
@@ -25,28 +35,26 @@
 // trial; "write" is one SQLite transaction on the single writer):
 //   RegisterWorker   1 write.
 //   LeaseTrial       per RUNNING campaign tried, oldest first: 1 write (lease
-//                    a PENDING trial); when there is none and the budget
-//                    (counted in memory) allows, Suggest (flat in n, see
-//                    search/sampler.h) + 2 writes (insert, lease that trial).
-//                    The campaign's mutex is held only for the budget check
-//                    and Suggest, never across a write. Nothing to give:
-//                    + 1 write (worker seen).
-//   Heartbeat        no write: the deadline moves in memory; 1 write when it
-//                    is half a lease_seconds ahead of the stored one (or the
-//                    lease is overdue); the worker's last-seen time is
-//                    written at most once per Options::worker_touch_interval.
-//   ReportProgress   1 write (record epoch + extend); with early stopping an
+//                    a PENDING trial, or, when there is none and the budget
+//                    (counted in memory) allows, insert a proposal sampled
+//                    ahead and lease it). Sampling (flat in n, see
+//                    search/sampler.h) runs on the proposer thread, or in
+//                    the lease only when no proposal is ready. Nothing to
+//                    give: + 1 write (worker seen).
+//   Heartbeat        no write: the deadline and last-seen time move in
+//                    memory (the reaper writes them); 1 write only when the
+//                    lease is overdue or its campaign stopped.
+//   ReportProgress   1 write (record epoch + extend; last-seen in memory); with early stopping an
 //                    O(log r) decision in memory (r = reports at that rung),
 //                    and 1 write when it prunes.
 //   CompleteTrial    1 write, + 1 indexed read when params/flops must be
 //                    estimated; "is the campaign done?" is answered from
 //                    the trial counts kept in memory.
 //   FailTrial        1 write.
-//   Reaper           every Options::reap_interval: 1 write, indexed on the
-//                    deadline, after 1 write per lease whose stored deadline
-//                    passed while its in-memory one did not (found through
-//                    an index on the stored deadline); costs nothing per
-//                    healthy lease.
+//   Reaper           every Options::reap_interval: 1 write of the last-seen
+//                    times due, 1 write of the lease deadlines due (a scan
+//                    of the lease table in memory), 1 write expiring what
+//                    the store holds overdue (indexed on the deadline).
 //   Get/List*        indexed reads, one page at a time; counts via CountTrials.
 //   Best             TopTrials: 1 indexed read of k rows.
 //   Pareto, Export   read every trial of the campaign (user queries, not on
@@ -114,6 +122,12 @@ struct CoordinatorOptions {
   // Lease of a scoring job (ScoreTrial), extended by heartbeats; workers
   // heartbeat it every third of it (at most heartbeat_interval). Default: 120 s.
   absl::Duration score_lease = absl::Seconds(120);
+  // Proposals each RUNNING campaign keeps sampled ahead of the leases that
+  // store them (at most its max_parallel and remaining budget, less what is
+  // in flight), by a proposer thread started with the reaper; a lease
+  // samples itself only when none is ready. 0: sample in the lease.
+  // Default: 32.
+  int proposals_ahead = 32;
   // Page size when a request asks for 0, and the most one page holds.
   // Defaults: 100 and 1000.
   int default_page_size = 100;
@@ -310,12 +324,21 @@ class Coordinator {
 
  private:
   struct CampaignRuntime;
+  // A suggestion sampled ahead of the lease that stores it: pending in its
+  // campaign's history under `provisional_id` (negative) until then, so the
+  // sampler counts it as running.
+  struct Proposal {
+    int64_t provisional_id = 0;
+    std::string spec_json;
+    std::string params_json;
+  };
   struct LeaseInfo {
     int64_t campaign_id = 0;
     int64_t trial_id = 0;
     int64_t worker_id = 0;
     int64_t deadline_us = 0;         // authoritative, moved by heartbeats
     int64_t stored_deadline_us = 0;  // what the store holds; <= deadline_us
+    int64_t lease_us = 0;            // the campaign's lease_seconds (0: unknown)
   };
 
   Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options);
@@ -330,6 +353,22 @@ class Coordinator {
   // has budget and room; nullopt when it has nothing to give.
   absl::StatusOr<std::optional<db::Trial>> TryLease(CampaignRuntime& rt, int64_t worker_id,
                                                     int64_t now_us);
+  // Reserves room for a new trial and hands out a proposal (sampled here
+  // when none is ready); nullopt when the budget or max_parallel is spent.
+  absl::StatusOr<std::optional<Proposal>> TakeProposal(CampaignRuntime& rt, int64_t now_us);
+  // Gives back a proposal TakeProposal handed out, and its reservation.
+  void ReturnProposal(CampaignRuntime& rt, Proposal proposal);
+  // Samples one proposal (REQUIRES rt.mu not held); nullopt when the
+  // campaign cannot propose (not RUNNING, or its space is exhausted: FAILED).
+  absl::StatusOr<std::optional<Proposal>> Propose(CampaignRuntime& rt, int64_t now_us);
+  // Fills rt.ready up to Options::proposals_ahead (and the room left).
+  void TopUpProposals(CampaignRuntime& rt);
+  void WakeProposer();
+  void ProposerLoop();
+  // The reaper's flushes: worker last-seen times and lease deadlines kept in
+  // memory, one write each.
+  absl::Status FlushWorkerTouches(int64_t now_us);
+  absl::Status FlushLeaseDeadlines(int64_t now_us);
   // After a trial ended: record it in the history, complete the campaign
   // when its budget is spent and nothing is in flight.
   void OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial, const Metrics& values_from);
@@ -346,7 +385,7 @@ class Coordinator {
   // Records that the store holds `deadline_us` for the lease (and that the
   // lease lives at least that long).
   void StoredDeadline(int64_t token, int64_t deadline_us);
-  // Erases `it` from leases_ and its indexes.
+  // Erases `it` from leases_ and lease_of_trial_.
   void EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the lease was held (the caller that erases it claims it).
@@ -369,10 +408,11 @@ class Coordinator {
   std::map<int64_t, std::shared_ptr<CampaignRuntime>> campaigns_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, LeaseInfo> leases_ ABSL_GUARDED_BY(mu_);        // by token
   std::map<int64_t, int64_t> lease_of_trial_ ABSL_GUARDED_BY(mu_);  // trial -> token
-  // (stored deadline, token) of every lease in leases_: the reaper finds the
-  // leases the store is about to expire without visiting the others.
-  std::set<std::pair<int64_t, int64_t>> by_stored_deadline_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);  // worker -> time
+  // worker -> last time the store recorded as its last_seen, and the last
+  // time it was heard from (written by the reaper when the two differ by
+  // worker_touch_interval).
+  std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, int64_t> last_seen_us_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex events_mu_;
   int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
@@ -380,6 +420,9 @@ class Coordinator {
 
   absl::Notification stop_reaper_;
   std::thread reaper_;
+  absl::Mutex proposer_mu_;
+  bool proposer_wake_ ABSL_GUARDED_BY(proposer_mu_) = false;
+  std::thread proposer_;
 };
 
 }  // namespace convrnn::server

@@ -1,16 +1,22 @@
 // Internal to the coordinator: what it keeps in memory per campaign.
 //
-// Thread-safety: `mu` guards everything below it except `state`, which is
-// written under `mu` but read without it (an atomic), so the hot paths
-// (heartbeats, reports) never wait for a campaign that is sampling or
-// writing; `id` and `config` are immutable after construction.
+// Thread-safety: `mu` guards the search state (sampler, history, early
+// stopper); `admit_mu` (taken after `mu` when both are) guards what a lease
+// needs: the trial counts and the proposals sampled ahead, so a lease never
+// waits for a campaign that is sampling. `state` is written under `mu` but
+// read without it (an atomic), so the hot paths (heartbeats, reports) never
+// wait for a campaign that is sampling or writing; `id` and `config` are
+// immutable after construction.
 #ifndef CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
 #define CONVRNN_SERVER_COORDINATOR_RUNTIME_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -41,13 +47,23 @@ struct Coordinator::CampaignRuntime {
   std::unique_ptr<search::Sampler> sampler ABSL_GUARDED_BY(mu);
   search::History history ABSL_GUARDED_BY(mu);
   std::unique_ptr<search::EarlyStopper> stopper ABSL_GUARDED_BY(mu);
+  // Next provisional (negative) id of a proposal sampled ahead.
+  int64_t next_provisional_id ABSL_GUARDED_BY(mu) = -1;
+
+  absl::Mutex admit_mu ABSL_ACQUIRED_AFTER(mu);
+  // Trials that ended and are not yet in `history`: a completion only
+  // queues them here (under admit_mu), so it never waits for a sampler;
+  // whoever next holds `mu` to sample records them first (DrainFinished).
+  std::vector<std::pair<db::Trial, Metrics>> finished_inbox ABSL_GUARDED_BY(admit_mu);
+  // Proposals sampled ahead (Coordinator::ProposerLoop), oldest first.
+  std::deque<Proposal> ready ABSL_GUARDED_BY(admit_mu);
   // The campaign's trials, and those not in a final state (PENDING, LEASED,
   // RUNNING), kept here so that leasing and completion need no count from
   // the store (whose readers do not see writes still being group-committed).
   // Maintained for campaigns with a sampler: set when the history is built,
-  // raised when a trial is proposed, lowered by OnTrialFinished.
-  int64_t total_trials ABSL_GUARDED_BY(mu) = 0;
-  int64_t unfinished_trials ABSL_GUARDED_BY(mu) = 0;
+  // raised when a lease reserves a new trial, lowered by OnTrialFinished.
+  int64_t total_trials ABSL_GUARDED_BY(admit_mu) = 0;
+  int64_t unfinished_trials ABSL_GUARDED_BY(admit_mu) = 0;
   // Trials that ended while not pending in the history: one proposed by a
   // lease that had not yet recorded it (see TryLease), or whose stored spec
   // no longer maps into the space.
@@ -87,6 +103,21 @@ struct Coordinator::CampaignRuntime {
     ASSIGN_OR_RETURN(Search search, NewSearch(config));
     AdoptSearch(std::move(search));
     return absl::OkStatus();
+  }
+
+  // Records the trials queued in finished_inbox.
+  void DrainFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::pair<db::Trial, Metrics>> finished;
+    {
+      absl::MutexLock admit(&admit_mu);
+      finished.swap(finished_inbox);
+    }
+    for (const auto& [trial, values_from] : finished) {
+      if (sampler != nullptr && history.pending().count(trial.id) == 0) {
+        finished_unrecorded.insert(trial.id);
+      }
+      RecordFinished(trial, values_from);
+    }
   }
 
   // A trial that is still to run (after a restart).

@@ -10,10 +10,19 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/stage_stats.h"
 #include "util/status_macros.h"
 
 namespace convrnn::server {
-namespace {}  // namespace
+namespace {
+
+// Stage timings of the worker path (util/stage_stats.h).
+StageHistogram& LeaseStage() {
+  static StageHistogram& h = Stage("coord.lease");
+  return h;
+}
+
+}  // namespace
 
 // --- Workers -----------------------------------------------------------------
 
@@ -29,13 +38,27 @@ absl::StatusOr<Registration> Coordinator::RegisterWorker(const db::Worker& worke
 }
 
 void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
+  // Memory only: the reaper writes it (FlushWorkerTouches), so no call
+  // waits for a write to record a sign of life.
+  absl::MutexLock lock(&mu_);
+  int64_t& seen = last_seen_us_[worker_id];
+  seen = std::max(seen, now_us);
+}
+
+absl::Status Coordinator::FlushWorkerTouches(int64_t now_us) {
+  std::vector<std::pair<int64_t, int64_t>> due;
   {
     absl::MutexLock lock(&mu_);
-    int64_t& last = last_touch_us_[worker_id];
-    if (now_us - last < absl::ToInt64Microseconds(options_.worker_touch_interval)) return;
-    last = now_us;
+    const int64_t interval = absl::ToInt64Microseconds(options_.worker_touch_interval);
+    for (const auto& [worker_id, seen] : last_seen_us_) {
+      int64_t& written = last_touch_us_[worker_id];
+      if (seen - written >= interval || (seen > written && now_us - written >= interval)) {
+        due.emplace_back(worker_id, seen);
+        written = seen;
+      }
+    }
   }
-  (void)store_.TouchWorker(worker_id, now_us);  // liveness only; a failure is harmless
+  return store_.TouchWorkers(due);
 }
 
 absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& rt,
@@ -43,73 +66,74 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   if (rt.state.load() != db::CampaignState::kRunning) return std::nullopt;
   const db::LeaseRequest request{worker_id, rt.id, now_us,
                                  now_us + int64_t{rt.config.lease_seconds} * 1'000'000};
-  // The campaign's mutex is held only to check the budget and sample, never
-  // across a write: the store's writes are atomic on their own (the lease
-  // takes the oldest PENDING trial), and the budget counts a proposal from
-  // before its insert is written.
-  db::LeaseRequest next = request;  // first: any PENDING trial of the campaign
-  for (int round = 0;; ++round) {
-    absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(next);
-    if (!leased.ok()) return leased.status();
-    if (leased->has_value()) {
-      AddLease((*leased)->lease_token,
-               {rt.id, (*leased)->id, worker_id, (*leased)->lease_deadline_us,
-                (*leased)->lease_deadline_us});
-      NotifyEvents();
-      return leased;
-    }
-    // Other leases kept taking the trials this call proposed: try later.
-    if (round == 3) return std::nullopt;
-
-    // Propose a new trial when the budget and max_parallel allow.
-    search::Suggestion suggestion;
+  // One write: the oldest PENDING trial, or else a new trial made from a
+  // proposal sampled ahead (by the proposer thread, or here when none is
+  // ready). No campaign lock is held across the write: admit_mu only to
+  // reserve the budget and take a proposal, mu only to sample inline.
+  absl::StatusOr<std::optional<Proposal>> proposal = TakeProposal(rt, now_us);
+  if (!proposal.ok()) return proposal.status();
+  if (!proposal->has_value()) {
+    // A completion the store refused when the last trial finished is
+    // retried by every lease request until it is written.
+    bool may_be_done = false;
     {
-      absl::MutexLock lock(&rt.mu);
-      if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
-      if (rt.total_trials >= rt.config.max_trials ||
-          rt.unfinished_trials >= rt.config.max_parallel) {
-        // A completion the store refused when the last trial finished is
-        // retried by every lease request until it is written.
-        RETURN_IF_ERROR(MaybeCompleteCampaign(rt));
-        return std::nullopt;
-      }
-      absl::StatusOr<search::Suggestion> suggested = rt.sampler->Suggest(rt.history);
-      if (!suggested.ok()) {
-        if (suggested.status().code() != absl::StatusCode::kFailedPrecondition) {
-          return suggested.status();
-        }
-        // The space cannot produce a valid trial: the campaign cannot go on.
-        RETURN_IF_ERROR(store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us));
-        rt.state = db::CampaignState::kFailed;
-        NotifyEvents();
-        return std::nullopt;
-      }
-      suggestion = *std::move(suggested);
-      ++rt.total_trials;  // reserved until the insert is written
-      ++rt.unfinished_trials;
+      absl::MutexLock admit(&rt.admit_mu);
+      may_be_done = rt.total_trials >= rt.config.max_trials && rt.unfinished_trials == 0;
     }
-    absl::StatusOr<db::Trial> inserted =
-        store_.InsertTrial(rt.id, suggestion.spec.dump(),
-                           rt.config.space->ToJson(suggestion.assignment).dump(), now_us);
-    {
+    if (may_be_done) {
       absl::MutexLock lock(&rt.mu);
-      if (!inserted.ok()) {
-        --rt.total_trials;
-        --rt.unfinished_trials;
-        return inserted.status();
-      }
-      // Between the insert and here another worker may have leased the
-      // trial and ended it; it is then already in the history.
-      if (rt.finished_unrecorded.erase(inserted->id) == 0) {
-        rt.history.AddPending(inserted->id, std::move(suggestion.assignment));
-      }
+      rt.DrainFinished();
+      RETURN_IF_ERROR(MaybeCompleteCampaign(rt));
+      return std::nullopt;
     }
+    // No budget or room for a new trial: only a PENDING one can be leased.
+    // A read first (never queued behind writes): a campaign at max_parallel
+    // mostly has none, and then the lease costs no write. One requeued but
+    // not yet committed is found by the worker's next try.
+    absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
+    if (!counts.ok()) return counts.status();
+    if (counts->pending == 0) return std::nullopt;
+    static StageHistogram& lease_write = Stage("coord.lease.store");
+    StageTimer lease_time(lease_write);
+    absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
+    if (!leased.ok() || !leased->has_value()) return leased;
+    AddLease((*leased)->lease_token,
+             {rt.id, (*leased)->id, worker_id, (*leased)->lease_deadline_us,
+              (*leased)->lease_deadline_us, request.deadline_us - request.now_us});
     NotifyEvents();
-    next.trial_id = inserted->id;  // the trial just proposed, unless another lease took it
+    return leased;
   }
+  static StageHistogram& lease_write = Stage("coord.lease.store");
+  StageTimer lease_time(lease_write);
+  absl::StatusOr<db::LeaseOutcome> outcome =
+      store_.LeaseOrInsertTrial(request, {(*proposal)->spec_json, (*proposal)->params_json});
+  lease_time.Stop();
+  if (!outcome.ok() || !outcome->inserted) {
+    // A PENDING trial was leased instead (or nothing): keep the proposal.
+    ReturnProposal(rt, **std::move(proposal));
+    if (!outcome.ok()) return outcome.status();
+  } else {
+    absl::MutexLock lock(&rt.mu);
+    rt.DrainFinished();
+    const int64_t id = outcome->trial->id;
+    // The trial may have ended already (it cannot before this lease is
+    // answered, short of an expiry); then it is in the history as finished.
+    if (rt.finished_unrecorded.erase(id) != 0) {
+      rt.history.DropPending((*proposal)->provisional_id);
+    } else {
+      rt.history.RenamePending((*proposal)->provisional_id, id);
+    }
+  }
+  if (!outcome->trial.has_value()) return std::nullopt;
+  const db::Trial& trial = *outcome->trial;
+  AddLease(trial.lease_token, {rt.id, trial.id, worker_id, trial.lease_deadline_us,
+                               trial.lease_deadline_us, request.deadline_us - request.now_us});
+  NotifyEvents();
+  return outcome->trial;
 }
 
 absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_score) {
+  StageTimer timer(LeaseStage());
   const int64_t now = clock_.NowMicros();
   absl::Status first_error;
   if (can_score) {
@@ -150,8 +174,21 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
     last_touch_us_[worker_id] = now;  // LeaseTrial wrote last_seen
     return grant;
   }
-  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
-  RETURN_IF_ERROR(store_.TouchWorker(worker_id, now));
+  // Nothing to do; still a sign of life (and NOT_FOUND for an unknown
+  // worker): in memory for a worker known since this process started (the
+  // reaper writes it), else a write that checks the worker exists.
+  bool known = false;
+  {
+    absl::MutexLock lock(&mu_);
+    known = last_touch_us_.count(worker_id) != 0;
+  }
+  if (known) {
+    MaybeTouchWorker(worker_id, now);
+  } else {
+    RETURN_IF_ERROR(store_.TouchWorker(worker_id, now));
+    absl::MutexLock lock(&mu_);
+    last_touch_us_[worker_id] = now;
+  }
   if (!first_error.ok()) return first_error;
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;
@@ -170,7 +207,6 @@ void Coordinator::AddLease(int64_t token, const LeaseInfo& info) {
   if (it != leases_.end()) EraseLeaseLocked(it);
   leases_[token] = info;
   lease_of_trial_[info.trial_id] = token;
-  by_stored_deadline_.emplace(info.stored_deadline_us, token);
 }
 
 void Coordinator::StoredDeadline(int64_t token, int64_t deadline_us) {
@@ -178,11 +214,7 @@ void Coordinator::StoredDeadline(int64_t token, int64_t deadline_us) {
   auto it = leases_.find(token);
   if (it == leases_.end()) return;
   LeaseInfo& lease = it->second;
-  if (deadline_us > lease.stored_deadline_us) {
-    by_stored_deadline_.erase({lease.stored_deadline_us, token});
-    lease.stored_deadline_us = deadline_us;
-    by_stored_deadline_.emplace(deadline_us, token);
-  }
+  lease.stored_deadline_us = std::max(lease.stored_deadline_us, deadline_us);
   lease.deadline_us = std::max(lease.deadline_us, deadline_us);
 }
 
@@ -192,7 +224,6 @@ void Coordinator::EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it) {
   if (by_trial != lease_of_trial_.end() && by_trial->second == token) {
     lease_of_trial_.erase(by_trial);
   }
-  by_stored_deadline_.erase({it->second.stored_deadline_us, token});
   leases_.erase(it);
 }
 
@@ -231,6 +262,8 @@ absl::Status WrongWorker(int64_t token, int64_t holder, int64_t caller) {
 }  // namespace
 
 absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_t lease_token) {
+  static StageHistogram& stage = Stage("coord.heartbeat");
+  StageTimer timer(stage);
   HeartbeatResult result;
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return ScoreHeartbeat(worker_id, lease_token);
@@ -265,7 +298,9 @@ absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_
       return result;
     }
     LeaseInfo& lease = it->second;
-    write = lease.deadline_us < now || deadline - lease.stored_deadline_us > lease_us / 2;
+    // Overdue: the reaper may have expired it in the store; ask the store.
+    // Otherwise memory only: the reaper writes deadlines that lag.
+    write = lease.deadline_us < now;
     if (!write) lease.deadline_us = std::max(lease.deadline_us, deadline);
   }
   if (write) {
@@ -286,6 +321,8 @@ absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_
 absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, int64_t lease_token,
                                                            int epoch, const Metrics& metrics) {
   if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
+  static StageHistogram& stage = Stage("coord.report");
+  StageTimer timer(stage);
   const int64_t now = clock_.NowMicros();
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return StaleLease(lease_token);
@@ -344,6 +381,8 @@ absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, in
 
 absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_token,
                                            const Metrics& metrics) {
+  static StageHistogram& stage = Stage("coord.complete");
+  StageTimer timer(stage);
   const int64_t now = clock_.NowMicros();
   std::optional<LeaseInfo> info = FindLease(lease_token);
   Metrics final_metrics = metrics;
@@ -416,32 +455,42 @@ absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_to
 
 // --- Reaper ------------------------------------------------------------------
 
+absl::Status Coordinator::FlushLeaseDeadlines(int64_t now_us) {
+  // Deadlines heartbeats moved in memory: written when the stored one lags
+  // by more than half a lease (so after a crash a lease has at least half
+  // its time left, plus restart_grace), and, before the store expires
+  // anything, for every lease alive in memory whose stored deadline passed.
+  // A heartbeat after this look sees its lease overdue (the clock is read
+  // under mu_ on both sides) and extends it in the store itself.
+  std::vector<std::pair<int64_t, int64_t>> due;  // (token, deadline)
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [token, lease] : leases_) {
+      if (lease.deadline_us <= lease.stored_deadline_us) continue;
+      const bool overtaken = lease.stored_deadline_us < now_us && lease.deadline_us >= now_us;
+      const bool lagging = lease.deadline_us - lease.stored_deadline_us > lease.lease_us / 2;
+      if (overtaken || lagging) due.emplace_back(token, lease.deadline_us);
+    }
+  }
+  if (due.empty()) return absl::OkStatus();
+  static StageHistogram& stage = Stage("coord.reaper.flush_deadlines");
+  StageTimer timer(stage);
+  absl::StatusOr<std::vector<int64_t>> lost = store_.ExtendLeases(due, now_us);
+  if (!lost.ok()) return lost.status();  // expiring now could take a live lease
+  for (const auto& [token, deadline] : due) StoredDeadline(token, deadline);
+  for (int64_t token : *lost) EraseLease(token);  // the lease ended meanwhile
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> Coordinator::ReapOnce() {
-  // Leases alive in memory whose stored deadline has passed: write their
-  // deadline first, so the store expires only what is overdue here too. A
-  // heartbeat after this look sees its lease overdue (the clock is read under
-  // mu_ on both sides) and extends it in the store itself.
   int64_t now = 0;
-  std::vector<std::pair<int64_t, int64_t>> catch_up;  // (token, deadline)
   {
     absl::MutexLock lock(&mu_);
     now = clock_.NowMicros();
-    for (const auto& [stored, token] : by_stored_deadline_) {
-      if (stored >= now) break;
-      const LeaseInfo& lease = leases_.at(token);
-      if (lease.deadline_us >= now) catch_up.emplace_back(token, lease.deadline_us);
-    }
   }
-  for (const auto& [token, deadline] : catch_up) {
-    absl::StatusOr<db::Trial> trial = store_.ExtendLease(token, deadline, now);
-    if (trial.ok()) {
-      StoredDeadline(token, deadline);
-    } else if (trial.status().code() == absl::StatusCode::kFailedPrecondition) {
-      EraseLease(token);  // the lease ended meanwhile
-    } else {
-      return trial.status();  // expiring now could take a live lease
-    }
-  }
+  // A failed flush of last-seen times costs nothing but freshness.
+  (void)FlushWorkerTouches(now);
+  if (absl::Status s = FlushLeaseDeadlines(now); !s.ok()) return s;
   absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(now);
   if (!expired.ok()) return expired.status();
   for (const db::Trial& trial : *expired) {

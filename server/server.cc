@@ -5,10 +5,13 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "util/exit_code.h"
 #include "util/log.h"
+#include "util/stage_stats.h"
 
 namespace convrnn::server {
 
@@ -135,6 +138,9 @@ int Run(const ServerConfig& config) {
   sigwait(&signals, &signal_number);
   log->warn("{}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();
+  if (const char* stats = std::getenv("CONVRNN_STAGE_STATS"); stats != nullptr && *stats == '1') {
+    std::cerr << "convrnn-server: stage timings since start\n" << StageTable();
+  }
   log->info("stopped");
   return kExitOk;
 }

@@ -252,16 +252,24 @@ grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
-                                          const v1::HeartbeatRequest* request,
-                                          v1::HeartbeatResponse* response) {
-  CHECK_AUTH(context);
+grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
+                                                       const v1::HeartbeatRequest* request,
+                                                       v1::HeartbeatResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = auth_.Check(*context); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
   absl::StatusOr<HeartbeatResult> result =
       coordinator_.Heartbeat(request->worker_id(), request->lease_id());
-  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
+  if (!result.ok()) {
+    reactor->Finish(ToGrpcStatus(result.status()));
+    return reactor;
+  }
   response->set_lease_lost(result->lease_lost);
   response->set_lease_deadline_unix_us(result->lease_deadline_us);
-  return grpc::Status::OK;
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
 }
 
 grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,

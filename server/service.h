@@ -75,7 +75,12 @@ class CampaignServiceImpl final
   const TokenAuth& auth_;
 };
 
-class WorkerServiceImpl final : public v1::WorkerService::Service {
+// Heartbeat uses the callback API: it touches memory only (but for a lease
+// already overdue or of a stopped campaign), so it is answered on the
+// thread that read it, without waiting for a thread of the sync pool that
+// the other methods (which wait for a durable write) may be holding.
+class WorkerServiceImpl final
+    : public v1::WorkerService::WithCallbackMethod_Heartbeat<v1::WorkerService::Service> {
  public:
   WorkerServiceImpl(Coordinator& coordinator, const TokenAuth& auth)
       : coordinator_(coordinator), auth_(auth) {}
@@ -85,8 +90,9 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                               v1::RegisterWorkerResponse* response) override;
   grpc::Status LeaseTrial(grpc::ServerContext* context, const v1::LeaseTrialRequest* request,
                           v1::LeaseTrialResponse* response) override;
-  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
-                         v1::HeartbeatResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override;
   grpc::Status ReportProgress(grpc::ServerContext* context,
                               const v1::ReportProgressRequest* request,
                               v1::ReportProgressResponse* response) override;

@@ -2,10 +2,12 @@
 // coordinator (--server HOST:PORT). Flags are parsed here; the work is in
 // RunStandalone(), RunService() and, for several devices, RunSupervisor().
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "util/cpu_allocation.h"
 #include "util/exit_code.h"
 #include "util/log.h"
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::string devices;
   std::string log_format = "text";
+  int slots = 1;
 
   // Shared.
   app.add_option("--device", device, "cpu or cuda:N")->capture_default_str();
@@ -77,7 +80,12 @@ int main(int argc, char** argv) {
       app.add_option("--server", service.server, "Coordinator HOST:PORT: lease and train trials");
   std::vector<CLI::Option*> service_only = {
       app.add_option("--devices", devices,
-                     "One supervised worker process per device: all | cpu | cuda:0,cuda:1,..."),
+                     "One supervised worker process per device: all | cpu | cuda:0,cuda:1,...; "
+                     "DEVxN runs N trial slots on a device (cuda:0x4)"),
+      app.add_option("--slots", slots, "Trial slots per --devices entry without xN")
+          ->capture_default_str(),
+      app.add_option("--min-free-memory", service.min_free_memory_mb,
+                     "Lease a trial only while the device has this many MiB free (0: no check)"),
       app.add_option("--token-file", service.token_file,
                      "Send 'authorization: Bearer <token>' (the file's text) on every call"),
       app.add_option("--tls-ca", service.tls_ca_file, "PEM root certificates: connect with TLS"),
@@ -134,10 +142,17 @@ int main(int argc, char** argv) {
       !checked.ok()) {
     return BadInput(std::string(checked.status().message()));
   }
-  if (devices.empty()) return convrnn::RunService(service);
+  if (devices.empty()) {
+    if (slots != 1) return BadInput("--slots needs --devices");
+    return convrnn::RunService(service);
+  }
 
   absl::StatusOr<std::vector<std::string>> list =
-      convrnn::ParseDevices(devices, devices == "cpu" ? 0 : convrnn::CudaDeviceCount());
+      convrnn::ParseDevices(devices,
+                            absl::StrContains(devices, "cuda") || absl::StrContains(devices, "all")
+                                ? convrnn::CudaDeviceCount()
+                                : 0,
+                            slots);
   if (!list.ok()) return BadInput(std::string(list.status().message()));
   if (devices == "all" && list->front() == "cpu") {
     convrnn::Log("supervisor")
@@ -152,6 +167,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   convrnn::SupervisorOptions supervisor;
   supervisor.devices = *list;
+  supervisor.mps_control =
+      convrnn::FindMpsControl(*list, getenv("PATH"), getenv("CUDA_MPS_PIPE_DIRECTORY"));
   supervisor.args_for = [args, per_child](const std::string& d) {
     return convrnn::ChildArgs(args, d, per_child);
   };

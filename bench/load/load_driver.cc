@@ -8,7 +8,12 @@
 // Prints, for the measured window (after --warmup-s): RPCs per second and
 // p50 / p99 / max latency per method and over all of them; --json FILE also
 // writes them as JSON. --campaign FILE launches that campaign first (and
-// stops it at the end), so the server has trials to lease.
+// stops it at the end unless --no-stop), so the server has trials to lease;
+// --campaign-id ID uses one already running instead. --readers N adds N
+// dashboard-style readers, each listing the campaigns and one page of the
+// campaign's trials (by state, newest state first) once a second, timed as
+// ListCampaigns and ListTrials. --until-completed N ends the run early once
+// N trials completed (to fill a campaign's history before a measurement).
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
@@ -33,6 +38,7 @@
 
 #include "proto/convrnn.grpc.pb.h"
 #include "util/file.h"
+#include "util/stage_stats.h"
 #include "worker/service/simulate.h"
 
 namespace convrnn {
@@ -41,9 +47,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using v1::WorkerService;
 
-enum Method { kRegister, kLease, kHeartbeat, kReport, kComplete, kMethods };
-const char* kMethodNames[kMethods] = {"RegisterWorker", "LeaseTrial", "Heartbeat", "ReportProgress",
-                                      "CompleteTrial"};
+enum Method {
+  kRegister,
+  kLease,
+  kHeartbeat,
+  kReport,
+  kComplete,
+  kListCampaigns,
+  kListTrials,
+  kMethods
+};
+const char* kMethodNames[kMethods] = {"RegisterWorker", "LeaseTrial",    "Heartbeat",
+                                      "ReportProgress", "CompleteTrial", "ListCampaigns",
+                                      "ListTrials"};
 
 struct Config {
   std::string server = "127.0.0.1:50051";
@@ -55,9 +71,29 @@ struct Config {
   int epochs = 3;
   int heartbeats_per_epoch = 1;
   std::string campaign_file;
+  int64_t campaign_id = 0;
+  bool no_stop = false;
+  int readers = 0;
+  int64_t until_completed = 0;
+  double report_every_s = 0;
   std::string token_file;
   std::string json_file;
 };
+
+// Per-interval latency of every call (--report-every-s), lock-free.
+void RecordInterval(int m, Clock::duration d, bool ok) {
+  static StageHistogram* const all = &Stage("all");
+  static StageHistogram* const errors = &Stage("errors");
+  static StageHistogram* per_method[kMethods] = {};
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int i = 0; i < kMethods; ++i) per_method[i] = &Stage(kMethodNames[i]);
+  });
+  const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  per_method[m]->Record(us);
+  if (m < kListCampaigns) all->Record(us);
+  if (!ok) errors->Record(us);
+}
 
 // Runs callbacks at given times on one thread.
 class Timer {
@@ -151,6 +187,7 @@ class SimWorker {
     if (start >= shared_->measure_from && end <= shared_->measure_to) {
       latencies_us_[m].push_back(std::chrono::duration<float, std::micro>(end - start).count());
     }
+    RecordInterval(m, end - start, s.ok());
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(shared_->error_mu);
       ++shared_->errors[std::string(kMethodNames[m]) + ": " + std::to_string(s.error_code()) + " " +
@@ -297,6 +334,89 @@ class SimWorker {
   std::vector<float> latencies_us_[kMethods];
 };
 
+// A dashboard: once a second, the campaign list and a page of trials.
+class Reader {
+ public:
+  Reader(Shared* shared, v1::CampaignService::Stub* stub, int64_t campaign_id, int index)
+      : shared_(shared), stub_(stub), campaign_id_(campaign_id), index_(index) {}
+  void Start() {
+    ++shared_->active;
+    Later(1000 * index_ / std::max(1, shared_->config.readers));
+  }
+  const std::vector<float>& latencies(int m) const { return latencies_us_[m]; }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext() {
+    auto c = std::make_unique<grpc::ClientContext>();
+    if (!shared_->token.empty()) c->AddMetadata("authorization", "Bearer " + shared_->token);
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return c;
+  }
+  bool Done(Method m, Clock::time_point start, const grpc::Status& s) {
+    Clock::time_point end = Clock::now();
+    if (start >= shared_->measure_from && end <= shared_->measure_to) {
+      latencies_us_[m].push_back(std::chrono::duration<float, std::micro>(end - start).count());
+    }
+    RecordInterval(m, end - start, s.ok());
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(shared_->error_mu);
+      ++shared_->errors[std::string(kMethodNames[m]) + ": " + std::to_string(s.error_code()) + " " +
+                        s.error_message().substr(0, 60)];
+    }
+    if (shared_->stopping || end > shared_->measure_to) {
+      --shared_->active;
+      return false;
+    }
+    return true;
+  }
+  void Later(int ms) {
+    shared_->timer.At(Clock::now() + std::chrono::milliseconds(ms), [this] { Poll(); });
+  }
+  void Poll() {
+    poll_start_ = Clock::now();
+    campaigns_request_.set_page_size(20);
+    campaigns_ = {};
+    context_ = NewContext();
+    auto start = Clock::now();
+    stub_->async()->ListCampaigns(context_.get(), &campaigns_request_, &campaigns_,
+                                  [this, start](grpc::Status s) {
+                                    if (!Done(kListCampaigns, start, s)) return;
+                                    Trials();
+                                  });
+  }
+  void Trials() {
+    // Alternate the states a dashboard's trial table shows.
+    static const v1::TrialState kStates[] = {v1::TRIAL_STATE_UNSPECIFIED, v1::TRIAL_STATE_RUNNING,
+                                             v1::TRIAL_STATE_COMPLETED};
+    trials_request_.set_campaign_id(campaign_id_);
+    trials_request_.set_state(kStates[polls_++ % 3]);
+    trials_request_.set_page_size(100);
+    trials_ = {};
+    context_ = NewContext();
+    auto start = Clock::now();
+    stub_->async()->ListTrials(
+        context_.get(), &trials_request_, &trials_, [this, start](grpc::Status s) {
+          if (!Done(kListTrials, start, s)) return;
+          auto spent =
+              std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - poll_start_);
+          Later(std::max<int>(1, 1000 - static_cast<int>(spent.count())));
+        });
+  }
+
+  Shared* shared_;
+  v1::CampaignService::Stub* stub_;
+  const int64_t campaign_id_;
+  const int index_;
+  int polls_ = 0;
+  Clock::time_point poll_start_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  v1::ListCampaignsRequest campaigns_request_;
+  v1::ListCampaignsResponse campaigns_;
+  v1::ListTrialsRequest trials_request_;
+  v1::ListTrialsResponse trials_;
+  std::vector<float> latencies_us_[kMethods];
+};
+
 double Percentile(std::vector<float>& v, double q) {
   if (v.empty()) return 0;
   size_t k = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
@@ -317,7 +437,7 @@ int Run(const Config& config) {
     while (!shared->token.empty() && isspace(shared->token.back())) shared->token.pop_back();
   }
 
-  int64_t campaign_id = 0;
+  int64_t campaign_id = config.campaign_id;
   std::shared_ptr<grpc::Channel> control =
       grpc::CreateChannel(config.server, grpc::InsecureChannelCredentials());
   auto campaigns = v1::CampaignService::NewStub(control);
@@ -328,7 +448,7 @@ int Run(const Config& config) {
     c->set_wait_for_ready(true);
     return c;
   };
-  if (!config.campaign_file.empty()) {
+  if (campaign_id == 0 && !config.campaign_file.empty()) {
     v1::LaunchCampaignRequest request;
     request.set_campaign_json(ReadFileOrEmpty(config.campaign_file));
     v1::LaunchCampaignResponse response;
@@ -368,7 +488,26 @@ int Run(const Config& config) {
     shared->timer.At(start + std::chrono::microseconds(1000000LL * i / config.workers),
                      [w] { w->Start(); });
   }
-  std::this_thread::sleep_until(shared->measure_to);
+  std::vector<std::unique_ptr<Reader>> readers;
+  for (int i = 0; i < config.readers; ++i) {
+    readers.push_back(std::make_unique<Reader>(shared.get(), campaigns.get(), campaign_id, i));
+    readers.back()->Start();
+  }
+  Clock::time_point next_report =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(config.report_every_s * 1000));
+  while (Clock::now() < shared->measure_to) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (config.until_completed > 0 && shared->trials_completed >= config.until_completed) break;
+    if (config.report_every_s > 0 && Clock::now() >= next_report) {
+      // Latency of the calls that ended since the last report (histogram
+      // quantiles: within ~19%).
+      const double t = std::chrono::duration<double>(Clock::now() - start).count();
+      std::printf("interval t=%.0fs %s", t, StageTable().c_str());
+      std::fflush(stdout);
+      ResetStages();
+      next_report += std::chrono::milliseconds(static_cast<int64_t>(config.report_every_s * 1000));
+    }
+  }
   shared->stopping = true;
   for (int i = 0; i < 200 && shared->active > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -387,7 +526,9 @@ int Run(const Config& config) {
   for (int m = 0; m < kMethods; ++m) {
     std::vector<float> v;
     for (const auto& w : workers) v.insert(v.end(), w->latencies(m).begin(), w->latencies(m).end());
-    all.insert(all.end(), v.begin(), v.end());
+    for (const auto& r : readers) v.insert(v.end(), r->latencies(m).begin(), r->latencies(m).end());
+    if (v.empty() && m >= kListCampaigns) continue;
+    if (m < kListCampaigns) all.insert(all.end(), v.begin(), v.end());  // worker calls only
     double p50 = Percentile(v, 0.5) / 1000, p99 = Percentile(v, 0.99) / 1000;
     double max = v.empty() ? 0 : *std::max_element(v.begin(), v.end()) / 1000;
     std::printf("%-15s %10zu %10.0f %9.2f %9.2f %9.1f\n", kMethodNames[m], v.size(),
@@ -423,7 +564,7 @@ int Run(const Config& config) {
   }
   if (!config.json_file.empty()) std::ofstream(config.json_file) << out.dump(2) << "\n";
 
-  if (campaign_id != 0) {
+  if (campaign_id != 0 && config.campaign_id == 0 && !config.no_stop) {
     v1::StopCampaignRequest request;
     request.set_campaign_id(campaign_id);
     v1::Campaign stopped;
@@ -433,6 +574,7 @@ int Run(const Config& config) {
   // purpose: their callbacks may yet run.
   if (shared->active > 0) {
     for (auto& w : workers) w.release();
+    for (auto& r : readers) r.release();
     shared.release();
   }
   return 0;
@@ -456,6 +598,14 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeats-per-epoch", c.heartbeats_per_epoch, "Heartbeats before each report")
       ->capture_default_str();
   app.add_option("--campaign", c.campaign_file, "Launch this campaign JSON first");
+  app.add_option("--campaign-id", c.campaign_id, "Use this running campaign (no launch, no stop)");
+  app.add_flag("--no-stop", c.no_stop, "Leave the launched campaign running at the end");
+  app.add_option("--report-every-s", c.report_every_s,
+                 "Also print the latency of each such interval (0: only the summary)");
+  app.add_option("--readers", c.readers, "Dashboard-style readers polling once a second")
+      ->capture_default_str();
+  app.add_option("--until-completed", c.until_completed,
+                 "End once this many trials completed (0: run the full duration)");
   app.add_option("--token-file", c.token_file, "Bearer token file");
   app.add_option("--json", c.json_file, "Also write the results here as JSON");
   CLI11_PARSE(app, argc, argv);

@@ -162,13 +162,32 @@ TEST_CASE("a refused heartbeat is an error, not a lost lease", "[server]") {
   h.Launch(1);
   const int64_t w = h.Worker();
   db::Trial t = h.Lease(w);
-  // Far enough that the coordinator must extend the lease in the store.
-  h.clock.Advance(absl::Seconds(9));
+  // Overdue in memory (not reaped yet): the heartbeat must extend the lease
+  // in the store (an earlier heartbeat only moves it in memory).
+  h.clock.Advance(absl::Seconds(11));
   h.store.FailBefore("ExtendLease", kDiskGone);
   CHECK(h.coordinator->Heartbeat(w, t.lease_token).status() == kDiskGone);
   CHECK_FALSE(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
   h.clock.Advance(absl::Seconds(9));  // past the first deadline, within the extended one
   CHECK(Must(h.coordinator->ReapOnce()) == 0);
+  CHECK(Must(h.real->GetTrial(t.id)).state == db::TrialState::kLeased);
+}
+
+TEST_CASE("a refused deadline flush fails the reap and expires nothing", "[server]") {
+  FaultHarness h;
+  h.Launch(1);
+  const int64_t w = h.Worker();
+  const int64_t t0 = h.clock.NowMicros();
+  db::Trial t = h.Lease(w);  // stored deadline t0 + 10 s
+  h.clock.Advance(absl::Seconds(8));
+  CHECK_FALSE(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);  // t0 + 18 s in memory
+  h.store.FailBefore("ExtendLease", kDiskGone);
+  CHECK(h.coordinator->ReapOnce().status() == kDiskGone);
+  CHECK(Must(h.real->GetTrial(t.id)).lease_deadline_us == t0 + 10 * kSecond);
+  // Past the stored deadline: the next pass writes the in-memory one first.
+  h.clock.Advance(absl::Seconds(3));
+  CHECK(Must(h.coordinator->ReapOnce()) == 0);
+  CHECK(Must(h.real->GetTrial(t.id)).lease_deadline_us == t0 + 18 * kSecond);
   CHECK(Must(h.real->GetTrial(t.id)).state == db::TrialState::kLeased);
 }
 

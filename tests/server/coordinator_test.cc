@@ -93,9 +93,12 @@ TEST_CASE("a lease kept alive by heartbeats in memory only is not reaped", "[ser
   CHECK(alive.state == db::TrialState::kLeased);
   CHECK(alive.lease_deadline_us == t0 + 13 * kSecond);
 
-  // A heartbeat half a lease ahead of the store is written.
+  // A heartbeat never writes (it is answered from memory); the reaper's
+  // next pass writes a deadline more than half a lease ahead of the store.
   h.clock.Advance(absl::Seconds(1));  // t0 + 12 s: deadline t0 + 22 s, 9 s ahead
   CHECK_FALSE(Must(h.coordinator->Heartbeat(w, t.lease_token)).lease_lost);
+  CHECK(h.Get(t.id).lease_deadline_us == t0 + 13 * kSecond);
+  CHECK(Must(h.coordinator->ReapOnce()) == 0);
   CHECK(h.Get(t.id).lease_deadline_us == t0 + 22 * kSecond);
 
   // Once the worker goes quiet the lease expires at its in-memory deadline.

@@ -12,6 +12,7 @@
 #include "spec/checkpoint_path.h"
 #include "util/posix_fs.h"
 #include "util/status_macros.h"
+#include "worker/service/device_memory.h"
 #include "worker/service/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION
@@ -91,6 +92,12 @@ absl::Status ServiceLoopImpl::Run() {
       if (!s.ok()) return GiveUp(s, "RegisterWorker");
     }
     if (options_.max_trials > 0 && trials_ended >= options_.max_trials) break;
+    if (!DeviceHasRoom()) {
+      options_.clock->SleepUntil(
+          options_.clock->NowMicros() + absl::ToInt64Microseconds(options_.default_retry_after),
+          &stop_leasing_);
+      continue;
+    }
 
     v1::LeaseTrialRequest request;
     request.set_worker_id(worker_id_);
@@ -126,6 +133,32 @@ absl::Status ServiceLoopImpl::Run() {
   }
   Log("stopped leasing; exiting");
   return absl::OkStatus();
+}
+
+bool ServiceLoopImpl::DeviceHasRoom() {
+  if (options_.min_free_memory <= 0 || !memory_readable_) return true;
+  absl::StatusOr<int64_t> free =
+      options_.free_memory ? options_.free_memory() : FreeMemoryBytes(options_.device);
+  if (!free.ok()) {
+    Log(absl::StrCat("cannot read free memory of ", options_.device, " (", free.status().message(),
+                     "); leasing without the check"));
+    memory_readable_ = false;
+    return true;
+  }
+  constexpr int64_t kMiB = 1 << 20;
+  if (*free < options_.min_free_memory) {
+    if (!waiting_for_memory_) {
+      Log(absl::StrCat("not leasing: ", options_.device, " has ", *free / kMiB,
+                       " MiB free, a trial needs ", options_.min_free_memory / kMiB, " MiB"));
+    }
+    waiting_for_memory_ = true;
+    return false;
+  }
+  if (waiting_for_memory_) {
+    Log(absl::StrCat(options_.device, " has ", *free / kMiB, " MiB free again; leasing"));
+  }
+  waiting_for_memory_ = false;
+  return true;
 }
 
 absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {

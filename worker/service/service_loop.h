@@ -151,6 +151,15 @@ struct ServiceOptions {
   absl::Duration default_retry_after = absl::Seconds(1);
   // Stop after this many trials have ended (any way); 0: run until Shutdown.
   int max_trials = 0;
+  // Lease only while the device has at least this many bytes free, so that
+  // trial slots sharing a device (`--devices cuda:0x4`) leave each other
+  // room; checked before every lease, polled every default_retry_after while
+  // short. 0: no check. When the free memory cannot be read the loop leases
+  // anyway and says so once.
+  int64_t min_free_memory = 0;
+  // Reads the device's free bytes; default: FreeMemoryBytes(device)
+  // (worker/service/device_memory.h).
+  std::function<absl::StatusOr<int64_t>()> free_memory;
   // Where backoff, polling and heartbeat timing read time; never null.
   Clock* clock = Clock::Real();
   // Log lines (one per event) go here; default: stderr with a prefix.

@@ -123,6 +123,9 @@ class ServiceLoopImpl final : public ServiceLoop {
 
   // Registers (again); CANCELLED when shut down first.
   grpc::Status Register();
+  // Whether the device has room for a trial (ServiceOptions::min_free_memory);
+  // logs when waiting for memory starts and ends.
+  bool DeviceHasRoom();
   absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
   // A JOB_KIND_SCORE lease: score, heartbeat meanwhile, report.
   absl::Status RunScore(const v1::LeaseTrialResponse& lease);
@@ -156,6 +159,8 @@ class ServiceLoopImpl final : public ServiceLoop {
 
   // Notified by Shutdown(): no new leases; interrupts waits and lease retries.
   absl::Notification stop_leasing_;
+  bool waiting_for_memory_ = false;  // Run()'s thread only
+  bool memory_readable_ = true;      // Run()'s thread only
   // Notified by Shutdown(cancel): interrupts the retries of a trial's reports.
   absl::Notification abort_;
 

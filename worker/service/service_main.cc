@@ -25,6 +25,10 @@ absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
   options.checkpoint_root = config.checkpoint_root;
   options.remove_checkpoint_on_complete = !config.keep_checkpoints;
   options.max_trials = config.max_trials;
+  if (config.min_free_memory_mb < 0) {
+    return absl::InvalidArgumentError("--min-free-memory: must be >= 0 (MiB)");
+  }
+  options.min_free_memory = config.min_free_memory_mb << 20;
   if (!absl::ParseDuration(config.server_down_grace, &options.server_down_grace) ||
       options.server_down_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("--server-down-grace: '",

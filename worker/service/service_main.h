@@ -27,6 +27,7 @@ struct ServiceConfig {
   std::string server_down_grace = "10m";  // absl duration: "90s", "10m", "1h"
   bool finish_on_shutdown = false;        // first signal lets the current trial finish
   int max_trials = 0;                     // exit after this many trials; 0: no limit
+  int64_t min_free_memory_mb = 0;         // lease only with this much free device memory
   bool simulate = false;                  // synthetic training (worker/simulate.h)
   int simulate_epoch_ms = 1000;
   int simulate_epochs = 0;  // 0: the spec's epochs

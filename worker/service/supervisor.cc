@@ -1,6 +1,7 @@
 #include "worker/service/supervisor.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,40 +19,70 @@
 #include "absl/strings/strip.h"
 #include "util/exit_code.h"
 #include "util/log.h"
+#include "util/posix_fs.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
-absl::StatusOr<std::vector<std::string>> ParseDevices(absl::string_view devices, int cuda_count) {
-  std::vector<std::string> out;
-  if (devices == "all") {
-    for (int i = 0; i < cuda_count; ++i) out.push_back(absl::StrCat("cuda:", i));
-    if (out.empty()) out.push_back("cpu");
-    return out;
+namespace {
+
+// Splits a trailing "xK" (trial slots) off one --devices entry; 0 when absent.
+absl::StatusOr<int> ConsumeSlots(absl::string_view* entry) {
+  const size_t x = entry->rfind('x');
+  if (x == absl::string_view::npos) return 0;
+  int slots = 0;
+  if (!absl::SimpleAtoi(entry->substr(x + 1), &slots) || slots < 1 || slots > kMaxSlotsPerDevice) {
+    return absl::InvalidArgumentError(absl::StrCat("--devices: '", *entry,
+                                                   "': slots after 'x' must be an integer in [1, ",
+                                                   kMaxSlotsPerDevice, "]"));
   }
+  entry->remove_suffix(entry->size() - x);
+  return slots;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseDevices(absl::string_view devices, int cuda_count,
+                                                      int slots) {
+  if (slots < 1 || slots > kMaxSlotsPerDevice) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--slots: must be an integer in [1, ", kMaxSlotsPerDevice, "]"));
+  }
+  std::vector<std::string> out;
+  std::vector<std::string> cuda;  // each CUDA device once per entry naming it
   for (absl::string_view d : absl::StrSplit(devices, ',')) {
     d = absl::StripAsciiWhitespace(d);
+    ASSIGN_OR_RETURN(int entry_slots, ConsumeSlots(&d));
+    if (entry_slots == 0) entry_slots = slots;
+    std::vector<std::string> named;
     int index = 0;
-    if (d == "cpu") {
-      out.emplace_back("cpu");
+    if (d == "all") {
+      for (int i = 0; i < cuda_count; ++i) named.push_back(absl::StrCat("cuda:", i));
+      if (named.empty()) named.push_back("cpu");
+    } else if (d == "cpu") {
+      named.emplace_back("cpu");
     } else if (absl::ConsumePrefix(&d, "cuda:") && absl::SimpleAtoi(d, &index) && index >= 0) {
       if (index >= cuda_count) {
         return absl::InvalidArgumentError(absl::StrCat("--devices: cuda:", index, " not present (",
                                                        cuda_count, " CUDA devices)"));
       }
-      out.push_back(absl::StrCat("cuda:", index));
+      named.push_back(absl::StrCat("cuda:", index));
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("--devices: '", d, "' is not all, cpu or cuda:N"));
+          absl::StrCat("--devices: '", d, "' is not all, cpu or cuda:N (optionally xSLOTS)"));
+    }
+    for (const std::string& device : named) {
+      if (device != "cpu") cuda.push_back(device);
+      out.insert(out.end(), entry_slots, device);
     }
   }
-  // Several CPU workers may share a host; a GPU takes one.
-  std::vector<std::string> cuda;
-  for (const std::string& d : out) {
-    if (d != "cpu") cuda.push_back(d);
-  }
+  // Several CPU workers may share a host; a GPU's slots are asked for with xK.
   std::sort(cuda.begin(), cuda.end());
   if (auto twice = std::adjacent_find(cuda.begin(), cuda.end()); twice != cuda.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("--devices: ", *twice, " is listed twice"));
+    return absl::InvalidArgumentError(absl::StrCat("--devices: ", *twice,
+                                                   " is listed twice (for several trial slots on "
+                                                   "one device write ",
+                                                   *twice, "xN)"));
   }
   return out;
 }
@@ -103,6 +134,7 @@ class Supervisor {
   ~Supervisor() { pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr); }
 
   int Run() {
+    StartMps();
     for (Child& c : children_) Start(c);
     int64_t wake_us = 0;
     while (true) {
@@ -110,11 +142,81 @@ class Supervisor {
       if (!RestartDue(&wake_us)) break;
       WaitForSignal(wake_us);
     }
+    StopMps();
     return ExitStatus();
   }
 
  private:
   int64_t Now() { return options_.clock->NowMicros(); }
+
+  // Runs `program args...` with stdin from `input` and waits; its exit code,
+  // or -1 when it could not run.
+  int RunTool(const std::string& program, std::vector<std::string> args, const std::string& input) {
+    int in[2];
+    if (pipe(in) != 0) return -1;
+    std::vector<char*> argv;
+    std::string name = program;
+    argv.push_back(name.data());
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+      pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+      dup2(in[0], STDIN_FILENO);
+      close(in[0]);
+      close(in[1]);
+      execv(program.c_str(), argv.data());
+      _exit(127);
+    }
+    close(in[0]);
+    if (pid < 0) {
+      close(in[1]);
+      return -1;
+    }
+    if (!input.empty()) (void)!write(in[1], input.data(), input.size());
+    close(in[1]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // One MPS control daemon for every child, in folders of its own.
+  void StartMps() {
+    if (options_.mps_control.empty()) return;
+    char dir[] = "/tmp/convrnn-mps-XXXXXX";
+    if (mkdtemp(dir) == nullptr) {
+      Log(absl::StrCat("MPS: cannot make its folder: ", std::strerror(errno), "; running without"));
+      return;
+    }
+    mps_dir_ = dir;
+    const std::string pipes = mps_dir_ + "/pipe", logs = mps_dir_ + "/log";
+    mkdir(pipes.c_str(), 0700);
+    mkdir(logs.c_str(), 0700);
+    setenv("CUDA_MPS_PIPE_DIRECTORY", pipes.c_str(), 1);
+    setenv("CUDA_MPS_LOG_DIRECTORY", logs.c_str(), 1);
+    if (int code = RunTool(options_.mps_control, {"-d"}, ""); code != 0) {
+      Log(absl::StrCat("MPS: ", options_.mps_control, " -d exited with ", code,
+                       "; the slots share the GPU without MPS"));
+      unsetenv("CUDA_MPS_PIPE_DIRECTORY");
+      unsetenv("CUDA_MPS_LOG_DIRECTORY");
+      (void)RemoveTree(mps_dir_);
+      mps_dir_.clear();
+      return;
+    }
+    Log(absl::StrCat("MPS: control daemon started (", pipes, ")"));
+  }
+
+  void StopMps() {
+    if (mps_dir_.empty()) return;
+    if (int code = RunTool(options_.mps_control, {}, "quit\n"); code != 0) {
+      Log(absl::StrCat("MPS: quit exited with ", code));
+    }
+    unsetenv("CUDA_MPS_PIPE_DIRECTORY");
+    unsetenv("CUDA_MPS_LOG_DIRECTORY");
+    (void)RemoveTree(mps_dir_);
+    Log("MPS: control daemon stopped");
+  }
 
   void Log(const std::string& line) {
     if (options_.log) {
@@ -234,10 +336,28 @@ class Supervisor {
   sigset_t signals_, old_mask_;
   std::vector<Child> children_;
   bool stopping_ = false;
+  std::string mps_dir_;  // the MPS daemon's folders; empty: no MPS
 };
 
 }  // namespace
 
 int RunSupervisor(const SupervisorOptions& options) { return Supervisor(options).Run(); }
+
+std::string FindMpsControl(const std::vector<std::string>& devices, const char* path,
+                           const char* mps_pipe_env, const std::string& mps_control) {
+  if (mps_pipe_env != nullptr && *mps_pipe_env != '\0') return "";
+  std::vector<std::string> cuda;
+  for (const std::string& d : devices) {
+    if (d != "cpu") cuda.push_back(d);
+  }
+  std::sort(cuda.begin(), cuda.end());
+  if (std::adjacent_find(cuda.begin(), cuda.end()) == cuda.end()) return "";
+  if (path == nullptr) return "";
+  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", mps_control);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
 
 }  // namespace convrnn

@@ -26,10 +26,18 @@
 
 namespace convrnn {
 
-// "all": every CUDA device ("cuda:0".."cuda:N-1"), or {"cpu"} without any;
-// "cpu"; or a comma-separated list of "cpu" / "cuda:N" (N < cuda_count).
-// Errors are INVALID_ARGUMENT naming --devices.
-absl::StatusOr<std::vector<std::string>> ParseDevices(absl::string_view devices, int cuda_count);
+// Most trial slots (worker processes) one --devices entry may ask for.
+inline constexpr int kMaxSlotsPerDevice = 64;
+
+// The devices of the worker processes to start, one entry per trial slot.
+// `devices` is a comma-separated list of "all" (every CUDA device
+// "cuda:0".."cuda:N-1", or "cpu" without any), "cpu" or "cuda:N"
+// (N < cuda_count), each optionally followed by "xK": K trial slots on that
+// device ("cuda:0x4" -> four processes on cuda:0). An entry without "xK" gets
+// `slots` (`--slots`). A CUDA device named by two entries is refused (use
+// xK). Errors are INVALID_ARGUMENT naming --devices or --slots.
+absl::StatusOr<std::vector<std::string>> ParseDevices(absl::string_view devices, int cuda_count,
+                                                      int slots = 1);
 
 // `args` (argv without argv[0]) less every --devices, --device and
 // --threads flag with its value, plus `--device device --threads threads`.
@@ -51,7 +59,22 @@ struct SupervisorOptions {
   std::function<void(const std::string&)> log;
   // Times the restart backoff; never null.
   Clock* clock = Clock::Real();
+  // nvidia-cuda-mps-control to run for the children's lifetime (several
+  // trial slots share a GPU through one MPS server instead of time-slicing
+  // contexts); empty: no MPS. The daemon gets private pipe and log folders
+  // (CUDA_MPS_PIPE_DIRECTORY, CUDA_MPS_LOG_DIRECTORY, inherited by the
+  // children) and is told to quit when the last child has exited. If it
+  // cannot start, the children run without it (logged).
+  std::string mps_control;
 };
+
+// The MPS control program to use for `devices`: `mps_control` found on
+// `path` (a PATH-style list) when some CUDA device has more than one slot and
+// the operator runs no MPS daemon of their own (`mps_pipe_env`, the value of
+// CUDA_MPS_PIPE_DIRECTORY, is null or empty); otherwise "".
+std::string FindMpsControl(const std::vector<std::string>& devices, const char* path,
+                           const char* mps_pipe_env,
+                           const std::string& mps_control = "nvidia-cuda-mps-control");
 
 // Returns the exit status: 0 after a signal or when every child exited 0,
 // 2 when a child refused its input, 1 when the children could not start.

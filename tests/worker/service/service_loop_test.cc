@@ -3,6 +3,9 @@
 // lost leases, outages, re-registration, shutdown, and backoff.
 #include "worker/service/service_loop.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -12,8 +15,10 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/test_support.h"
 #include "tests/worker/service/fake_worker_service.h"
 #include "util/clock.h"
+#include "worker/service/device_memory.h"
 #include "worker/service/rpc_retry.h"
 #include "worker/service/simulate.h"
 #include "worker/service/supervisor.h"
@@ -350,6 +355,122 @@ TEST_CASE("device lists and child arguments of the supervisor", "[worker]") {
   CHECK(ChildArgs(args, "cuda:1", 2) == std::vector<std::string>{"--server", "h:1", "--simulate",
                                                                  "--device", "cuda:1", "--threads",
                                                                  "2"});
+}
+
+TEST_CASE("trial slots: DEVxN and --slots give one process per slot", "[worker]") {
+  using V = std::vector<std::string>;
+  CHECK(*ParseDevices("cuda:0x4", 1) == V{"cuda:0", "cuda:0", "cuda:0", "cuda:0"});
+  CHECK(*ParseDevices("cpux2", 0) == V{"cpu", "cpu"});
+  CHECK(*ParseDevices("cuda:0x2,cuda:1", 2) == V{"cuda:0", "cuda:0", "cuda:1"});
+  CHECK(*ParseDevices("all", 2, /*slots=*/2) == V{"cuda:0", "cuda:0", "cuda:1", "cuda:1"});
+  CHECK(*ParseDevices("allx3", 0) == V{"cpu", "cpu", "cpu"});
+  // An explicit xN wins over --slots.
+  CHECK(*ParseDevices("cuda:0x1,cuda:1", 2, /*slots=*/2) == V{"cuda:0", "cuda:1", "cuda:1"});
+  for (const char* bad : {"cuda:0x0", "cuda:0x65", "cpux", "cuda:0xtwo", "cudax2"}) {
+    absl::Status s = ParseDevices(bad, 1).status();
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(s.message()).find("--devices") != std::string::npos);
+  }
+  absl::Status twice = ParseDevices("cuda:0,cuda:0", 1).status();
+  CHECK(std::string(twice.message()).find("cuda:0xN") != std::string::npos);
+  CHECK(ParseDevices("cpu", 0, /*slots=*/0).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("MPS is used only for a GPU with several slots and no daemon of the operator's",
+          "[worker]") {
+  testing::TempDir dir;
+  const std::string control = dir / "nvidia-cuda-mps-control";
+  {
+    std::ofstream script(control);
+    script << "#!/bin/sh\nexit 0\n";
+  }
+  chmod(control.c_str(), 0755);
+  const std::string path = "/nonexistent:" + dir.str();
+  CHECK(FindMpsControl({"cuda:0", "cuda:0"}, path.c_str(), nullptr) == control);
+  CHECK(FindMpsControl({"cuda:0", "cuda:1"}, path.c_str(), nullptr).empty());
+  CHECK(FindMpsControl({"cpu", "cpu"}, path.c_str(), nullptr).empty());
+  CHECK(FindMpsControl({"cuda:0", "cuda:0"}, path.c_str(), "/run/mps").empty());
+  CHECK(FindMpsControl({"cuda:0", "cuda:0"}, "/nonexistent", nullptr).empty());
+}
+
+TEST_CASE("the supervisor runs the MPS daemon around its children and stops it", "[worker]") {
+  testing::TempDir dir;
+  const std::string record = dir / "record";
+  const std::string control = dir / "mps-control";
+  {
+    // Records how it was called: "-d" to start, stdin "quit" to stop.
+    std::ofstream script(control);
+    script << "#!/bin/sh\nif [ \"$1\" = -d ]; then echo \"start $CUDA_MPS_PIPE_DIRECTORY\" >> "
+           << record << "; else echo \"$(cat)\" >> " << record << "; fi\n";
+  }
+  chmod(control.c_str(), 0755);
+  SupervisorOptions options;
+  options.executable = "/bin/sh";
+  options.devices = {"cuda:0", "cuda:0"};
+  options.mps_control = control;
+  options.args_for = [&](const std::string&) {
+    return std::vector<std::string>{"-c", "echo \"child $CUDA_MPS_PIPE_DIRECTORY\" >> " + record};
+  };
+  options.log = [](const std::string&) {};
+  CHECK(RunSupervisor(options) == 0);
+  std::ifstream in(record);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 4);
+  REQUIRE(lines[0].rfind("start /tmp/convrnn-mps-", 0) == 0);
+  const std::string pipes = lines[0].substr(6);
+  // Both slots saw the daemon's pipe folder; it was told to quit at the end
+  // and its folders are gone.
+  CHECK(lines[1] == "child " + pipes);
+  CHECK(lines[2] == "child " + pipes);
+  CHECK(lines[3] == "quit");
+  CHECK(access(pipes.c_str(), F_OK) != 0);
+  CHECK(getenv("CUDA_MPS_PIPE_DIRECTORY") == nullptr);
+}
+
+TEST_CASE("a slot leases only while its device has the memory a trial needs", "[worker]") {
+  FakeWorkerService service;
+  service.AddTrial({/*trial_id=*/7, /*attempt=*/1, kSpec, ""});
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  FakeClock clock;
+  TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1, &clock);
+  // Another slot holds the device: 100 MiB free until the clock passes 30 s.
+  std::atomic<int> short_reads{0}, leases_while_short{0};
+  const int64_t start_us = clock.NowMicros();
+  worker.options().min_free_memory = int64_t{512} << 20;
+  worker.options().free_memory = [&]() -> absl::StatusOr<int64_t> {
+    if (clock.NowMicros() - start_us >= 30'000'000) return int64_t{2} << 30;
+    ++short_reads;
+    leases_while_short += service.Snapshot().leases;
+    return int64_t{100} << 20;
+  };
+  worker.options().default_retry_after = absl::Seconds(5);
+  {
+    ClockDriver driver(&clock, absl::Seconds(5));
+    worker.Start();
+    REQUIRE(worker.Join().ok());
+  }
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.leases == 1);
+  CHECK(calls.completes.size() == 1);
+  // It polled while the device was short and leased nothing until 30 s of
+  // fake time had passed and the memory was there.
+  CHECK(short_reads >= 1);
+  CHECK(leases_while_short == 0);
+  CHECK(clock.NowMicros() - start_us >= 30'000'000);
+}
+
+TEST_CASE("free memory is read from /proc/meminfo's MemAvailable", "[worker]") {
+  CHECK(*ParseMemAvailable("MemTotal: 100 kB\nMemAvailable:   2048 kB\n") == 2048 * 1024);
+  CHECK(ParseMemAvailable("MemTotal: 100 kB\n").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<int64_t> cpu = FreeMemoryBytes("cpu");
+  REQUIRE(cpu.ok());
+  CHECK(*cpu > 0);
+  // This test binary loads no CUDA runtime: the reason is said, not a number made up.
+  CHECK(FreeMemoryBytes("cuda:0").status().code() == absl::StatusCode::kUnavailable);
+  CHECK(FreeMemoryBytes("tpu").status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("the supervisor restarts a failing child until it exits 0", "[worker]") {

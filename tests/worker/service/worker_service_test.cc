@@ -247,5 +247,37 @@ TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them
   for (const auto& f : calls.fails) CHECK(f.retryable());
 }
 
+TEST_CASE("--devices cpux2 runs two trial slots that train at the same time", "[worker]") {
+  FakeWorkerService service;
+  for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
+  FakeServer server(&service);
+  REQUIRE(server.ok());
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(WorkerBinary().c_str(), "convrnn-worker", "--server", server.address().c_str(),
+          "--devices", "cpux2", "--simulate", "--simulate-epoch-ms", "5000", nullptr);
+    _exit(127);
+  }
+  REQUIRE(pid > 0);
+  // Two leases before any completion: each 2-epoch trial takes 10 s, so
+  // the second lease came from the other slot while the first trained.
+  bool overlapped =
+      service.WaitFor([](const FakeCalls& c) { return c.leases >= 2; }, absl::Seconds(120));
+  FakeCalls at_second_lease = service.Snapshot();
+  bool finished = service.WaitFor([](const FakeCalls& c) { return c.completes.size() >= 2; },
+                                  absl::Seconds(120));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(overlapped);
+  REQUIRE(finished);
+  CHECK(at_second_lease.completes.empty());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(service.Snapshot().registers == 2);
+  CHECK(RunBinary("--server 127.0.0.1:1 --devices cpux0") == 2);
+  CHECK(RunBinary("--server 127.0.0.1:1 --slots 2") == 2);
+}
+
 }  // namespace
 }  // namespace convrnn
