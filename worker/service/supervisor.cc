@@ -222,7 +222,7 @@ class Supervisor {
     if (options_.log) {
       options_.log(line);
     } else {
-      Log("supervisor")->info(line);
+      convrnn::Log("supervisor")->info(line);
     }
   }
 
