@@ -12,7 +12,7 @@ export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test demo clean format format-check thread-safety
+.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety
 
 all: build
 
@@ -34,8 +34,15 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # All tests through CTest (hidden [.gpu] tests run only where CUDA is present).
-test: build
+# Installs the Debian packages first, so `make test` works on a fresh machine.
+test: deps
+	$(MAKE) build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 1800
+
+# The full container image build (compiles everything inside the image, long
+# on 2 cores) and a campaign in containers; docs/deploy.md records a run.
+test-deploy: deps
+	deploy/container-test.sh full $(BUILD_DIR)
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)
@@ -50,7 +57,7 @@ format-check:
 # Every library built by clang 14 with -Wthread-safety -Werror=thread-safety
 # (its own build dir, ccache, -O0: the analysis is the point, not the code).
 TS_BUILD_DIR ?= build-thread-safety
-TS_LIBRARIES := convrnn_util convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
+TS_LIBRARIES := convrnn_util convrnn_log convrnn_http convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
   convrnn_model convrnn_core convrnn_neural convrnn_worker_loop convrnn_worker_service \
   convrnn_server convrnn_http convrnn_client
 thread-safety:

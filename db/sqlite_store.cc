@@ -256,7 +256,12 @@ absl::Status SqliteStore::RunBatch(const std::vector<WriteOp*>& batch) {
     }
   }
   StageTimer commit_time(commit_stage);
+  const int64_t commit_start_us = absl::GetCurrentTimeNanos() / 1000;
   absl::Status committed = writer_->Exec("COMMIT");
+  if (committed.ok() && on_commit_) {
+    on_commit_(absl::Microseconds(absl::GetCurrentTimeNanos() / 1000 - commit_start_us),
+               static_cast<int>(batch.size()));
+  }
   if (!committed.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
   return committed;
 }
@@ -373,6 +378,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(writer)));
   store->sync_full_ = options.sync_full;
+  store->on_commit_ = options.on_commit;
   store->wal_path_ = path + "-wal";
   store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
   if (options.sync_full)

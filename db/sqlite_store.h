@@ -234,6 +234,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_;
   bool sync_full_ = false;
   std::string wal_path_;
+  // Options::on_commit.
+  std::function<void(absl::Duration, int)> on_commit_;
   int wal_fd_ = -1;  // opened on the first sync; used by whoever set syncing_
 
   absl::Mutex queue_mu_;

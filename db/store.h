@@ -29,6 +29,7 @@
 #define CONVRNN_DB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace convrnn::db {
 
@@ -203,6 +205,10 @@ struct Options {
   // rather than at the first unlucky query. Costs a read of the whole file.
   // Default: true.
   bool check_on_open = true;
+  // Told the duration of each COMMIT (the fsync with sync_full) and how many
+  // calls its group-commit batch held (server/telemetry.h); called on the
+  // committing thread with the writer locked, so it must be quick. Default: none.
+  std::function<void(absl::Duration commit, int calls)> on_commit;
 };
 
 class Store {

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,7 @@
 #include "search/sampler.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/log.h"
 #include "util/status_macros.h"
 
 namespace convrnn::server {
@@ -86,7 +86,7 @@ absl::Status Coordinator::Load() {
       if (rt.status().code() == absl::StatusCode::kDataLoss) {
         // One campaign this build cannot read must not keep the others down;
         // its leases lapse and its queries report the error.
-        std::cerr << "convrnn-server: skipping " << rt.status().message() << std::endl;
+        Log("coordinator")->error("skipping {}", std::string(rt.status().message()));
         continue;
       }
       if (!rt.ok()) return rt.status();

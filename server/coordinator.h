@@ -74,6 +74,7 @@
 #define CONVRNN_SERVER_COORDINATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -132,6 +133,9 @@ struct CoordinatorOptions {
   // Defaults: 100 and 1000.
   int default_page_size = 100;
   int max_page_size = 1000;
+  // Told how many trial and scoring-job leases each reaper pass expired
+  // (server/telemetry.h counts them); called on the reaper's thread. Default: none.
+  std::function<void(int trials, int scores)> on_leases_expired;
 };
 
 // A campaign with its trials per state.

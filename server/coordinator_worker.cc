@@ -506,6 +506,9 @@ absl::StatusOr<int> Coordinator::ReapOnce() {
   absl::StatusOr<std::vector<db::Score>> scores = store_.ExpireScoreLeases(now);
   if (!scores.ok()) return scores.status();
   if (!expired->empty() || !scores->empty()) NotifyEvents();
+  if (options_.on_leases_expired) {
+    options_.on_leases_expired(static_cast<int>(expired->size()), static_cast<int>(scores->size()));
+  }
   return static_cast<int>(expired->size() + scores->size());
 }
 

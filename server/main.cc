@@ -1,6 +1,6 @@
 // convrnn-server --db FILE [--listen HOST:PORT] [--token-file F]
 //                [--tls-cert C --tls-key K] [--sync full|normal]
-//                [--http HOST:PORT [--http-open-metrics]]
+//                [--http HOST:PORT [--http-open-metrics]] [--log-format text|json]
 // Parses flags and calls Run (server/server.h). Bad flags or unreadable
 // files exit 2 with a one-line reason.
 #include <CLI/CLI.hpp>
@@ -12,6 +12,7 @@
 #include "server/server.h"
 #include "util/exit_code.h"
 #include "util/file.h"
+#include "util/log.h"
 
 namespace {
 
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
                  "required as `Authorization: Bearer` or a convrnn_token cookie)");
   app.add_flag("--http-open-metrics", config.http.open_metrics,
                "serve /metrics and /healthz without the token (for scrapers and probes)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text: time, level, component, message per line; json: one object per line "
+                 "(for cluster log collectors)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   std::string sync = "full";
   app.add_option("--sync", sync,
                  "full: every acknowledged change survives a power cut (an fsync per "
@@ -54,6 +61,7 @@ int main(int argc, char** argv) {
     return BadInput(e.what());
   }
 
+  convrnn::InitLogging(*convrnn::ParseLogFormat(log_format));  // checked by IsMember
   config.store.sync_full = sync == "full";
   if (config.listen.find(':') == std::string::npos) {
     return BadInput("--listen: must be HOST:PORT, got \"" + config.listen + "\"");

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/dashboard/dashboard.h"
 #include "util/exit_code.h"
+#include "util/log.h"
 #include "util/stage_stats.h"
 
 namespace convrnn::server {
@@ -18,11 +19,21 @@ namespace convrnn::server {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config, Clock& clock) {
   std::unique_ptr<Server> server(new Server());
   server->config_ = config;
-  absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(config.db_path, config.store);
+  server->telemetry_ = std::make_unique<Telemetry>();
+  Telemetry* telemetry = server->telemetry_.get();
+  db::Options store_options = config.store;
+  store_options.on_commit = [telemetry](absl::Duration commit, int calls) {
+    telemetry->OnCommit(commit, calls);
+  };
+  CoordinatorOptions coordinator_options = config.coordinator;
+  coordinator_options.on_leases_expired = [telemetry](int trials, int scores) {
+    telemetry->OnLeasesExpired(trials, scores);
+  };
+  absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(config.db_path, store_options);
   if (!store.ok()) return store.status();
   server->store_ = *std::move(store);
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-      Coordinator::Create(*server->store_, clock, config.coordinator);
+      Coordinator::Create(*server->store_, clock, coordinator_options);
   if (!coordinator.ok()) return coordinator.status();
   server->coordinator_ = *std::move(coordinator);
   server->watch_hub_ = std::make_unique<WatchHub>(*server->coordinator_);
@@ -46,6 +57,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   builder.AddListeningPort(config.listen, credentials, &server->port_);
   builder.RegisterService(server->campaign_service_.get());
   builder.RegisterService(server->worker_service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(telemetry->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
     server->grpc_server_.reset();
@@ -57,6 +71,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     server->http_ = std::make_unique<HttpServer>(config.http);
     server->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
       response.set_content("ok\n", "text/plain");
+    });
+    Coordinator* coordinator = server->coordinator_.get();
+    server->http_->Get("/metrics", [telemetry, coordinator, &clock](const httplib::Request&,
+                                                                    httplib::Response& response) {
+      response.set_content(telemetry->Scrape(*coordinator, clock.NowMicros()),
+                           "text/plain; version=0.0.4; charset=utf-8");
     });
     server->dashboard_ =
         std::make_unique<dashboard::Dashboard>(*server->coordinator_, clock, config.dashboard);
@@ -104,30 +124,28 @@ int Run(const ServerConfig& config) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::shared_ptr<spdlog::logger> log = Log("server");
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(config, *Clock::Real());
   if (!server.ok()) {
-    std::cerr << "convrnn-server: " << server.status().message() << "\n";
+    log->error(std::string(server.status().message()));
     return server.status().code() == absl::StatusCode::kUnavailable ? kExitFailure : kExitBadInput;
   }
-  std::cerr << "convrnn-server: listening on " << config.listen << " (port " << (*server)->port()
-            << "), database " << config.db_path
-            << (config.tls_cert_pem.empty() ? ", plaintext" : ", TLS")
-            << (config.token.empty() ? "" : ", token required") << std::endl;
+  log->info("listening on {} (port {}), database {}{}{}", config.listen, (*server)->port(),
+            config.db_path, config.tls_cert_pem.empty() ? ", plaintext" : ", TLS",
+            config.token.empty() ? "" : ", token required");
   if ((*server)->http_port() != 0) {
-    std::cerr << "convrnn-server: HTTP on " << config.http.listen << " (port "
-              << (*server)->http_port() << (config.tls_cert_pem.empty() ? ", http" : ", https")
-              << (config.http.open_metrics ? ", /metrics and /healthz open" : "") << ")"
-              << std::endl;
+    log->info("HTTP on {} (port {}, {}{})", config.http.listen, (*server)->http_port(),
+              config.tls_cert_pem.empty() ? "http" : "https",
+              config.http.open_metrics ? ", /metrics and /healthz open" : "");
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::cerr << "convrnn-server: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", shutting down" << std::endl;
+  log->warn("{}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();
   if (const char* stats = std::getenv("CONVRNN_STAGE_STATS"); stats != nullptr && *stats == '1') {
     std::cerr << "convrnn-server: stage timings since start\n" << StageTable();
   }
-  std::cerr << "convrnn-server: stopped" << std::endl;
+  log->info("stopped");
   return kExitOk;
 }
 

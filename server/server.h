@@ -1,10 +1,9 @@
 // convrnn-server: the store, the coordinator and the gRPC services wired
 // together, and the process's life cycle.
 //
-// Start order: open the store, create the coordinator (which reloads every
-// campaign and starts the reaper), start the watch hub, start gRPC, start
-// the HTTP listener (when configured).
-// Shutdown runs in phases, in reverse (STYLE.md item 10):
+// Start order: create the telemetry (server/telemetry.h), open the store, create the coordinator
+// (which reloads every campaign and starts the reaper), start the watch hub, start gRPC, start the
+// HTTP listener (when configured). Shutdown runs in phases, in reverse (STYLE.md item 10):
 //   0. stop the HTTP listener (its handlers read the coordinator);
 //   1. end watch streams (UNAVAILABLE) and refuse new ones, so they do not
 //      hold up the drain;
@@ -30,6 +29,7 @@
 #include "server/dashboard/dashboard.h"
 #include "server/http/http_server.h"
 #include "server/service.h"
+#include "server/telemetry.h"
 #include "server/watch.h"
 #include "util/clock.h"
 
@@ -78,6 +78,8 @@ class Server {
 
   ServerConfig config_;
   int port_ = 0;
+  // First, so it outlives everything that reports to it.
+  std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<db::Store> store_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<WatchHub> watch_hub_;

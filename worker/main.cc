@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "util/cpu_allocation.h"
 #include "util/exit_code.h"
+#include "util/log.h"
 #include "worker/service/service_main.h"
 #include "worker/service/supervisor.h"
 #include "worker/service/torch_executor.h"
@@ -36,12 +38,14 @@ int main(int argc, char** argv) {
   std::string device = "cpu";
   int threads = 0;
   std::string devices;
+  std::string log_format = "text";
   int slots = 1;
 
   // Shared.
   app.add_option("--device", device, "cpu or cuda:N")->capture_default_str();
   app.add_option("--threads", threads,
-                 "Intra-op threads (default: the cores divided among worker processes)");
+                 "Intra-op threads (default: the CPUs this process may use, from its affinity "
+                 "mask, cgroup quota and SLURM_CPUS_PER_TASK, divided among worker processes)");
 
   // Standalone.
   CLI::Option* spec =
@@ -109,7 +113,12 @@ int main(int argc, char** argv) {
                      "Simulated epoch length in milliseconds")
           ->capture_default_str(),
       app.add_option("--simulate-epochs", service.simulate_epochs,
-                     "Simulated epochs per trial (default: the spec's)")};
+                     "Simulated epochs per trial (default: the spec's)"),
+      app.add_option("--log-format", log_format,
+                     "text: time, level, component, message per line; json: one object per "
+                     "line (for cluster log collectors)")
+          ->check(CLI::IsMember({"text", "json"}))
+          ->capture_default_str()};
 
   try {
     app.parse(argc, argv);
@@ -133,6 +142,7 @@ int main(int argc, char** argv) {
   for (CLI::Option* o : standalone_only) {
     if (o->count() > 0) return BadInput(o->get_name() + " needs --spec, not --server");
   }
+  convrnn::InitLogging(*convrnn::ParseLogFormat(log_format));  // checked by IsMember
   service.device = device;
   service.threads = threads;
   if (absl::StatusOr<convrnn::ServiceOptions> checked = convrnn::MakeServiceOptions(service);
@@ -151,7 +161,16 @@ int main(int argc, char** argv) {
                                 : 0,
                             slots);
   if (!list.ok()) return BadInput(std::string(list.status().message()));
+  if (devices == "all" && list->front() == "cpu") {
+    convrnn::Log("supervisor")
+        ->warn(
+            "--devices all: no CUDA device visible (a CPU-only LibTorch, or no GPU in this "
+            "allocation); training on the CPU. Name devices (cuda:0) to fail instead.");
+  }
   int per_child = threads > 0 ? threads : convrnn::DefaultThreads(static_cast<int>(list->size()));
+  convrnn::Log("supervisor")
+      ->info("{} process(es), {} intra-op thread(s) each (CPUs: {})", list->size(), per_child,
+             convrnn::CurrentCpuAllocation().Explain());
   std::vector<std::string> args(argv + 1, argv + argc);
   convrnn::SupervisorOptions supervisor;
   supervisor.devices = *list;

@@ -60,6 +60,10 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // Poll the listening socket every 100 ms rather than block in accept():
+  // stop() closes the socket from another thread, and where that does not
+  // wake a blocked accept() (seen under gVisor) Shutdown() would hang.
+  server_->set_idle_interval(0, 100'000);
   const int threads = options_.threads > 0 ? options_.threads : 1;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 }

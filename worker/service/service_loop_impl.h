@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "proto/convrnn.grpc.pb.h"
+#include "util/log.h"
 #include "worker/service/service_loop.h"
 #include "worker/service/worker_client.h"
 
@@ -106,7 +107,7 @@ class ServiceLoopImpl final : public ServiceLoop {
     if (options_.log) {
       options_.log(line);
     } else {
-      std::cerr << "convrnn-worker[" << options_.device << "]: " << line << std::endl;
+      convrnn::Log("worker[" + options_.device + "]")->info(line);
     }
   }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "util/exit_code.h"
 #include "util/file.h"
+#include "util/log.h"
 #include "worker/service/simulate.h"
 #include "worker/service/torch_executor.h"
 
@@ -95,18 +96,18 @@ int RunService(const ServiceConfig& config) {
     for (int received = 0;; ++received) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) return;
-      std::cerr << "convrnn-worker: " << strsignal(sig)
-                << (received == 0 && finish_first
-                        ? ": no new trials; finishing the current one (signal again to cancel it)"
-                        : ": no new trials; cancelling the current one")
-                << std::endl;
+      Log("worker")->warn("{}{}", strsignal(sig),
+                          received == 0 && finish_first
+                              ? ": no new trials; finishing the current one (signal again to "
+                                "cancel it)"
+                              : ": no new trials; cancelling the current one");
       service->Shutdown(/*cancel_current_trial=*/received > 0 || !finish_first);
     }
   }).detach();
 
   absl::Status status = service->Run();
   if (!status.ok()) {
-    std::cerr << "convrnn-worker: " << status.message() << std::endl;
+    Log("worker")->error(std::string(status.message()));
     return status.code() == absl::StatusCode::kInvalidArgument ? kExitBadInput : kExitFailure;
   }
   return kExitOk;

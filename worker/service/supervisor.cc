@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "util/exit_code.h"
+#include "util/log.h"
 #include "util/posix_fs.h"
 #include "util/status_macros.h"
 
@@ -221,7 +222,7 @@ class Supervisor {
     if (options_.log) {
       options_.log(line);
     } else {
-      std::cerr << "convrnn-worker[supervisor]: " << line << std::endl;
+      convrnn::Log("supervisor")->info(line);
     }
   }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "spec/checkpoint_path.h"
 #include "spec/cost.h"
+#include "util/cpu_allocation.h"
 #include "util/json_object.h"
 #include "util/status_macros.h"
 #include "worker/data/data.h"
@@ -400,8 +401,8 @@ absl::StatusOr<TrainResult> Train(const ArchSpec& spec, const Datasets& data,
 }
 
 int DefaultThreads(int processes) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, processes));
+  const int cpus = CurrentCpuAllocation().cpus;
+  return std::max(1, cpus / std::max(1, processes));
 }
 
 }  // namespace convrnn

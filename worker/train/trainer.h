@@ -92,8 +92,10 @@ struct TrainerOptions {
 absl::StatusOr<TrainResult> Train(const ArchSpec& spec, const Datasets& data,
                                   const TrainerOptions& options);
 
-// Default intra-op threads for `processes` training processes on this host:
-// the cores split evenly, at least one each.
+// Default intra-op threads for `processes` training processes: the CPUs
+// allocated to this process (util/cpu_allocation.h: affinity mask, cgroup
+// quota, SLURM_CPUS_PER_TASK; not the host's core count) split evenly, at
+// least one each.
 int DefaultThreads(int processes);
 
 }  // namespace convrnn

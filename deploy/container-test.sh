@@ -1,0 +1,94 @@
+#!/bin/bash
+# Containers, live, with Debian's podman (as root, --runtime runc; crun is
+# refused here): the Debian 12 base image made with debootstrap from Debian's
+# archive and tagged as the Dockerfile's base (debian:12), then
+#   runtime BUILD_DIR  an image from the binaries already built in BUILD_DIR
+#                      (deploy/Dockerfile.runtime; what CI runs), or
+#   full BUILD_DIR     the full image (deploy/Dockerfile: compiles everything
+#                      in the image; `make test-deploy`),
+# and a small campaign with the server and a worker each in a container.
+# Prints the image size and the campaign's time. Exit 3 (with the reason)
+# when podman cannot run containers on this machine.
+set -euo pipefail
+mode=${1:?runtime|full}
+build=$(realpath "${2:?BUILD_DIR}")
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${CONVRNN_CONTAINER_WORK:-/var/tmp/convrnn-containers}
+tag=localhost/convrnn-search:test-$mode
+mkdir -p "$work"
+why() { echo "container-test: $*" >&2; exit 3; }
+command -v podman >/dev/null || why "podman missing (make deps installs it)"
+[ "$(id -u)" = 0 ] || why "needs root (rootful podman)"
+# setrlimit of the default ulimits is refused in some sandboxes.
+cat > "$work/containers.conf" <<CONF
+[containers]
+default_ulimits = []
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$work/containers.conf"
+podman=(podman --runtime runc)
+
+if ! "${podman[@]}" image exists docker.io/library/debian:12; then
+  [ -x /usr/sbin/debootstrap ] || why "debootstrap missing"
+  rm -rf "$work/rootfs"
+  /usr/sbin/debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian \
+    > "$work/debootstrap.log" 2>&1 || why "debootstrap failed: $(tail -3 "$work/debootstrap.log")"
+  # The host's Debian sources (with security updates), so the image gets the
+  # library versions the binaries were built against.
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    rm -f "$work/rootfs/etc/apt/sources.list"
+    cp /etc/apt/sources.list.d/debian.sources "$work/rootfs/etc/apt/sources.list.d/"
+  fi
+  tar -C "$work/rootfs" -c . | "${podman[@]}" import - docker.io/library/debian:12 >/dev/null
+  rm -rf "$work/rootfs"
+fi
+
+start=$(date +%s)
+if [ "$mode" = full ]; then
+  "${podman[@]}" build --network host -f "$repo/deploy/Dockerfile" -t "$tag" "$repo"
+else
+  ctx="$work/context"
+  rm -rf "$ctx" && mkdir -p "$ctx/bin"
+  cp "$build/server/convrnn-server" "$build/worker/convrnn-worker" "$build/client/convrnn" "$ctx/bin/"
+  "$repo/deploy/runtime-packages.sh" "$ctx"/bin/* > "$ctx/runtime-packages.txt"
+  "${podman[@]}" build --network host -f "$repo/deploy/Dockerfile.runtime" -t "$tag" "$ctx"
+fi
+echo "container-test: image $tag built in $(( $(date +%s) - start )) s, $("${podman[@]}" image inspect "$tag" --format '{{.Size}}') bytes"
+
+# Small means no build tools: none of them may be in the runtime image.
+tools=$("${podman[@]}" run --rm --entrypoint sh "$tag" -c \
+  'for t in gcc g++ cc c++ cmake protoc make; do command -v $t; done; true')
+[ -z "$tools" ] || { echo "container-test: the runtime image carries build tools: $tools" >&2; exit 1; }
+echo "container-test: no compilers or build tools in the image; user $("${podman[@]}" run --rm --entrypoint id "$tag" -u):$("${podman[@]}" run --rm --entrypoint id "$tag" -g)"
+
+# A campaign: server and worker containers on the host network, loopback only.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+name=convrnn-test-$$
+trap '"${podman[@]}" rm -f "$name-server" "$name-worker" >/dev/null 2>&1 || true' EXIT
+"${podman[@]}" run -d --name "$name-server" --network host "$tag" \
+  --db /data/convrnn.db --listen "127.0.0.1:$port" >/dev/null
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.3; done
+"${podman[@]}" run -d --name "$name-worker" --network host --entrypoint convrnn-worker "$tag" \
+  --server "127.0.0.1:$port" --devices cpu --threads 1 --checkpoint-root /checkpoints >/dev/null
+cat > "$work/campaign.json" <<'JSON'
+{"name": "containers", "data": {"dataset": "fashion-mnist", "train_limit": 256, "val_limit": 128},
+ "space": {"input": {"channels": 1, "height": 28, "width": 28}, "num_classes": 10, "time": {"steps": 3},
+   "layers": [{"channels": 8, "kernel": 5, "stride": 2, "pool": true,
+               "cell": {"choice": [{"type": "feedforward"}, {"type": "gru"}]}}],
+   "train": {"lr": {"loguniform": [0.02, 0.1]}, "batch_size": 64, "epochs": 1, "seed": 0}},
+ "search": {"algorithm": "random", "seed": 1, "max_trials": 2, "max_parallel": 1},
+ "objectives": [{"metric": "val_top1", "goal": "max"}]}
+JSON
+start=$(date +%s)
+id=$("$build/client/convrnn" --server "127.0.0.1:$port" --json launch "$work/campaign.json" |
+     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+for _ in $(seq 1 600); do
+  state=$("$build/client/convrnn" --server "127.0.0.1:$port" --json status "$id" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+  [ "$state" = completed ] && break
+  sleep 1
+done
+"${podman[@]}" logs "$name-worker" 2>&1 | tail -5
+[ "$state" = completed ] || { "${podman[@]}" logs "$name-server" 2>&1 | tail -20; echo "container-test: campaign $state" >&2; exit 1; }
+echo "container-test: campaign of 2 trials completed in containers in $(( $(date +%s) - start )) s"
