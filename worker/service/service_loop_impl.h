@@ -19,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "proto/convrnn.grpc.pb.h"
+#include "worker/service/completion_spool.h"
 #include "worker/service/service_loop.h"
 #include "worker/service/worker_client.h"
 
@@ -78,7 +79,10 @@ class ActiveTrial {
 class ServiceLoopImpl final : public ServiceLoop {
  public:
   ServiceLoopImpl(ServiceOptions options, TrialExecutor* executor)
-      : options_(std::move(options)), executor_(executor), client_(ClientOptions(options_)) {}
+      : options_(std::move(options)),
+        executor_(executor),
+        client_(ClientOptions(options_)),
+        spool_(options_.spool_dir) {}
 
   absl::Status Run() override;
   void Shutdown(bool cancel_current_trial) override;
@@ -123,6 +127,9 @@ class ServiceLoopImpl final : public ServiceLoop {
   // Registers (again); CANCELLED when shut down first.
   grpc::Status Register();
   absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
+  // Sends the completions a previous process spooled; each is removed once
+  // the server decided on it (completed, already recorded, or refused).
+  void ResendSpooled();
   // A JOB_KIND_SCORE lease: score, heartbeat meanwhile, report.
   absl::Status RunScore(const v1::LeaseTrialResponse& lease);
   absl::Status FinishScore(ActiveTrial* job, int64_t score_id,
@@ -141,6 +148,7 @@ class ServiceLoopImpl final : public ServiceLoop {
   const ServiceOptions options_;
   TrialExecutor* const executor_;
   WorkerClient client_;
+  const CompletionSpool spool_;
 
   std::atomic<int64_t> worker_id_{0};
   std::atomic<bool> need_register_{false};

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "util/exit_code.h"
+#include "worker/service/completion_spool.h"
 #include "worker/service/simulate.h"
 #include "worker/service/torch_executor.h"
 
@@ -34,6 +35,9 @@ absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
   options.device = config.device;
   options.checkpoint_root = config.checkpoint_root;
   options.remove_checkpoint_on_complete = !config.keep_checkpoints;
+  options.spool_dir = config.spool_dir == "none" ? ""
+                      : config.spool_dir.empty() ? DefaultSpoolDir(config.server)
+                                                 : config.spool_dir;
   options.max_trials = config.max_trials;
   if (!absl::ParseDuration(config.server_down_grace, &options.server_down_grace) ||
       options.server_down_grace < absl::ZeroDuration()) {
