@@ -9,6 +9,7 @@
 #include "client/campaign_client.h"
 #include "client/client.h"
 #include "client/commands.h"
+#include "client/format.h"
 #include "util/exit_code.h"
 
 namespace convrnn::client {
@@ -60,6 +61,11 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
       return s;
     }
     absl::StripAsciiWhitespace(&options.token);
+    // An empty file would silently send no token at all.
+    if (options.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", config.token_file, " is empty"));
+    }
   }
   if (!config.tls_ca.empty()) {
     if (absl::Status s = ReadSmallFile(config.tls_ca, "--tls-ca", &options.tls_ca_pem); !s.ok()) {
@@ -81,7 +87,8 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
 int Run(const ClientConfig& config, std::ostream& out, std::ostream& err) {
   absl::Status status = RunCommand(config, out, err);
   out.flush();
-  if (!status.ok()) err << "convrnn " << config.command << ": " << status.message() << std::endl;
+  if (!status.ok())
+    err << "convrnn " << config.command << ": " << TerminalSafe(status.message()) << std::endl;
   return ExitCodeFor(status);
 }
 

@@ -23,12 +23,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "db/sqlite_connection.h"
 #include "db/status_macros.h"
 #include "db/store.h"
@@ -80,6 +82,16 @@ class SqliteStore final : public Store {
   // ("SEARCH t USING INDEX trials_by_state (state=?); ..."). A plan that scans
   // the whole trials table means a missing index.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ExplainHotQueries();
+
+  // Checkpoints the WAL into the database file and truncates it to zero
+  // bytes (PRAGMA wal_checkpoint(TRUNCATE)); UNAVAILABLE while readers pin
+  // old pages (retried by the next timer tick or commit). Options'
+  // wal_limit_bytes and checkpoint_interval_ms call it on their own.
+  absl::Status Checkpoint();
+  // Bytes in the WAL file now (0 when it does not exist).
+  int64_t WalBytes() const;
+
+  ~SqliteStore() override;
 
   absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) override;
   absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) override;
@@ -138,6 +150,11 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
 
+  // After a commit: checkpoint when the WAL passed wal_limit_bytes_.
+  void AfterCommitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void CheckpointLoop(absl::Duration interval);
+
   // One group-commit batch: the calls sharing a transaction.
   struct Batch {
     int calls = 0;
@@ -193,6 +210,7 @@ class SqliteStore final : public Store {
     } else {
       absl::Status committed = writer_->Exec("COMMIT");
       EndBatch(*batch, committed);
+      if (committed.ok()) AfterCommitLocked();
     }
     if (!batch->status.ok()) return batch->status;
     return *std::move(result);
@@ -221,6 +239,10 @@ class SqliteStore final : public Store {
   // commit to them.
   std::atomic<int> queued_writers_{0};
   ReaderPool readers_;
+  std::string wal_path_;
+  int64_t wal_limit_bytes_ = 0;
+  absl::Notification stop_checkpoints_;
+  std::thread checkpointer_;
 };
 
 }  // namespace convrnn::db

@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     if (!ReadFile(tls_key, &config.tls_key_pem)) {
       return BadInput("--tls-key: cannot read " + tls_key);
     }
+    config.tls_cert_name = tls_cert;
+    config.tls_key_name = tls_key;
   }
   return convrnn::server::Run(config);
 }
