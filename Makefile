@@ -8,7 +8,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test demo clean format format-check
+.PHONY: all deps configure build test demo clean format format-check fuzz
 
 all: build
 
@@ -35,6 +35,16 @@ test: build
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/) built with clang-14, ASan and UBSan in their own
+# build folder, then run one after another, FUZZ_SECONDS each, under nice -n 19.
+FUZZ_SECONDS ?= 30
+FUZZ_DIR ?= build-fuzz
+fuzz:
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCONVRNN_FUZZ=ON -DCONVRNN_WITH_TORCH=OFF -DCONVRNN_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target convrnn_fuzzers
+	./fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
