@@ -5,10 +5,14 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # ccache can reuse precompiled-header builds only with these relaxed checks.
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths relative to the checkout, so a clone in another folder (CI) or a git
+# worktree reuses the objects another checkout compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test demo clean format format-check fuzz
+.PHONY: all deps configure build test demo clean format format-check thread-safety fuzz
 
 all: build
 
@@ -53,5 +57,18 @@ format:
 format-check:
 	@git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror && echo "clang-format: no drift"
 
+# Every library built by clang 14 with -Wthread-safety -Werror=thread-safety
+# (its own build dir, ccache, -O0: the analysis is the point, not the code).
+TS_BUILD_DIR ?= build-thread-safety
+TS_LIBRARIES := convrnn_util convrnn_spec convrnn_proto convrnn_db convrnn_search convrnn_data \
+  convrnn_model convrnn_core convrnn_neural convrnn_worker_loop convrnn_worker_service \
+  convrnn_server convrnn_client
+thread-safety:
+	cmake -S . -B $(TS_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=ThreadSafety \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS_THREADSAFETY="-O0 -g0" \
+	  -DCONVRNN_THREAD_SAFETY=ON -DCONVRNN_BUILD_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build $(TS_BUILD_DIR) -j $(JOBS) --target $(TS_LIBRARIES)
+	@echo "thread-safety: every library passes clang -Wthread-safety"
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TS_BUILD_DIR)

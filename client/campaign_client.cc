@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -66,8 +67,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::Launch(const std::string& campaign_
   v1::LaunchCampaignRequest request;
   request.set_campaign_json(campaign_json);
   v1::LaunchCampaignResponse response;
-  absl::Status s = Convert(stub_->LaunchCampaign(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->LaunchCampaign(&context, request, &response)));
   return response.campaign();
 }
 
@@ -80,8 +80,7 @@ absl::StatusOr<std::vector<v1::Campaign>> CampaignClient::ListCampaigns() {
     request.set_page_size(options_.page_size);
     request.set_page_token(token);
     v1::ListCampaignsResponse response;
-    absl::Status st = Convert(stub_->ListCampaigns(&context, request, &response));
-    if (!st.ok()) return st;
+    RETURN_IF_ERROR(Convert(stub_->ListCampaigns(&context, request, &response)));
     for (auto& c : *response.mutable_campaigns()) all.push_back(std::move(c));
     return response.next_page_token();
   });
@@ -95,8 +94,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::GetCampaign(int64_t campaign_id) {
   v1::GetCampaignRequest request;
   request.set_campaign_id(campaign_id);
   v1::Campaign response;
-  absl::Status s = Convert(stub_->GetCampaign(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->GetCampaign(&context, request, &response)));
   return response;
 }
 
@@ -112,8 +110,7 @@ absl::StatusOr<std::vector<v1::Trial>> CampaignClient::ListTrials(int64_t campai
     request.set_page_size(options_.page_size);
     request.set_page_token(token);
     v1::ListTrialsResponse response;
-    absl::Status st = Convert(stub_->ListTrials(&context, request, &response));
-    if (!st.ok()) return st;
+    RETURN_IF_ERROR(Convert(stub_->ListTrials(&context, request, &response)));
     for (auto& t : *response.mutable_trials()) all.push_back(std::move(t));
     return response.next_page_token();
   });
@@ -127,8 +124,7 @@ absl::StatusOr<v1::Trial> CampaignClient::GetTrial(int64_t trial_id) {
   v1::GetTrialRequest request;
   request.set_trial_id(trial_id);
   v1::Trial response;
-  absl::Status s = Convert(stub_->GetTrial(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->GetTrial(&context, request, &response)));
   return response;
 }
 
@@ -138,8 +134,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::StopCampaign(int64_t campaign_id) {
   v1::StopCampaignRequest request;
   request.set_campaign_id(campaign_id);
   v1::Campaign response;
-  absl::Status s = Convert(stub_->StopCampaign(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->StopCampaign(&context, request, &response)));
   return response;
 }
 
@@ -149,8 +144,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::ResumeCampaign(int64_t campaign_id)
   v1::ResumeCampaignRequest request;
   request.set_campaign_id(campaign_id);
   v1::Campaign response;
-  absl::Status s = Convert(stub_->ResumeCampaign(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->ResumeCampaign(&context, request, &response)));
   return response;
 }
 
@@ -158,8 +152,7 @@ absl::StatusOr<v1::BestResponse> CampaignClient::Best(const v1::BestRequest& req
   grpc::ClientContext context;
   Prepare(&context, true);
   v1::BestResponse response;
-  absl::Status s = Convert(stub_->Best(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->Best(&context, request, &response)));
   return response;
 }
 
@@ -167,8 +160,7 @@ absl::StatusOr<v1::ParetoResponse> CampaignClient::Pareto(const v1::ParetoReques
   grpc::ClientContext context;
   Prepare(&context, true);
   v1::ParetoResponse response;
-  absl::Status s = Convert(stub_->Pareto(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->Pareto(&context, request, &response)));
   return response;
 }
 
@@ -180,8 +172,7 @@ absl::StatusOr<v1::ExportResponse> CampaignClient::Export(int64_t campaign_id,
   request.set_campaign_id(campaign_id);
   request.set_format(format);
   v1::ExportResponse response;
-  absl::Status s = Convert(stub_->Export(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->Export(&context, request, &response)));
   return response;
 }
 
@@ -191,8 +182,7 @@ absl::StatusOr<std::vector<v1::Worker>> CampaignClient::ListWorkers(bool include
   v1::ListWorkersRequest request;
   request.set_include_dead(include_dead);
   v1::ListWorkersResponse response;
-  absl::Status s = Convert(stub_->ListWorkers(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->ListWorkers(&context, request, &response)));
   return std::vector<v1::Worker>(response.workers().begin(), response.workers().end());
 }
 
@@ -204,8 +194,7 @@ absl::StatusOr<v1::NeuralScore> CampaignClient::ScoreTrial(int64_t trial_id,
   request.set_trial_id(trial_id);
   request.set_neural_json(neural_json);
   v1::NeuralScore response;
-  absl::Status s = Convert(stub_->ScoreTrial(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->ScoreTrial(&context, request, &response)));
   return response;
 }
 
@@ -215,8 +204,7 @@ absl::StatusOr<v1::NeuralScore> CampaignClient::GetScore(int64_t score_id) {
   v1::GetScoreRequest request;
   request.set_score_id(score_id);
   v1::NeuralScore response;
-  absl::Status s = Convert(stub_->GetScore(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->GetScore(&context, request, &response)));
   return response;
 }
 

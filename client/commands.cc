@@ -1,6 +1,7 @@
 #include "client/commands.h"
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -17,7 +18,9 @@
 #include "client/spec_render.h"
 #include "client/watch_view.h"
 #include "spec/arch_spec.h"
+#include "util/file.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -48,17 +51,14 @@ absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1:
 }  // namespace
 
 absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open for reading"));
-  std::stringstream text;
-  text << in.rdbuf();
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
   // Refused here, before the server sees it: the reason is the parser's position.
   json parsed;
-  if (absl::Status s = ParseJsonText(text.str(), file, &parsed); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text, file, &parsed));
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
   }
-  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text.str());
+  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text);
   if (!campaign.ok()) return campaign.status();
   if (env.json) {
     PrintJson(env, ToJson(*campaign, /*with_document=*/true));
@@ -123,7 +123,7 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
       absl::MutexLock lock(&mu);
       while (!stopped) {
         if (dirty) draw();
-        mu.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(100));
+        env.clock->AwaitWithTimeout(mu, absl::Condition(&stopped), absl::Milliseconds(100));
       }
       draw();  // the final frame
     });
@@ -145,20 +145,21 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     return !view.ended();
   };
   absl::Status status;
-  absl::Time give_up = absl::InfiniteFuture();
+  int64_t give_up_us = std::numeric_limits<int64_t>::max();
   while (true) {
     const int64_t before = last_event_id;
     status = env.client->Watch(campaign_id, last_event_id, on_event);
     // Only a server lost after it answered is waited for; one never reached
     // is reported at once.
     if (status.code() != absl::StatusCode::kUnavailable || last_event_id == 0) break;
-    if (last_event_id != before) give_up = absl::Now() + absl::Seconds(kWatchReconnectSeconds);
-    if (absl::Now() >= give_up) break;
+    const int64_t now_us = env.clock->NowMicros();
+    if (last_event_id != before) give_up_us = now_us + kWatchReconnectSeconds * 1'000'000;
+    if (now_us >= give_up_us) break;
     if (env.err != nullptr) {
       *env.err << "convrnn watch: stream lost (" << TerminalSafe(status.message())
                << "); reconnecting\n";
     }
-    absl::SleepFor(absl::Seconds(1));
+    env.clock->SleepUntil(now_us + 1'000'000, nullptr);
   }
   if (paint) {
     {
@@ -311,7 +312,7 @@ absl::Status WorkersCommand(const CommandEnv& env, bool include_dead) {
   if (env.json) {
     PrintJson(env, {{"workers", JsonArray(*workers)}});
   } else {
-    PrintWorkerTable(*workers, absl::ToUnixMicros(absl::Now()), *env.out);
+    PrintWorkerTable(*workers, env.clock->NowMicros(), *env.out);
   }
   return absl::OkStatus();
 }
@@ -330,15 +331,16 @@ absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreAr
     *env.err << "convrnn score: trial " << trial_id << ": queued as score " << queued->id()
              << "; waiting for a worker (" << args.file << " is read on the worker)" << std::endl;
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(args.wait_s);
+  const int64_t give_up_us = env.clock->NowMicros() + static_cast<int64_t>(args.wait_s * 1e6);
   v1::NeuralScore score = *std::move(queued);
   while (score.state() != v1::SCORE_STATE_COMPLETED && score.state() != v1::SCORE_STATE_FAILED) {
-    if (absl::Now() >= give_up) {
+    if (env.clock->NowMicros() >= give_up_us) {
       return absl::DeadlineExceededError(absl::StrCat(
           "score ", score.id(), " of trial ", trial_id, " is still ", ScoreStateName(score.state()),
           " after ", args.wait_s, " s (is a worker that can score running?)"));
     }
-    absl::SleepFor(absl::Seconds(args.poll_s));
+    env.clock->SleepUntil(env.clock->NowMicros() + static_cast<int64_t>(args.poll_s * 1e6),
+                          nullptr);
     auto polled = env.client->GetScore(score.id());
     if (!polled.ok()) return polled.status();
     score = *std::move(polled);

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "client/campaign_client.h"
+#include "util/clock.h"
 
 namespace convrnn::client {
 
@@ -28,6 +29,8 @@ struct CommandEnv {
   bool json = false;
   // env.out is a terminal: `watch` redraws in place instead of logging lines.
   bool tty = false;
+  // Every wait (watch reconnects, score polls, redraws) and "now"; never null.
+  Clock* clock = Clock::Real();
 };
 
 // Reads FILE, refuses text that is not JSON locally, sends it; prints the new campaign.

@@ -12,6 +12,7 @@
 #include "client/proto_json.h"
 #include "client/spec_render.h"
 #include "spec/arch_spec.h"
+#include "util/csv.h"
 
 namespace convrnn::client {
 namespace {
@@ -27,12 +28,6 @@ std::string Metric(const google::protobuf::Map<std::string, double>& metrics,
 std::string Architecture(const v1::Trial& t) {
   auto spec = ParseArchSpecText(t.spec_json());
   return spec.ok() ? ArchSummary(*spec) : "?";
-}
-
-// Integral values without ".0"; others in the shortest form that reads back exactly.
-std::string CsvNumber(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
-  return json(v).dump();
 }
 
 std::string OrDash(int64_t v) { return v == 0 ? "-" : std::to_string(v); }
@@ -236,62 +231,18 @@ void PrintTrialText(const v1::Trial& t, std::ostream& out) {
   }
 }
 
-std::string CsvField(const std::string& value) {
-  bool quote = !value.empty() && (value.front() == ' ' || value.back() == ' ');
-  for (char c : value) {
-    if (c == ',' || c == '"' || c == '\n' || c == '\r') quote = true;
-  }
-  if (!quote) return value;
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string TrialsToCsv(const std::vector<v1::Trial>& trials) {
-  std::set<std::string> metric_names;
-  std::set<std::string> param_names;
-  std::vector<json> params;
-  for (const auto& t : trials) {
-    for (const auto& [name, value] : t.final_metrics()) metric_names.insert(name);
-    json p = EmbeddedJson(t.params_json());
-    if (!p.is_object()) p = json::object();
-    for (const auto& [key, value] : p.items()) param_names.insert(key);
-    params.push_back(std::move(p));
+  std::vector<CsvTrial> rows;
+  for (const v1::Trial& t : trials) {
+    CsvTrial row{t.id(),         t.number(),     absl::AsciiStrToUpper(TrialStateName(t.state())),
+                 t.attempt(),    t.worker_id(),  t.failure_reason(),
+                 json::object(), json::object(), t.spec_json()};
+    json params = EmbeddedJson(t.params_json());
+    if (params.is_object()) row.params = std::move(params);
+    for (const auto& [name, value] : t.final_metrics()) row.metrics[name] = value;
+    rows.push_back(std::move(row));
   }
-  std::vector<std::string> header = {"trial_id", "number",    "state",
-                                     "attempt",  "worker_id", "failure_reason"};
-  header.insert(header.end(), metric_names.begin(), metric_names.end());
-  for (const auto& p : param_names) header.push_back("param:" + p);
-  header.push_back("spec_json");
-
-  std::string out;
-  auto append_row = [&out](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) out += ',';
-      out += CsvField(row[i]);
-    }
-    out += "\r\n";
-  };
-  append_row(header);
-  for (size_t i = 0; i < trials.size(); ++i) {
-    const auto& t = trials[i];
-    std::vector<std::string> row = {std::to_string(t.id()),        std::to_string(t.number()),
-                                    TrialStateName(t.state()),     std::to_string(t.attempt()),
-                                    std::to_string(t.worker_id()), t.failure_reason()};
-    for (const auto& m : metric_names) {
-      auto it = t.final_metrics().find(m);
-      row.push_back(it == t.final_metrics().end() ? "" : CsvNumber(it->second));
-    }
-    for (const auto& p : param_names) {
-      row.push_back(params[i].contains(p) ? Scalar(params[i][p]) : "");
-    }
-    row.push_back(t.spec_json());
-    append_row(row);
-  }
-  return out;
+  return convrnn::TrialsToCsv(rows);
 }
 
 }  // namespace convrnn::client

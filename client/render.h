@@ -36,13 +36,8 @@ void PrintWorkerTable(const std::vector<v1::Worker>& workers, int64_t now_unix_u
 // metrics and the per-epoch curve. A spec that does not parse is printed raw.
 void PrintTrialText(const v1::Trial& trial, std::ostream& out);
 
-// RFC 4180 field: quoted when it holds a comma, quote, CR or LF, or leading
-// or trailing space; quotes inside are doubled.
-std::string CsvField(const std::string& value);
-// One row per trial: id, number, state, attempt, worker_id, failure_reason,
-// one column per final metric, one `param:<path>` column per sampled
-// parameter (union over trials, sorted), then the spec JSON. Used when the
-// server cannot export itself.
+// The server's CSV export (util/csv.h: same columns, quoting and numbers),
+// built from the trial list when the server cannot export itself.
 std::string TrialsToCsv(const std::vector<v1::Trial>& trials);
 
 }  // namespace convrnn::client

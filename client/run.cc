@@ -11,18 +11,11 @@
 #include "client/commands.h"
 #include "client/format.h"
 #include "util/exit_code.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
-
-absl::Status ReadSmallFile(const std::string& path, const char* flag, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": ", path, ": cannot open for reading"));
-  std::stringstream text;
-  text << in.rdbuf();
-  *out = text.str();
-  return absl::OkStatus();
-}
 
 absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   const std::string& cmd = c.command;
@@ -56,10 +49,7 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
   if (!(config.timeout_s > 0)) return absl::InvalidArgumentError("--timeout: must be positive");
   options.rpc_timeout = absl::Seconds(config.timeout_s);
   if (!config.token_file.empty()) {
-    if (absl::Status s = ReadSmallFile(config.token_file, "--token-file", &options.token);
-        !s.ok()) {
-      return s;
-    }
+    ASSIGN_OR_RETURN(options.token, ReadFlagFile("--token-file", config.token_file));
     absl::StripAsciiWhitespace(&options.token);
     // An empty file would silently send no token at all.
     if (options.token.empty()) {
@@ -68,9 +58,7 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
     }
   }
   if (!config.tls_ca.empty()) {
-    if (absl::Status s = ReadSmallFile(config.tls_ca, "--tls-ca", &options.tls_ca_pem); !s.ok()) {
-      return s;
-    }
+    ASSIGN_OR_RETURN(options.tls_ca_pem, ReadFlagFile("--tls-ca", config.tls_ca));
   }
   CampaignClient client(std::move(options));
   CommandEnv env;

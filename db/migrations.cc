@@ -1,6 +1,7 @@
 #include "db/migrations.h"
 
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 namespace {
@@ -179,7 +180,7 @@ absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
   const int latest = migrations.empty() ? 0 : migrations.back().version;
   if (target_version < 0) target_version = latest;
   Transaction txn(&conn);
-  if (absl::Status s = txn.Begin(); !s.ok()) return s;
+  RETURN_IF_ERROR(txn.Begin());
   absl::StatusOr<int> current = SchemaVersion(conn);
   if (!current.ok()) return current.status();
   if (*current > latest) {
@@ -189,10 +190,9 @@ absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
                      "); use a newer convrnn-server or a copy of the database"));
   }
   if (*current == 0) {
-    absl::Status s = conn.Exec(
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version INTEGER PRIMARY KEY, description TEXT NOT NULL)");
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(
+        conn.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
+                  " version INTEGER PRIMARY KEY, description TEXT NOT NULL)"));
   }
   for (const Migration& m : migrations) {
     if (m.version <= *current || m.version > target_version) continue;

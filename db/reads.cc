@@ -4,8 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "db/queries.h"
-#include "db/status_macros.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db::reads {
 namespace {
@@ -16,7 +17,7 @@ absl::StatusOr<Trial> ReadTrial(const Stmt& row) {
   t.id = row.Int64(0);
   t.campaign_id = row.Int64(1);
   t.number = row.Int64(2);
-  DB_ASSIGN_OR_RETURN(t.state, ParseTrialState(row.Text(3)));
+  ASSIGN_OR_RETURN(t.state, ParseTrialState(row.Text(3)));
   t.attempt = static_cast<int>(row.Int64(4));
   t.worker_id = row.Int64(5);
   t.lease_token = row.Int64(6);
@@ -35,7 +36,7 @@ absl::StatusOr<Campaign> ReadCampaign(const Stmt& row) {
   Campaign c;
   c.id = row.Int64(0);
   c.name = row.Text(1);
-  DB_ASSIGN_OR_RETURN(c.state, ParseCampaignState(row.Text(2)));
+  ASSIGN_OR_RETURN(c.state, ParseCampaignState(row.Text(2)));
   c.config_json = row.Text(3);
   c.max_attempts = static_cast<int>(row.Int64(4));
   c.created_us = row.Int64(5);
@@ -61,18 +62,18 @@ template <typename T, typename ReadRow>
 absl::StatusOr<std::vector<T>> ReadAll(Stmt& stmt, ReadRow read) {
   std::vector<T> out;
   while (true) {
-    DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    ASSIGN_OR_RETURN(bool has_row, stmt.Step());
     if (!has_row) return out;
     if constexpr (std::is_same_v<decltype(read(stmt)), T>) {
       out.push_back(read(stmt));
     } else {
-      DB_ASSIGN_OR_RETURN(T item, read(stmt));
+      ASSIGN_OR_RETURN(T item, read(stmt));
       out.push_back(std::move(item));
     }
   }
 }
 
-bool IsMetricName(std::string_view name) {
+bool IsMetricName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char ch : name) {
     if (!absl::ascii_isalnum(ch) && ch != '_' && ch != '.') return false;
@@ -83,59 +84,59 @@ bool IsMetricName(std::string_view name) {
 }  // namespace
 
 absl::StatusOr<Campaign> GetCampaign(Connection& conn, int64_t campaign_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetCampaign));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetCampaign));
   stmt.Bind(1, campaign_id);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("campaign ", campaign_id, " not found"));
   return ReadCampaign(stmt);
 }
 
 absl::StatusOr<std::vector<Campaign>> ListCampaigns(Connection& conn, int64_t before_id,
                                                     int limit) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListCampaigns));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListCampaigns));
   stmt.BindOrNull(1, before_id).Bind(2, int64_t{limit});
   return ReadAll<Campaign>(stmt, ReadCampaign);
 }
 
 absl::StatusOr<Trial> GetTrial(Connection& conn, int64_t trial_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetTrial));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetTrial));
   stmt.Bind(1, trial_id);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("trial ", trial_id, " not found"));
   return ReadTrial(stmt);
 }
 
 absl::StatusOr<std::optional<Trial>> TrialByLease(Connection& conn, int64_t lease_token) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kTrialByLease));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kTrialByLease));
   stmt.Bind(1, lease_token);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return std::optional<Trial>();
-  DB_ASSIGN_OR_RETURN(Trial trial, ReadTrial(stmt));
+  ASSIGN_OR_RETURN(Trial trial, ReadTrial(stmt));
   return std::optional<Trial>(std::move(trial));
 }
 
 absl::StatusOr<std::vector<Trial>> ListTrials(Connection& conn, const TrialQuery& query) {
   if (query.state.has_value()) {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListTrialsInState));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListTrialsInState));
     stmt.Bind(1, query.campaign_id)
         .Bind(2, TrialStateName(*query.state))
         .Bind(3, query.after_number)
         .Bind(4, int64_t{query.limit});
     return ReadAll<Trial>(stmt, ReadTrial);
   }
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListTrials));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListTrials));
   stmt.Bind(1, query.campaign_id).Bind(2, query.after_number).Bind(3, int64_t{query.limit});
   return ReadAll<Trial>(stmt, ReadTrial);
 }
 
 absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kCountTrials));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kCountTrials));
   stmt.Bind(1, campaign_id);
   TrialCounts counts;
   while (true) {
-    DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    ASSIGN_OR_RETURN(bool has_row, stmt.Step());
     if (!has_row) return counts;
-    DB_ASSIGN_OR_RETURN(TrialState state, ParseTrialState(stmt.Text(0)));
+    ASSIGN_OR_RETURN(TrialState state, ParseTrialState(stmt.Text(0)));
     const int64_t n = stmt.Int64(1);
     switch (state) {
       case TrialState::kPending:
@@ -161,21 +162,21 @@ absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id) {
 }
 
 absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_id,
-                                             std::string_view metric, bool maximize, int k) {
+                                             absl::string_view metric, bool maximize, int k) {
   if (!IsMetricName(metric)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metric \"", Sv(metric), "\: must be 1-64 characters of [A-Za-z0-9_.]"));
+        absl::StrCat("metric \"", metric, "\": must be 1-64 characters of [A-Za-z0-9_.]"));
   }
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(maximize ? sql::kTopTrialsMax : sql::kTopTrialsMin));
-  stmt.Bind(1, campaign_id).Bind(2, absl::StrCat("$.\"", Sv(metric), "\"")).Bind(3, int64_t{k});
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(maximize ? sql::kTopTrialsMax : sql::kTopTrialsMin));
+  stmt.Bind(1, campaign_id).Bind(2, absl::StrCat("$.\"", metric, "\"")).Bind(3, int64_t{k});
   return ReadAll<Trial>(stmt, ReadTrial);
 }
 
-absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t trial_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListEpochs));
+absl::StatusOr<std::vector<EpochReport>> ListEpochs(Connection& conn, int64_t trial_id) {
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListEpochs));
   stmt.Bind(1, trial_id);
-  return ReadAll<EpochMetrics>(stmt, [](const Stmt& row) {
-    EpochMetrics e;
+  return ReadAll<EpochReport>(stmt, [](const Stmt& row) {
+    EpochReport e;
     e.trial_id = row.Int64(0);
     e.epoch = static_cast<int>(row.Int64(1));
     e.attempt = static_cast<int>(row.Int64(2));
@@ -186,22 +187,22 @@ absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t t
 }
 
 absl::StatusOr<Worker> GetWorker(Connection& conn, int64_t worker_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetWorker));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetWorker));
   stmt.Bind(1, worker_id);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
   return ReadWorker(stmt);
 }
 
 absl::StatusOr<std::vector<Worker>> ListWorkers(Connection& conn, int64_t seen_since_us) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListWorkers));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListWorkers));
   stmt.Bind(1, seen_since_us);
   return ReadAll<Worker>(stmt, ReadWorker);
 }
 
 absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign_id,
                                               int64_t after_id, int limit) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListEvents));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListEvents));
   stmt.Bind(1, campaign_id).Bind(2, after_id).Bind(3, int64_t{limit});
   return ReadAll<Event>(stmt, [](const Stmt& row) {
     Event e;
@@ -217,11 +218,11 @@ absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign
 
 absl::StatusOr<std::vector<int64_t>> ExpiredIds(Connection& conn, const std::string& sql,
                                                 int64_t now_us) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql));
   stmt.Bind(1, now_us);
   std::vector<int64_t> ids;
   while (true) {
-    DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    ASSIGN_OR_RETURN(bool has_row, stmt.Step());
     if (!has_row) break;
     ids.push_back(stmt.Int64(0));
   }

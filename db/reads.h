@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "db/sqlite_connection.h"
 #include "db/store.h"
 
@@ -26,8 +26,8 @@ absl::StatusOr<std::optional<Trial>> TrialByLease(Connection& conn, int64_t leas
 absl::StatusOr<std::vector<Trial>> ListTrials(Connection& conn, const TrialQuery& query);
 absl::StatusOr<TrialCounts> CountTrials(Connection& conn, int64_t campaign_id);
 absl::StatusOr<std::vector<Trial>> TopTrials(Connection& conn, int64_t campaign_id,
-                                             std::string_view metric, bool maximize, int k);
-absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(Connection& conn, int64_t trial_id);
+                                             absl::string_view metric, bool maximize, int k);
+absl::StatusOr<std::vector<EpochReport>> ListEpochs(Connection& conn, int64_t trial_id);
 absl::StatusOr<Worker> GetWorker(Connection& conn, int64_t worker_id);
 absl::StatusOr<std::vector<Worker>> ListWorkers(Connection& conn, int64_t seen_since_us);
 absl::StatusOr<std::vector<Event>> ListEvents(Connection& conn, int64_t campaign_id,

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "db/status_macros.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn::db {
 
@@ -20,7 +20,7 @@ Stmt& Stmt::Bind(int index, int64_t value) {
   return *this;
 }
 
-Stmt& Stmt::Bind(int index, std::string_view value) {
+Stmt& Stmt::Bind(int index, absl::string_view value) {
   int rc =
       sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = rc;
@@ -97,7 +97,7 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-absl::Status Connection::Exec(std::string_view sql) {
+absl::Status Connection::Exec(absl::string_view sql) {
   std::string script(sql);
   char* message = nullptr;
   int rc = sqlite3_exec(db_, script.c_str(), nullptr, nullptr, &message);
@@ -118,8 +118,8 @@ absl::StatusOr<Stmt> Connection::Prepare(const std::string& sql) {
   return Stmt(stmt, this);
 }
 
-absl::Status Connection::Error(int rc, std::string_view what) const {
-  std::string message = absl::StrCat(path_, ": ", Sv(what), ": ", sqlite3_errstr(rc));
+absl::Status Connection::Error(int rc, absl::string_view what) const {
+  std::string message = absl::StrCat(path_, ": ", what, ": ", sqlite3_errstr(rc));
   if (db_ != nullptr && sqlite3_errcode(db_) == rc) {
     std::string detail = sqlite3_errmsg(db_);
     if (detail != sqlite3_errstr(rc)) absl::StrAppend(&message, " (", detail, ")");

@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn::db {
 
@@ -32,8 +32,8 @@ class Stmt {
 
   // Parameters are numbered from 1, as in SQLite.
   Stmt& Bind(int index, int64_t value);
-  Stmt& Bind(int index, std::string_view value);
-  Stmt& Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
+  Stmt& Bind(int index, absl::string_view value);
+  Stmt& Bind(int index, const char* value) { return Bind(index, absl::string_view(value)); }
   // Binds NULL when value == 0 (ids and times where 0 means "none").
   Stmt& BindOrNull(int index, int64_t value);
   Stmt& BindNull(int index);
@@ -72,7 +72,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Runs a script of statements that return no rows (DDL, pragmas).
-  absl::Status Exec(std::string_view sql);
+  absl::Status Exec(absl::string_view sql);
   // A prepared statement for `sql`, compiled once per connection.
   // REQUIRES: no other Stmt for the same `sql` is alive (they share one handle).
   absl::StatusOr<Stmt> Prepare(const std::string& sql);
@@ -80,7 +80,7 @@ class Connection {
   // Status for SQLite result code `rc`: "<path>: <what>: <message>".
   // BUSY/LOCKED -> UNAVAILABLE, CORRUPT/NOTADB -> DATA_LOSS,
   // CONSTRAINT -> FAILED_PRECONDITION, CANTOPEN -> NOT_FOUND, others INTERNAL.
-  absl::Status Error(int rc, std::string_view what) const;
+  absl::Status Error(int rc, absl::string_view what) const;
 
   int64_t changes() const { return sqlite3_changes64(db_); }
   // A transaction is open (BEGIN ran and neither COMMIT nor a rollback since).

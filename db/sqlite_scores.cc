@@ -4,9 +4,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "db/queries.h"
 #include "db/reads.h"
 #include "db/sqlite_store.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 namespace {
@@ -17,7 +19,7 @@ absl::StatusOr<Score> ReadScore(const Stmt& row) {
   s.id = row.Int64(0);
   s.trial_id = row.Int64(1);
   s.campaign_id = row.Int64(2);
-  DB_ASSIGN_OR_RETURN(s.state, ParseScoreState(row.Text(3)));
+  ASSIGN_OR_RETURN(s.state, ParseScoreState(row.Text(3)));
   s.attempt = static_cast<int>(row.Int64(4));
   s.neural_json = row.Text(5);
   s.worker_id = row.Int64(6);
@@ -32,25 +34,25 @@ absl::StatusOr<Score> ReadScore(const Stmt& row) {
 }
 
 absl::StatusOr<Score> GetScoreOn(Connection& conn, int64_t score_id) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetScore));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kGetScore));
   stmt.Bind(1, score_id);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("score ", score_id, " not found"));
   return ReadScore(stmt);
 }
 
 absl::StatusOr<std::optional<Score>> ScoreByLease(Connection& conn, int64_t token) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kScoreByLease));
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kScoreByLease));
   stmt.Bind(1, token);
-  DB_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return std::optional<Score>();
-  DB_ASSIGN_OR_RETURN(Score score, ReadScore(stmt));
+  ASSIGN_OR_RETURN(Score score, ReadScore(stmt));
   return std::optional<Score>(std::move(score));
 }
 
 // The job whose live lease is `token`, or FAILED_PRECONDITION.
 absl::StatusOr<Score> LiveScoreLease(Connection& conn, int64_t token) {
-  DB_ASSIGN_OR_RETURN(std::optional<Score> score, ScoreByLease(conn, token));
+  ASSIGN_OR_RETURN(std::optional<Score> score, ScoreByLease(conn, token));
   if (!score.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrCat("lease ", token, " holds no scoring job: it expired or never existed"));
@@ -58,7 +60,7 @@ absl::StatusOr<Score> LiveScoreLease(Connection& conn, int64_t token) {
   if (score->state != ScoreState::kLeased) {
     return absl::FailedPreconditionError(absl::StrCat("lease ", token, " no longer holds score ",
                                                       score->id, ": it is ",
-                                                      Sv(ScoreStateName(score->state))));
+                                                      ScoreStateName(score->state)));
   }
   return *std::move(score);
 }
@@ -68,18 +70,18 @@ absl::StatusOr<Score> LiveScoreLease(Connection& conn, int64_t token) {
 absl::StatusOr<Score> SqliteStore::CreateScore(int64_t trial_id, const std::string& neural_json,
                                                int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
-    DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
+    ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
     if (trial.state != TrialState::kCompleted) {
       return absl::FailedPreconditionError(absl::StrCat("trial ", trial_id, " is ",
-                                                        Sv(TrialStateName(trial.state)),
+                                                        TrialStateName(trial.state),
                                                         "; only a COMPLETED trial can be scored"));
     }
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertScore));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial_id)
-                           .Bind(2, trial.campaign_id)
-                           .Bind(3, neural_json)
-                           .Bind(4, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertScore));
+    RETURN_IF_ERROR(stmt.Bind(1, trial_id)
+                        .Bind(2, trial.campaign_id)
+                        .Bind(3, neural_json)
+                        .Bind(4, now_us)
+                        .Run());
     return GetScoreOn(conn, conn.last_insert_rowid());
   });
 }
@@ -90,13 +92,13 @@ absl::StatusOr<Score> SqliteStore::GetScore(int64_t score_id) {
 
 absl::StatusOr<std::vector<Score>> SqliteStore::ListScores(int64_t trial_id) {
   return Read([&](Connection& conn) -> absl::StatusOr<std::vector<Score>> {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListScores));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListScores));
     stmt.Bind(1, trial_id);
     std::vector<Score> scores;
     while (true) {
-      DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+      ASSIGN_OR_RETURN(bool has_row, stmt.Step());
       if (!has_row) return scores;
-      DB_ASSIGN_OR_RETURN(Score score, ReadScore(stmt));
+      ASSIGN_OR_RETURN(Score score, ReadScore(stmt));
       scores.push_back(std::move(score));
     }
   });
@@ -106,28 +108,28 @@ absl::StatusOr<std::optional<Score>> SqliteStore::LeaseScore(int64_t worker_id, 
                                                              int64_t deadline_us) {
   if (deadline_us <= now_us) return absl::InvalidArgumentError("lease deadline must be after now");
   return Write([&](Connection& conn) -> absl::StatusOr<std::optional<Score>> {
-    DB_ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextPendingScore));
-    DB_ASSIGN_OR_RETURN(bool found, next.Step());
+    ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextPendingScore));
+    ASSIGN_OR_RETURN(bool found, next.Step());
     if (!found) return std::optional<Score>();
     const int64_t score_id = next.Int64(0);
-    DB_ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
-    DB_RETURN_IF_ERROR(touch.Bind(1, worker_id).Bind(2, now_us).Run());
+    ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
+    RETURN_IF_ERROR(touch.Bind(1, worker_id).Bind(2, now_us).Run());
     if (conn.changes() == 0) {
       return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
     }
-    DB_ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
-    DB_RETURN_IF_ERROR(token_stmt.Step().status());
+    ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
+    RETURN_IF_ERROR(token_stmt.Step().status());
     const int64_t token = token_stmt.Int64(0);
-    DB_RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
-    DB_ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseScore));
-    DB_RETURN_IF_ERROR(lease.Bind(1, score_id)
-                           .Bind(2, worker_id)
-                           .Bind(3, token)
-                           .Bind(4, deadline_us)
-                           .Bind(5, now_us)
-                           .Run());
+    RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
+    ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseScore));
+    RETURN_IF_ERROR(lease.Bind(1, score_id)
+                        .Bind(2, worker_id)
+                        .Bind(3, token)
+                        .Bind(4, deadline_us)
+                        .Bind(5, now_us)
+                        .Run());
     if (conn.changes() == 0) return std::optional<Score>();
-    DB_ASSIGN_OR_RETURN(Score score, GetScoreOn(conn, score_id));
+    ASSIGN_OR_RETURN(Score score, GetScoreOn(conn, score_id));
     return std::optional<Score>(std::move(score));
   });
 }
@@ -135,9 +137,9 @@ absl::StatusOr<std::optional<Score>> SqliteStore::LeaseScore(int64_t worker_id, 
 absl::StatusOr<Score> SqliteStore::ExtendScoreLease(int64_t lease_token, int64_t deadline_us,
                                                     int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
-    DB_ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetScoreDeadline));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, score.id).Bind(2, deadline_us).Bind(3, now_us).Run());
+    ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetScoreDeadline));
+    RETURN_IF_ERROR(stmt.Bind(1, score.id).Bind(2, deadline_us).Bind(3, now_us).Run());
     score.lease_deadline_us = std::max(score.lease_deadline_us, deadline_us);
     score.updated_us = now_us;
     return score;
@@ -151,63 +153,62 @@ absl::StatusOr<Score> SqliteStore::CompleteScore(int64_t lease_token,
     return absl::InvalidArgumentError("result_json: must be a JSON object");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
-    DB_ASSIGN_OR_RETURN(std::optional<Score> held, ScoreByLease(conn, lease_token));
+    ASSIGN_OR_RETURN(std::optional<Score> held, ScoreByLease(conn, lease_token));
     if (held.has_value() && held->state == ScoreState::kCompleted) {
       return absl::AlreadyExistsError(
           absl::StrCat("score ", held->id, " was already completed by lease ", lease_token));
     }
-    DB_ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, score.id)
-                           .Bind(2, ScoreStateName(ScoreState::kCompleted))
-                           .Bind(3, result.dump())
-                           .BindNull(4)
-                           .BindNull(5)
-                           .Bind(6, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
+    RETURN_IF_ERROR(stmt.Bind(1, score.id)
+                        .Bind(2, ScoreStateName(ScoreState::kCompleted))
+                        .Bind(3, result.dump())
+                        .BindNull(4)
+                        .BindNull(5)
+                        .Bind(6, now_us)
+                        .Run());
     return GetScoreOn(conn, score.id);
   });
 }
 
-absl::StatusOr<Score> SqliteStore::FailScore(int64_t lease_token, std::string_view reason,
+absl::StatusOr<Score> SqliteStore::FailScore(int64_t lease_token, absl::string_view reason,
                                              int error_code, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
-    DB_ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, score.id)
-                           .Bind(2, ScoreStateName(ScoreState::kFailed))
-                           .BindNull(3)
-                           .Bind(4, reason.empty() ? std::string_view("failed") : reason)
-                           .Bind(5, int64_t{error_code})
-                           .Bind(6, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
+    RETURN_IF_ERROR(stmt.Bind(1, score.id)
+                        .Bind(2, ScoreStateName(ScoreState::kFailed))
+                        .BindNull(3)
+                        .Bind(4, reason.empty() ? absl::string_view("failed") : reason)
+                        .Bind(5, int64_t{error_code})
+                        .Bind(6, now_us)
+                        .Run());
     return GetScoreOn(conn, score.id);
   });
 }
 
 absl::StatusOr<std::vector<Score>> SqliteStore::ExpireScoreLeases(int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<std::vector<Score>> {
-    DB_ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
-                        reads::ExpiredIds(conn, sql::kExpiredScoreLeases, now_us));
+    ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
+                     reads::ExpiredIds(conn, sql::kExpiredScoreLeases, now_us));
     std::vector<Score> changed;
     for (int64_t id : expired) {
-      DB_ASSIGN_OR_RETURN(Score score, GetScoreOn(conn, id));
+      ASSIGN_OR_RETURN(Score score, GetScoreOn(conn, id));
       if (score.attempt < kScoreMaxAttempts) {
-        DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRequeueScore));
-        DB_RETURN_IF_ERROR(stmt.Bind(1, id).Bind(2, now_us).Run());
+        ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRequeueScore));
+        RETURN_IF_ERROR(stmt.Bind(1, id).Bind(2, now_us).Run());
       } else {
-        DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-        DB_RETURN_IF_ERROR(
-            stmt.Bind(1, id)
-                .Bind(2, ScoreStateName(ScoreState::kFailed))
-                .BindNull(3)
-                .Bind(4, absl::StrCat("lease ", score.lease_token, " expired (attempt ",
-                                      score.attempt, " of ", kScoreMaxAttempts, ")"))
-                .Bind(5, int64_t{static_cast<int>(absl::StatusCode::kDeadlineExceeded)})
-                .Bind(6, now_us)
-                .Run());
+        ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
+        RETURN_IF_ERROR(stmt.Bind(1, id)
+                            .Bind(2, ScoreStateName(ScoreState::kFailed))
+                            .BindNull(3)
+                            .Bind(4, absl::StrCat("lease ", score.lease_token, " expired (attempt ",
+                                                  score.attempt, " of ", kScoreMaxAttempts, ")"))
+                            .Bind(5, int64_t{static_cast<int>(absl::StatusCode::kDeadlineExceeded)})
+                            .Bind(6, now_us)
+                            .Run());
       }
-      DB_ASSIGN_OR_RETURN(Score after, GetScoreOn(conn, id));
+      ASSIGN_OR_RETURN(Score after, GetScoreOn(conn, id));
       changed.push_back(std::move(after));
     }
     return changed;

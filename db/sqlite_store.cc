@@ -8,9 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "db/migrations.h"
 #include "db/queries.h"
 #include "db/reads.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 namespace {
@@ -23,7 +25,7 @@ bool IsLive(TrialState state) {
 
 // A metrics document: a JSON object of numbers. Returned parsed, so what is
 // stored is canonical JSON.
-absl::StatusOr<json> ParseMetrics(std::string_view text) {
+absl::StatusOr<json> ParseMetrics(absl::string_view text) {
   json metrics = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (metrics.is_discarded() || !metrics.is_object()) {
     return absl::InvalidArgumentError("metrics: must be a JSON object of numbers");
@@ -37,20 +39,20 @@ absl::StatusOr<json> ParseMetrics(std::string_view text) {
 }
 
 absl::StatusOr<int64_t> InsertEvent(Connection& conn, int64_t campaign_id, int64_t trial_id,
-                                    std::string_view type, std::string_view payload_json,
+                                    absl::string_view type, absl::string_view payload_json,
                                     int64_t time_us) {
-  DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertEvent));
-  DB_RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
-                         .BindOrNull(2, trial_id)
-                         .Bind(3, type)
-                         .Bind(4, payload_json)
-                         .Bind(5, time_us)
-                         .Run());
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertEvent));
+  RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
+                      .BindOrNull(2, trial_id)
+                      .Bind(3, type)
+                      .Bind(4, payload_json)
+                      .Bind(5, time_us)
+                      .Run());
   return conn.last_insert_rowid();
 }
 
 // Records a trial's change of state; `extra` adds fields to the payload.
-absl::Status TrialEvent(Connection& conn, const Trial& trial, std::string_view type, json extra,
+absl::Status TrialEvent(Connection& conn, const Trial& trial, absl::string_view type, json extra,
                         int64_t now_us) {
   extra["state"] = TrialStateName(trial.state);
   extra["attempt"] = trial.attempt;
@@ -60,7 +62,7 @@ absl::Status TrialEvent(Connection& conn, const Trial& trial, std::string_view t
 // The trial whose live lease is `token`, or FAILED_PRECONDITION: the fencing
 // check every call from a worker goes through.
 absl::StatusOr<Trial> LiveLease(Connection& conn, int64_t token) {
-  DB_ASSIGN_OR_RETURN(std::optional<Trial> trial, reads::TrialByLease(conn, token));
+  ASSIGN_OR_RETURN(std::optional<Trial> trial, reads::TrialByLease(conn, token));
   if (!trial.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "lease ", token, " is not held: it expired and its trial was re-queued, or never existed"));
@@ -68,43 +70,43 @@ absl::StatusOr<Trial> LiveLease(Connection& conn, int64_t token) {
   if (!IsLive(trial->state)) {
     return absl::FailedPreconditionError(absl::StrCat("lease ", token, " no longer holds trial ",
                                                       trial->id, ": the trial is ",
-                                                      Sv(TrialStateName(trial->state))));
+                                                      TrialStateName(trial->state)));
   }
   return *std::move(trial);
 }
 
 // Ends attempt `trial.attempt`: PENDING with attempt + 1 while attempts are
 // left and `retryable`, else FAILED. Returns the trial in its new state.
-absl::StatusOr<Trial> EndAttempt(Connection& conn, const Trial& trial, std::string_view reason,
+absl::StatusOr<Trial> EndAttempt(Connection& conn, const Trial& trial, absl::string_view reason,
                                  bool retryable, int64_t now_us) {
-  DB_ASSIGN_OR_RETURN(Stmt max_stmt, conn.Prepare(sql::kCampaignMaxAttempts));
+  ASSIGN_OR_RETURN(Stmt max_stmt, conn.Prepare(sql::kCampaignMaxAttempts));
   max_stmt.Bind(1, trial.campaign_id);
-  DB_ASSIGN_OR_RETURN(bool found, max_stmt.Step());
+  ASSIGN_OR_RETURN(bool found, max_stmt.Step());
   const int64_t max_attempts = found ? max_stmt.Int64(0) : 1;
   const bool requeue = retryable && trial.attempt < max_attempts;
   std::string why(reason);
   if (requeue) {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRequeueTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, why).Bind(3, now_us).Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRequeueTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, why).Bind(3, now_us).Run());
   } else {
     if (retryable) {
-      why = absl::StrCat(Sv(reason), " (attempt ", trial.attempt, " of ", max_attempts, ")");
+      why = absl::StrCat(reason, " (attempt ", trial.attempt, " of ", max_attempts, ")");
     }
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id)
-                           .Bind(2, TrialStateName(TrialState::kFailed))
-                           .BindNull(3)
-                           .Bind(4, why)
-                           .Bind(5, now_us)
-                           .Bind(6, trial.lease_token)
-                           .Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id)
+                        .Bind(2, TrialStateName(TrialState::kFailed))
+                        .BindNull(3)
+                        .Bind(4, why)
+                        .Bind(5, now_us)
+                        .Bind(6, trial.lease_token)
+                        .Run());
   }
   if (conn.changes() != 1) {
     return absl::InternalError(absl::StrCat("trial ", trial.id, " changed under its lease"));
   }
-  DB_ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
-  DB_RETURN_IF_ERROR(TrialEvent(conn, after, requeue ? kEventTrialRequeued : kEventTrialFailed,
-                                {{"reason", why}, {"lease_token", trial.lease_token}}, now_us));
+  ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
+  RETURN_IF_ERROR(TrialEvent(conn, after, requeue ? kEventTrialRequeued : kEventTrialFailed,
+                             {{"reason", why}, {"lease_token", trial.lease_token}}, now_us));
   return after;
 }
 
@@ -137,12 +139,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   conn_options.create_if_missing = options.create_if_missing;
   conn_options.busy_timeout_ms = options.busy_timeout_ms;
   conn_options.sync_full = options.sync_full;
-  DB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path, conn_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(path, conn_options));
   if (options.check_on_open) {
-    DB_ASSIGN_OR_RETURN(Stmt check, writer->Prepare("PRAGMA quick_check"));
+    ASSIGN_OR_RETURN(Stmt check, writer->Prepare("PRAGMA quick_check"));
     std::vector<std::string> problems;
     while (true) {
-      DB_ASSIGN_OR_RETURN(bool has_row, check.Step());
+      ASSIGN_OR_RETURN(bool has_row, check.Step());
       if (!has_row) break;
       if (check.Text(0) != "ok" && problems.size() < 5) problems.push_back(check.Text(0));
     }
@@ -151,17 +153,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
           absl::StrCat(path, ": database is corrupt: ", absl::StrJoin(problems, "; ")));
     }
   }
-  DB_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
+  RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
 
   // After a checkpoint SQLite cuts a larger WAL back to this size.
-  DB_RETURN_IF_ERROR(
+  RETURN_IF_ERROR(
       writer->Exec(absl::StrCat("PRAGMA journal_size_limit = ", options.wal_limit_bytes)));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(writer)));
   store->wal_path_ = path + "-wal";
   store->wal_limit_bytes_ = options.wal_limit_bytes;
   conn_options.read_only = true;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
-    DB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path, conn_options));
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader, Connection::Open(path, conn_options));
     store->readers_.Add(std::move(reader));
   }
   if (options.checkpoint_interval_ms > 0) {
@@ -184,8 +186,8 @@ int64_t SqliteStore::WalBytes() const {
 
 absl::Status SqliteStore::CheckpointLocked() {
   if (batch_ != nullptr) return absl::UnavailableError("a write batch is open");
-  DB_ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
-  DB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
   // (busy, WAL frames, frames checkpointed): busy = 1 when readers held it up.
   if (row && stmt.Int64(0) != 0) {
     return absl::UnavailableError(absl::StrCat(writer_->path(), ": checkpoint held up by readers"));
@@ -233,10 +235,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SqliteStore::Ex
       [&](Connection& conn) -> absl::StatusOr<std::vector<std::pair<std::string, std::string>>> {
         std::vector<std::pair<std::string, std::string>> plans;
         for (const auto& [name, query] : *kHot) {
-          DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("EXPLAIN QUERY PLAN " + *query));
+          ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare("EXPLAIN QUERY PLAN " + *query));
           std::vector<std::string> steps;
           while (true) {
-            DB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+            ASSIGN_OR_RETURN(bool has_row, stmt.Step());
             if (!has_row) break;
             steps.push_back(stmt.Text(3));
           }
@@ -253,16 +255,15 @@ absl::StatusOr<Campaign> SqliteStore::CreateCampaign(const NewCampaign& campaign
     return absl::InvalidArgumentError("trial.max_attempts: must be at least 1");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<Campaign> {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertCampaign));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, campaign.name)
-                           .Bind(2, campaign.config_json)
-                           .Bind(3, int64_t{campaign.max_attempts})
-                           .Bind(4, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertCampaign));
+    RETURN_IF_ERROR(stmt.Bind(1, campaign.name)
+                        .Bind(2, campaign.config_json)
+                        .Bind(3, int64_t{campaign.max_attempts})
+                        .Bind(4, now_us)
+                        .Run());
     const int64_t id = conn.last_insert_rowid();
     json payload = {{"state", CampaignStateName(CampaignState::kRunning)}};
-    DB_RETURN_IF_ERROR(
-        InsertEvent(conn, id, 0, kEventCampaignState, payload.dump(), now_us).status());
+    RETURN_IF_ERROR(InsertEvent(conn, id, 0, kEventCampaignState, payload.dump(), now_us).status());
     return reads::GetCampaign(conn, id);
   });
 }
@@ -278,9 +279,9 @@ absl::StatusOr<std::vector<Campaign>> SqliteStore::ListCampaigns(int64_t before_
 absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState state,
                                            int64_t now_us) {
   return Write([&](Connection& conn) -> absl::Status {
-    DB_RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetCampaignState));
-    DB_RETURN_IF_ERROR(
+    RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetCampaignState));
+    RETURN_IF_ERROR(
         stmt.Bind(1, campaign_id).Bind(2, CampaignStateName(state)).Bind(3, now_us).Run());
     if (conn.changes() == 0) return absl::OkStatus();  // Already in that state.
     json payload = {{"state", CampaignStateName(state)}};
@@ -293,20 +294,20 @@ absl::Status SqliteStore::SetCampaignState(int64_t campaign_id, CampaignState st
 absl::StatusOr<Trial> SqliteStore::InsertTrial(int64_t campaign_id, const std::string& spec_json,
                                                const std::string& params_json, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
-    DB_ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextTrialNumber));
+    RETURN_IF_ERROR(reads::GetCampaign(conn, campaign_id).status());
+    ASSIGN_OR_RETURN(Stmt next, conn.Prepare(sql::kNextTrialNumber));
     next.Bind(1, campaign_id);
-    DB_RETURN_IF_ERROR(next.Step().status());
+    RETURN_IF_ERROR(next.Step().status());
     const int64_t number = next.Int64(0);
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
-                           .Bind(2, number)
-                           .Bind(3, spec_json)
-                           .Bind(4, params_json.empty() ? "{}" : params_json)
-                           .Bind(5, now_us)
-                           .Run());
-    DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, conn.last_insert_rowid()));
-    DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialCreated, {{"number", number}}, now_us));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, campaign_id)
+                        .Bind(2, number)
+                        .Bind(3, spec_json)
+                        .Bind(4, params_json.empty() ? "{}" : params_json)
+                        .Bind(5, now_us)
+                        .Run());
+    ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, conn.last_insert_rowid()));
+    RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialCreated, {{"number", number}}, now_us));
     return trial;
   });
 }
@@ -324,13 +325,13 @@ absl::StatusOr<TrialCounts> SqliteStore::CountTrials(int64_t campaign_id) {
 }
 
 absl::StatusOr<std::vector<Trial>> SqliteStore::TopTrials(int64_t campaign_id,
-                                                          std::string_view metric, bool maximize,
+                                                          absl::string_view metric, bool maximize,
                                                           int k) {
   return Read(
       [&](Connection& conn) { return reads::TopTrials(conn, campaign_id, metric, maximize, k); });
 }
 
-absl::StatusOr<std::vector<EpochMetrics>> SqliteStore::ListEpochs(int64_t trial_id) {
+absl::StatusOr<std::vector<EpochReport>> SqliteStore::ListEpochs(int64_t trial_id) {
   return Read([&](Connection& conn) { return reads::ListEpochs(conn, trial_id); });
 }
 
@@ -341,53 +342,53 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     return absl::InvalidArgumentError("lease deadline must be after now");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<std::optional<Trial>> {
-    DB_ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
-    DB_RETURN_IF_ERROR(touch.Bind(1, request.worker_id).Bind(2, request.now_us).Run());
+    ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
+    RETURN_IF_ERROR(touch.Bind(1, request.worker_id).Bind(2, request.now_us).Run());
     if (conn.changes() == 0) {
       return absl::NotFoundError(absl::StrCat("worker ", request.worker_id, " not found"));
     }
     int64_t trial_id = request.trial_id;
     if (trial_id == 0) {
-      DB_ASSIGN_OR_RETURN(Stmt next,
-                          conn.Prepare(request.campaign_id == 0 ? sql::kNextPendingAny
-                                                                : sql::kNextPendingInCampaign));
+      ASSIGN_OR_RETURN(Stmt next,
+                       conn.Prepare(request.campaign_id == 0 ? sql::kNextPendingAny
+                                                             : sql::kNextPendingInCampaign));
       if (request.campaign_id != 0) next.Bind(1, request.campaign_id);
-      DB_ASSIGN_OR_RETURN(bool found, next.Step());
+      ASSIGN_OR_RETURN(bool found, next.Step());
       if (!found) return std::optional<Trial>();
       trial_id = next.Int64(0);
     }
-    DB_ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
-    DB_RETURN_IF_ERROR(token_stmt.Step().status());
+    ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
+    RETURN_IF_ERROR(token_stmt.Step().status());
     const int64_t token = token_stmt.Int64(0);
-    DB_RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
-    DB_ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseTrial));
-    DB_RETURN_IF_ERROR(lease.Bind(1, trial_id)
-                           .Bind(2, request.worker_id)
-                           .Bind(3, token)
-                           .Bind(4, request.deadline_us)
-                           .Bind(5, request.now_us)
-                           .Run());
+    RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
+    ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseTrial));
+    RETURN_IF_ERROR(lease.Bind(1, trial_id)
+                        .Bind(2, request.worker_id)
+                        .Bind(3, token)
+                        .Bind(4, request.deadline_us)
+                        .Bind(5, request.now_us)
+                        .Run());
     if (conn.changes() == 0) return std::optional<Trial>();  // not PENDING (any more)
-    DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
+    ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, trial_id));
     if (request.campaign_id != 0 && trial.campaign_id != request.campaign_id) {
       return absl::InvalidArgumentError(
           absl::StrCat("trial ", trial_id, " is not in campaign ", request.campaign_id));
     }
-    DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
-                                  {{"worker_id", request.worker_id},
-                                   {"lease_token", token},
-                                   {"deadline_us", request.deadline_us}},
-                                  request.now_us));
+    RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialLeased,
+                               {{"worker_id", request.worker_id},
+                                {"lease_token", token},
+                                {"deadline_us", request.deadline_us}},
+                               request.now_us));
     return std::optional<Trial>(std::move(trial));
   });
 }
 
 absl::Status SqliteStore::MarkRunning(int64_t lease_token, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::Status {
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
     if (trial.state == TrialState::kRunning) return absl::OkStatus();
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kMarkRunning));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, now_us).Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kMarkRunning));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, now_us).Run());
     trial.state = TrialState::kRunning;
     return TrialEvent(conn, trial, kEventTrialRunning, json::object(), now_us);
   });
@@ -396,9 +397,9 @@ absl::Status SqliteStore::MarkRunning(int64_t lease_token, int64_t now_us) {
 absl::StatusOr<Trial> SqliteStore::ExtendLease(int64_t lease_token, int64_t deadline_us,
                                                int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetDeadline));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kSetDeadline));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
     trial.lease_deadline_us = std::max(trial.lease_deadline_us, deadline_us);
     trial.updated_us = now_us;
     return trial;
@@ -408,120 +409,120 @@ absl::StatusOr<Trial> SqliteStore::ExtendLease(int64_t lease_token, int64_t dead
 absl::StatusOr<Trial> SqliteStore::RecordEpoch(int64_t lease_token, int epoch,
                                                const std::string& metrics_json, int64_t deadline_us,
                                                int64_t now_us) {
-  DB_ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
+  ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
   if (epoch < 1) return absl::InvalidArgumentError("epoch: must be at least 1");
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt upsert, conn.Prepare(sql::kUpsertEpoch));
-    DB_RETURN_IF_ERROR(upsert.Bind(1, trial.id)
-                           .Bind(2, int64_t{epoch})
-                           .Bind(3, int64_t{trial.attempt})
-                           .Bind(4, metrics.dump())
-                           .Bind(5, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt upsert, conn.Prepare(sql::kUpsertEpoch));
+    RETURN_IF_ERROR(upsert.Bind(1, trial.id)
+                        .Bind(2, int64_t{epoch})
+                        .Bind(3, int64_t{trial.attempt})
+                        .Bind(4, metrics.dump())
+                        .Bind(5, now_us)
+                        .Run());
     if (trial.state == TrialState::kLeased) {
-      DB_ASSIGN_OR_RETURN(Stmt running, conn.Prepare(sql::kMarkRunning));
-      DB_RETURN_IF_ERROR(running.Bind(1, trial.id).Bind(2, now_us).Run());
+      ASSIGN_OR_RETURN(Stmt running, conn.Prepare(sql::kMarkRunning));
+      RETURN_IF_ERROR(running.Bind(1, trial.id).Bind(2, now_us).Run());
       trial.state = TrialState::kRunning;
-      DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialRunning, json::object(), now_us));
+      RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialRunning, json::object(), now_us));
     }
     if (deadline_us > 0) {
-      DB_ASSIGN_OR_RETURN(Stmt extend, conn.Prepare(sql::kSetDeadline));
-      DB_RETURN_IF_ERROR(extend.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
+      ASSIGN_OR_RETURN(Stmt extend, conn.Prepare(sql::kSetDeadline));
+      RETURN_IF_ERROR(extend.Bind(1, trial.id).Bind(2, deadline_us).Bind(3, now_us).Run());
       trial.lease_deadline_us = std::max(trial.lease_deadline_us, deadline_us);
     }
     trial.updated_us = now_us;
-    DB_RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialProgress,
-                                  {{"epoch", epoch}, {"metrics", metrics}}, now_us));
+    RETURN_IF_ERROR(TrialEvent(conn, trial, kEventTrialProgress,
+                               {{"epoch", epoch}, {"metrics", metrics}}, now_us));
     return trial;
   });
 }
 
 absl::StatusOr<Trial> SqliteStore::CompleteTrial(int64_t lease_token,
                                                  const std::string& metrics_json, int64_t now_us) {
-  DB_ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
+  ASSIGN_OR_RETURN(json metrics, ParseMetrics(metrics_json));
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_ASSIGN_OR_RETURN(std::optional<Trial> held, reads::TrialByLease(conn, lease_token));
+    ASSIGN_OR_RETURN(std::optional<Trial> held, reads::TrialByLease(conn, lease_token));
     if (held.has_value() && held->state == TrialState::kCompleted) {
       return absl::AlreadyExistsError(
           absl::StrCat("trial ", held->id, " was already completed by lease ", lease_token));
     }
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id)
-                           .Bind(2, TrialStateName(TrialState::kCompleted))
-                           .Bind(3, metrics.dump())
-                           .BindNull(4)
-                           .Bind(5, now_us)
-                           .Bind(6, lease_token)
-                           .Run());
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id)
+                        .Bind(2, TrialStateName(TrialState::kCompleted))
+                        .Bind(3, metrics.dump())
+                        .BindNull(4)
+                        .Bind(5, now_us)
+                        .Bind(6, lease_token)
+                        .Run());
     if (conn.changes() != 1) {
       return absl::InternalError(absl::StrCat("trial ", trial.id, " changed under its lease"));
     }
-    DB_ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
-    DB_RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialCompleted,
-                                  {{"metrics", metrics}, {"lease_token", lease_token}}, now_us));
+    ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
+    RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialCompleted,
+                               {{"metrics", metrics}, {"lease_token", lease_token}}, now_us));
     return after;
   });
 }
 
 absl::StatusOr<Trial> SqliteStore::EndLease(int64_t lease_token, TrialState state,
-                                            std::string_view reason, bool retryable,
+                                            absl::string_view reason, bool retryable,
                                             int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
     if (state == TrialState::kFailed) return EndAttempt(conn, trial, reason, retryable, now_us);
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id)
-                           .Bind(2, TrialStateName(state))
-                           .BindNull(3)
-                           .Bind(4, reason)
-                           .Bind(5, now_us)
-                           .Bind(6, lease_token)
-                           .Run());
-    DB_ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
-    DB_RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialPruned,
-                                  {{"reason", reason}, {"lease_token", lease_token}}, now_us));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id)
+                        .Bind(2, TrialStateName(state))
+                        .BindNull(3)
+                        .Bind(4, reason)
+                        .Bind(5, now_us)
+                        .Bind(6, lease_token)
+                        .Run());
+    ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
+    RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialPruned,
+                               {{"reason", reason}, {"lease_token", lease_token}}, now_us));
     return after;
   });
 }
 
-absl::StatusOr<Trial> SqliteStore::FailTrial(int64_t lease_token, std::string_view reason,
+absl::StatusOr<Trial> SqliteStore::FailTrial(int64_t lease_token, absl::string_view reason,
                                              bool retryable, int64_t now_us) {
   return EndLease(lease_token, TrialState::kFailed, reason, retryable, now_us);
 }
 
-absl::StatusOr<Trial> SqliteStore::PruneTrial(int64_t lease_token, std::string_view reason,
+absl::StatusOr<Trial> SqliteStore::PruneTrial(int64_t lease_token, absl::string_view reason,
                                               int64_t now_us) {
   return EndLease(lease_token, TrialState::kPruned, reason, /*retryable=*/false, now_us);
 }
 
-absl::StatusOr<Trial> SqliteStore::ReleaseLease(int64_t lease_token, std::string_view reason,
+absl::StatusOr<Trial> SqliteStore::ReleaseLease(int64_t lease_token, absl::string_view reason,
                                                 int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Trial> {
-    DB_ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kReleaseTrial));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, reason).Bind(3, now_us).Run());
+    ASSIGN_OR_RETURN(Trial trial, LiveLease(conn, lease_token));
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kReleaseTrial));
+    RETURN_IF_ERROR(stmt.Bind(1, trial.id).Bind(2, reason).Bind(3, now_us).Run());
     if (conn.changes() != 1) {
       return absl::InternalError(absl::StrCat("trial ", trial.id, " changed under its lease"));
     }
-    DB_ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
-    DB_RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialRequeued,
-                                  {{"reason", reason}, {"lease_token", lease_token}}, now_us));
+    ASSIGN_OR_RETURN(Trial after, reads::GetTrial(conn, trial.id));
+    RETURN_IF_ERROR(TrialEvent(conn, after, kEventTrialRequeued,
+                               {{"reason", reason}, {"lease_token", lease_token}}, now_us));
     return after;
   });
 }
 
 absl::StatusOr<std::vector<Trial>> SqliteStore::ExpireLeases(int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<std::vector<Trial>> {
-    DB_ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
-                        reads::ExpiredIds(conn, sql::kExpiredLeases, now_us));
+    ASSIGN_OR_RETURN(const std::vector<int64_t> expired,
+                     reads::ExpiredIds(conn, sql::kExpiredLeases, now_us));
     std::vector<Trial> changed;
     for (int64_t id : expired) {
-      DB_ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, id));
+      ASSIGN_OR_RETURN(Trial trial, reads::GetTrial(conn, id));
       const std::string reason =
           absl::StrCat("lease ", trial.lease_token, " expired at ", trial.lease_deadline_us, " us");
-      DB_ASSIGN_OR_RETURN(Trial after, EndAttempt(conn, trial, reason, /*retryable=*/true, now_us));
+      ASSIGN_OR_RETURN(Trial after, EndAttempt(conn, trial, reason, /*retryable=*/true, now_us));
       changed.push_back(std::move(after));
     }
     return changed;
@@ -530,8 +531,8 @@ absl::StatusOr<std::vector<Trial>> SqliteStore::ExpireLeases(int64_t now_us) {
 
 absl::StatusOr<int64_t> SqliteStore::ExtendAllLeases(int64_t min_deadline_us, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<int64_t> {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRaiseDeadlines));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, min_deadline_us).Bind(2, now_us).Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRaiseDeadlines));
+    RETURN_IF_ERROR(stmt.Bind(1, min_deadline_us).Bind(2, now_us).Run());
     return conn.changes();
   });
 }
@@ -540,21 +541,21 @@ absl::StatusOr<int64_t> SqliteStore::ExtendAllLeases(int64_t min_deadline_us, in
 
 absl::StatusOr<Worker> SqliteStore::RegisterWorker(const Worker& worker, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Worker> {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertWorker));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, worker.hostname)
-                           .Bind(2, worker.pid)
-                           .Bind(3, worker.device)
-                           .Bind(4, worker.version)
-                           .Bind(5, now_us)
-                           .Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertWorker));
+    RETURN_IF_ERROR(stmt.Bind(1, worker.hostname)
+                        .Bind(2, worker.pid)
+                        .Bind(3, worker.device)
+                        .Bind(4, worker.version)
+                        .Bind(5, now_us)
+                        .Run());
     return reads::GetWorker(conn, conn.last_insert_rowid());
   });
 }
 
 absl::Status SqliteStore::TouchWorker(int64_t worker_id, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::Status {
-    DB_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kTouchWorker));
-    DB_RETURN_IF_ERROR(stmt.Bind(1, worker_id).Bind(2, now_us).Run());
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kTouchWorker));
+    RETURN_IF_ERROR(stmt.Bind(1, worker_id).Bind(2, now_us).Run());
     if (conn.changes() == 0) {
       return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
     }
@@ -574,7 +575,7 @@ absl::StatusOr<int64_t> SqliteStore::AppendEvent(const Event& event) {
     return absl::InvalidArgumentError("event payload: must be JSON");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<int64_t> {
-    DB_RETURN_IF_ERROR(reads::GetCampaign(conn, event.campaign_id).status());
+    RETURN_IF_ERROR(reads::GetCampaign(conn, event.campaign_id).status());
     return InsertEvent(conn, event.campaign_id, event.trial_id, event.type, payload, event.time_us);
   });
 }

@@ -29,11 +29,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "db/sqlite_connection.h"
-#include "db/status_macros.h"
 #include "db/store.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 
@@ -103,9 +104,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<Trial> GetTrial(int64_t trial_id) override;
   absl::StatusOr<std::vector<Trial>> ListTrials(const TrialQuery& query) override;
   absl::StatusOr<TrialCounts> CountTrials(int64_t campaign_id) override;
-  absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id, std::string_view metric,
+  absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id, absl::string_view metric,
                                                bool maximize, int k) override;
-  absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(int64_t trial_id) override;
+  absl::StatusOr<std::vector<EpochReport>> ListEpochs(int64_t trial_id) override;
 
   absl::StatusOr<std::optional<Trial>> LeaseTrial(const LeaseRequest& request) override;
   absl::Status MarkRunning(int64_t lease_token, int64_t now_us) override;
@@ -115,11 +116,11 @@ class SqliteStore final : public Store {
                                     int64_t deadline_us, int64_t now_us) override;
   absl::StatusOr<Trial> CompleteTrial(int64_t lease_token, const std::string& metrics_json,
                                       int64_t now_us) override;
-  absl::StatusOr<Trial> FailTrial(int64_t lease_token, std::string_view reason, bool retryable,
+  absl::StatusOr<Trial> FailTrial(int64_t lease_token, absl::string_view reason, bool retryable,
                                   int64_t now_us) override;
-  absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, std::string_view reason,
+  absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, absl::string_view reason,
                                      int64_t now_us) override;
-  absl::StatusOr<Trial> PruneTrial(int64_t lease_token, std::string_view reason,
+  absl::StatusOr<Trial> PruneTrial(int64_t lease_token, absl::string_view reason,
                                    int64_t now_us) override;
   absl::StatusOr<std::vector<Trial>> ExpireLeases(int64_t now_us) override;
   absl::StatusOr<int64_t> ExtendAllLeases(int64_t min_deadline_us, int64_t now_us) override;
@@ -135,7 +136,7 @@ class SqliteStore final : public Store {
                                          int64_t now_us) override;
   absl::StatusOr<Score> CompleteScore(int64_t lease_token, const std::string& result_json,
                                       int64_t now_us) override;
-  absl::StatusOr<Score> FailScore(int64_t lease_token, std::string_view reason, int error_code,
+  absl::StatusOr<Score> FailScore(int64_t lease_token, absl::string_view reason, int error_code,
                                   int64_t now_us) override;
   absl::StatusOr<std::vector<Score>> ExpireScoreLeases(int64_t now_us) override;
 
@@ -175,7 +176,7 @@ class SqliteStore final : public Store {
     absl::MutexLock lock(&write_mu_);
     queued_writers_.fetch_sub(1, std::memory_order_relaxed);
     if (batch_ == nullptr) {
-      DB_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+      RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
       batch_ = std::make_shared<Batch>();
     }
     std::shared_ptr<Batch> batch = batch_;
@@ -228,7 +229,7 @@ class SqliteStore final : public Store {
   }
 
   // Ends the live lease `token` as FAILED or PRUNED (or re-queues it).
-  absl::StatusOr<Trial> EndLease(int64_t lease_token, TrialState state, std::string_view reason,
+  absl::StatusOr<Trial> EndLease(int64_t lease_token, TrialState state, absl::string_view reason,
                                  bool retryable, int64_t now_us);
 
   absl::Mutex write_mu_;

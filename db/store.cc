@@ -4,13 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "db/sqlite_store.h"
-#include "db/status_macros.h"
 
 namespace convrnn::db {
 namespace {
 
-constexpr std::array<std::pair<TrialState, std::string_view>, 6> kTrialStates = {{
+constexpr std::array<std::pair<TrialState, absl::string_view>, 6> kTrialStates = {{
     {TrialState::kPending, "PENDING"},
     {TrialState::kLeased, "LEASED"},
     {TrialState::kRunning, "RUNNING"},
@@ -19,14 +19,14 @@ constexpr std::array<std::pair<TrialState, std::string_view>, 6> kTrialStates = 
     {TrialState::kPruned, "PRUNED"},
 }};
 
-constexpr std::array<std::pair<CampaignState, std::string_view>, 4> kCampaignStates = {{
+constexpr std::array<std::pair<CampaignState, absl::string_view>, 4> kCampaignStates = {{
     {CampaignState::kRunning, "RUNNING"},
     {CampaignState::kStopped, "STOPPED"},
     {CampaignState::kCompleted, "COMPLETED"},
     {CampaignState::kFailed, "FAILED"},
 }};
 
-constexpr std::array<std::pair<ScoreState, std::string_view>, 4> kScoreStates = {{
+constexpr std::array<std::pair<ScoreState, absl::string_view>, 4> kScoreStates = {{
     {ScoreState::kPending, "PENDING"},
     {ScoreState::kLeased, "LEASED"},
     {ScoreState::kCompleted, "COMPLETED"},
@@ -35,51 +35,51 @@ constexpr std::array<std::pair<ScoreState, std::string_view>, 4> kScoreStates = 
 
 }  // namespace
 
-std::string_view ScoreStateName(ScoreState state) {
+absl::string_view ScoreStateName(ScoreState state) {
   for (const auto& [value, name] : kScoreStates) {
     if (value == state) return name;
   }
   return "UNKNOWN";
 }
 
-absl::StatusOr<ScoreState> ParseScoreState(std::string_view name) {
+absl::StatusOr<ScoreState> ParseScoreState(absl::string_view name) {
   for (const auto& [value, known] : kScoreStates) {
     if (known == name) return value;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown score state \"", Sv(name), "\"; expected PENDING, LEASED, COMPLETED or FAILED"));
+      "unknown score state \"", name, "\"; expected PENDING, LEASED, COMPLETED or FAILED"));
 }
 
-std::string_view TrialStateName(TrialState state) {
+absl::string_view TrialStateName(TrialState state) {
   for (const auto& [value, name] : kTrialStates) {
     if (value == state) return name;
   }
   return "UNKNOWN";
 }
 
-std::string_view CampaignStateName(CampaignState state) {
+absl::string_view CampaignStateName(CampaignState state) {
   for (const auto& [value, name] : kCampaignStates) {
     if (value == state) return name;
   }
   return "UNKNOWN";
 }
 
-absl::StatusOr<TrialState> ParseTrialState(std::string_view name) {
+absl::StatusOr<TrialState> ParseTrialState(absl::string_view name) {
   for (const auto& [value, known] : kTrialStates) {
     if (known == name) return value;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown trial state \"", Sv(name),
+      absl::StrCat("unknown trial state \"", name,
                    "\"; expected PENDING, LEASED, RUNNING, COMPLETED, FAILED "
                    "or PRUNED"));
 }
 
-absl::StatusOr<CampaignState> ParseCampaignState(std::string_view name) {
+absl::StatusOr<CampaignState> ParseCampaignState(absl::string_view name) {
   for (const auto& [value, known] : kCampaignStates) {
     if (known == name) return value;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown campaign state \"", Sv(name), "\"; expected RUNNING, STOPPED, COMPLETED or FAILED"));
+      "unknown campaign state \"", name, "\"; expected RUNNING, STOPPED, COMPLETED or FAILED"));
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,

@@ -32,11 +32,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn::db {
 
@@ -45,13 +45,13 @@ enum class CampaignState { kRunning, kStopped, kCompleted, kFailed };
 enum class ScoreState { kPending, kLeased, kCompleted, kFailed };
 
 // "PENDING", "LEASED", ... (the names stored in the database and shown to users).
-std::string_view TrialStateName(TrialState state);
-std::string_view CampaignStateName(CampaignState state);
+absl::string_view TrialStateName(TrialState state);
+absl::string_view CampaignStateName(CampaignState state);
 // Inverse of the above, case-sensitive; INVALID_ARGUMENT for an unknown name.
-absl::StatusOr<TrialState> ParseTrialState(std::string_view name);
-absl::StatusOr<CampaignState> ParseCampaignState(std::string_view name);
-std::string_view ScoreStateName(ScoreState state);
-absl::StatusOr<ScoreState> ParseScoreState(std::string_view name);
+absl::StatusOr<TrialState> ParseTrialState(absl::string_view name);
+absl::StatusOr<CampaignState> ParseCampaignState(absl::string_view name);
+absl::string_view ScoreStateName(ScoreState state);
+absl::StatusOr<ScoreState> ParseScoreState(absl::string_view name);
 
 struct Campaign {
   int64_t id = 0;
@@ -102,7 +102,9 @@ struct Score {
 // Leases a scoring job may use before it fails for good.
 inline constexpr int kScoreMaxAttempts = 3;
 
-struct EpochMetrics {
+// One epoch as a worker reported it, stored (its metrics as JSON; the
+// trainer's EpochMetrics is what the worker measured).
+struct EpochReport {
   int64_t trial_id = 0;
   int epoch = 0;  // From 1.
   int attempt = 0;
@@ -122,15 +124,15 @@ struct Worker {
 };
 
 // Event types written by the store; callers may append others.
-inline constexpr std::string_view kEventCampaignState = "campaign_state";
-inline constexpr std::string_view kEventTrialCreated = "trial_created";
-inline constexpr std::string_view kEventTrialLeased = "trial_leased";
-inline constexpr std::string_view kEventTrialRunning = "trial_running";
-inline constexpr std::string_view kEventTrialProgress = "trial_progress";
-inline constexpr std::string_view kEventTrialCompleted = "trial_completed";
-inline constexpr std::string_view kEventTrialFailed = "trial_failed";
-inline constexpr std::string_view kEventTrialRequeued = "trial_requeued";
-inline constexpr std::string_view kEventTrialPruned = "trial_pruned";
+inline constexpr absl::string_view kEventCampaignState = "campaign_state";
+inline constexpr absl::string_view kEventTrialCreated = "trial_created";
+inline constexpr absl::string_view kEventTrialLeased = "trial_leased";
+inline constexpr absl::string_view kEventTrialRunning = "trial_running";
+inline constexpr absl::string_view kEventTrialProgress = "trial_progress";
+inline constexpr absl::string_view kEventTrialCompleted = "trial_completed";
+inline constexpr absl::string_view kEventTrialFailed = "trial_failed";
+inline constexpr absl::string_view kEventTrialRequeued = "trial_requeued";
+inline constexpr absl::string_view kEventTrialPruned = "trial_pruned";
 
 struct Event {
   int64_t id = 0;  // Increasing over the whole database.
@@ -235,9 +237,10 @@ class Store {
   virtual absl::StatusOr<TrialCounts> CountTrials(int64_t campaign_id) = 0;
   // Best `k` COMPLETED trials by a final metric (a name of [A-Za-z0-9_]);
   // trials without the metric are left out.
-  virtual absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id, std::string_view metric,
-                                                       bool maximize, int k) = 0;
-  virtual absl::StatusOr<std::vector<EpochMetrics>> ListEpochs(int64_t trial_id) = 0;
+  virtual absl::StatusOr<std::vector<Trial>> TopTrials(int64_t campaign_id,
+                                                       absl::string_view metric, bool maximize,
+                                                       int k) = 0;
+  virtual absl::StatusOr<std::vector<EpochReport>> ListEpochs(int64_t trial_id) = 0;
 
   // --- Leases ------------------------------------------------------------
   // Atomically moves the oldest PENDING trial (of a RUNNING campaign) to
@@ -262,14 +265,14 @@ class Store {
                                               int64_t now_us) = 0;
   // Retryable and attempts left: PENDING with attempt + 1; else FAILED.
   // Returns the trial in its new state.
-  virtual absl::StatusOr<Trial> FailTrial(int64_t lease_token, std::string_view reason,
+  virtual absl::StatusOr<Trial> FailTrial(int64_t lease_token, absl::string_view reason,
                                           bool retryable, int64_t now_us) = 0;
   // RUNNING/LEASED -> PRUNED (early stopping).
-  virtual absl::StatusOr<Trial> PruneTrial(int64_t lease_token, std::string_view reason,
+  virtual absl::StatusOr<Trial> PruneTrial(int64_t lease_token, absl::string_view reason,
                                            int64_t now_us) = 0;
   // RUNNING/LEASED -> PENDING with the same attempt: the lease ends through no
   // fault of the trial (its campaign was stopped), so no attempt is spent.
-  virtual absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, std::string_view reason,
+  virtual absl::StatusOr<Trial> ReleaseLease(int64_t lease_token, absl::string_view reason,
                                              int64_t now_us) = 0;
   // Every LEASED/RUNNING trial whose deadline < now_us goes back to PENDING
   // with attempt + 1, or to FAILED when it used its campaign's max_attempts.
@@ -300,7 +303,7 @@ class Store {
   virtual absl::StatusOr<Score> CompleteScore(int64_t lease_token, const std::string& result_json,
                                               int64_t now_us) = 0;
   // LEASED -> FAILED with the reason and status code.
-  virtual absl::StatusOr<Score> FailScore(int64_t lease_token, std::string_view reason,
+  virtual absl::StatusOr<Score> FailScore(int64_t lease_token, absl::string_view reason,
                                           int error_code, int64_t now_us) = 0;
   // Every LEASED job whose deadline < now_us goes back to PENDING with
   // attempt + 1, or to FAILED after kScoreMaxAttempts. Returns them.

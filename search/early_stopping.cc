@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 namespace {
@@ -103,7 +104,7 @@ absl::StatusOr<EarlyStoppingOptions> ParseEarlyStopping(const nlohmann::json& js
     o.Int("warmup_epochs", &options.warmup_epochs, 0, 100000);
     o.Int("min_trials", &options.min_trials, 1, 100000);
   }
-  if (absl::Status s = o.Finish(); !s.ok()) return s;
+  RETURN_IF_ERROR(o.Finish());
   return options;
 }
 

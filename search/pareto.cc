@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn::search {
 namespace {
@@ -17,7 +18,7 @@ double Loss(double v, Goal g) {
 
 }  // namespace
 
-absl::StatusOr<Goal> ParseGoal(std::string_view text) {
+absl::StatusOr<Goal> ParseGoal(absl::string_view text) {
   if (text == "max") return Goal::kMaximize;
   if (text == "min") return Goal::kMinimize;
   return absl::InvalidArgumentError(

@@ -9,17 +9,17 @@
 #ifndef CONVRNN_SEARCH_PARETO_H_
 #define CONVRNN_SEARCH_PARETO_H_
 
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace convrnn::search {
 
 enum class Goal { kMaximize, kMinimize };
 
 // "max" / "min" (the campaign's objectives[].goal).
-absl::StatusOr<Goal> ParseGoal(std::string_view text);
+absl::StatusOr<Goal> ParseGoal(absl::string_view text);
 
 // Value to minimise: v for kMinimize, -v for kMaximize.
 inline double AsLoss(double v, Goal goal) { return goal == Goal::kMaximize ? -v : v; }

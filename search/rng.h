@@ -13,32 +13,22 @@
 #include <cmath>
 #include <cstdint>
 
-namespace convrnn::search {
+#include "util/mix.h"
 
-// SplitMix64's finaliser: a bijection that scatters nearby inputs.
-inline uint64_t Scramble(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+namespace convrnn::search {
 
 // Mixes a value into a hash state; used to derive a per-call seed from the
 // sampler seed and the history. Scrambling h first keeps (seed, count) pairs
 // apart, so seed 1 at trial t never replays seed 2 at trial t - k.
-inline uint64_t MixSeed(uint64_t h, uint64_t v) {
-  return Scramble(Scramble(h + 0x9e3779b97f4a7c15ULL) ^ v);
-}
+inline uint64_t MixSeed(uint64_t h, uint64_t v) { return Scramble(SplitMix64(h) ^ v); }
 
 class Rng {
  public:
   explicit Rng(uint64_t seed) {
     uint64_t x = seed;
     for (uint64_t& s : s_) {
-      x += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = x;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      s = z ^ (z >> 31);
+      x += kSplitMixGamma;
+      s = Scramble(x);
     }
   }
 

@@ -3,9 +3,11 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "search/evolution_sampler.h"
 #include "search/sampler_base.h"
 #include "search/tpe_sampler.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 
@@ -62,7 +64,7 @@ absl::Status SamplerBase::Sync(const History& history) {
 }
 
 absl::StatusOr<Suggestion> SamplerBase::Suggest(const History& history) {
-  if (absl::Status s = Sync(history); !s.ok()) return s;
+  RETURN_IF_ERROR(Sync(history));
   uint64_t seed = MixSeed(options_.seed, history.finished().size());
   for (const auto& [id, assignment] : history.pending()) seed = MixSeed(seed, id);
   Rng rng(seed);
@@ -77,7 +79,7 @@ absl::StatusOr<Suggestion> SamplerBase::Suggest(const History& history) {
       "no valid architecture after ", options_.max_redraws + 1, " draws; last: ", last.message()));
 }
 
-absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(std::string_view algorithm,
+absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorithm,
                                                        std::shared_ptr<const Space> space,
                                                        const SamplerOptions& options) {
   if (space == nullptr) return absl::InvalidArgumentError("sampler needs a space");

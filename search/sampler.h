@@ -34,11 +34,11 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "search/pareto.h"
 #include "search/space.h"
 
@@ -132,7 +132,7 @@ class Sampler {
 };
 
 // `algorithm`: "random", "tpe" or "evolution". REQUIRES: space != nullptr.
-absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(std::string_view algorithm,
+absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorithm,
                                                        std::shared_ptr<const Space> space,
                                                        const SamplerOptions& options);
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "search/space_node.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 
@@ -64,11 +65,8 @@ class Parser {
       out->kind = Node::Kind::kArray;
       for (size_t i = 0; i < j.size(); ++i) {
         Node child;
-        if (absl::Status s =
-                Build(j[i], IndexPath(path, i), IndexPath(name, i), parent, parent_choice, &child);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(
+            Build(j[i], IndexPath(path, i), IndexPath(name, i), parent, parent_choice, &child));
         out->children.push_back(std::move(child));
       }
       return absl::OkStatus();
@@ -137,7 +135,7 @@ class Parser {
     if (kind == "choice") return BuildChoice(j["choice"], dpath, name, parent, parent_choice, out);
     if (kind == "int") {
       p.kind = Param::Kind::kInt;
-      if (absl::Status s = ReadRange(j["int"], dpath, true, &p.lo, &p.hi); !s.ok()) return s;
+      RETURN_IF_ERROR(ReadRange(j["int"], dpath, true, &p.lo, &p.hi));
       if (j.contains("step")) {
         const json& step = j["step"];
         if (!step.is_number_integer() || step.get<double>() < 1 ||
@@ -148,7 +146,7 @@ class Parser {
       }
     } else {
       p.kind = kind == "uniform" ? Param::Kind::kUniform : Param::Kind::kLogUniform;
-      if (absl::Status s = ReadRange(j[kind], dpath, false, &p.lo, &p.hi); !s.ok()) return s;
+      RETURN_IF_ERROR(ReadRange(j[kind], dpath, false, &p.lo, &p.hi));
       if (p.kind == Param::Kind::kLogUniform && p.lo <= 0.0) {
         return PathError(dpath, "loguniform needs 0 < lo <= hi");
       }
@@ -189,11 +187,8 @@ class Parser {
     for (size_t i = 0; i < choices.size(); ++i) {
       Node branch;
       const std::string branch_name = absl::StrCat(name, "[", branch_labels[i], "]");
-      if (absl::Status s =
-              Build(choices[i], IndexPath(path, i), branch_name, id, static_cast<int>(i), &branch);
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(
+          Build(choices[i], IndexPath(path, i), branch_name, id, static_cast<int>(i), &branch));
       out->children.push_back(std::move(branch));
     }
     return absl::OkStatus();
@@ -208,7 +203,7 @@ class Parser {
       std::string candidates;
       o.Enum("candidates", &candidates, {"all_descending"});
       if (o.ok() && candidates.empty()) o.Fail("candidates", "is required");
-      if (absl::Status s = o.Finish(); !s.ok()) return s;
+      RETURN_IF_ERROR(o.Finish());
       auto layers = root.find("layers");
       if (layers == root.end() || !layers->is_array()) {
         return PathError(JoinPath(path, "candidates"),
@@ -244,11 +239,8 @@ class Parser {
         return PathError(epath, absl::StrCat("duplicate edge ", from, " -> ", to));
       }
       Node item;
-      if (absl::Status s = Build(edge, epath, absl::StrCat("feedback[", from, "->", to, "]"),
-                                 parent, parent_choice, &item);
-          !s.ok()) {
-        return s;
-      }
+      RETURN_IF_ERROR(Build(edge, epath, absl::StrCat("feedback[", from, "->", to, "]"), parent,
+                            parent_choice, &item));
       out->children.push_back(std::move(item));
     }
     return absl::OkStatus();
@@ -277,7 +269,7 @@ absl::StatusOr<Space> Space::Parse(const json& space, const std::string& path) {
   Space result;
   auto root = std::make_shared<Node>();
   Parser parser(&result.params_);
-  if (absl::Status s = parser.Build(space, path, "", -1, -1, root.get()); !s.ok()) return s;
+  RETURN_IF_ERROR(parser.Build(space, path, "", -1, -1, root.get()));
   result.root_ = std::move(root);
   // Probe: a space whose samples fail validation is refused now, at launch.
   Rng rng(0x5eedULL);

@@ -7,6 +7,7 @@
 #include "search/space.h"
 #include "search/space_node.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 
@@ -31,9 +32,7 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
     case Node::Kind::kObject:
       *out = json::object();
       for (size_t i = 0; i < node.keys.size(); ++i) {
-        if (absl::Status s = Emit(node.children[i], params, a, &(*out)[node.keys[i]]); !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Emit(node.children[i], params, a, &(*out)[node.keys[i]]));
       }
       return absl::OkStatus();
     case Node::Kind::kArray:
@@ -41,7 +40,7 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
       *out = json::array();
       for (const Node& child : node.children) {
         json item;
-        if (absl::Status s = Emit(child, params, a, &item); !s.ok()) return s;
+        RETURN_IF_ERROR(Emit(child, params, a, &item));
         if (node.kind == Node::Kind::kFeedback) {
           auto enabled = item.find("enabled");
           if (enabled != item.end()) {
@@ -70,6 +69,42 @@ absl::Status Emit(const Node& node, const std::vector<Param>& params, const Assi
   return absl::OkStatus();
 }
 
+absl::Status Match(const Node& node, const std::vector<Param>& params, const json& v,
+                   const std::string& path, Assignment* a);
+
+// A feedback list: every edge the value turns on must be one the space
+// offers, and each offered edge's "enabled" is matched against its presence.
+absl::Status MatchFeedback(const Node& node, const std::vector<Param>& params, const json& v,
+                           const std::string& path, Assignment* a) {
+  if (!v.is_array()) return PathError(path, "must be a list of edges");
+  std::set<std::pair<int64_t, int64_t>> on;
+  for (const json& e : v) {
+    if (!e.is_object() || !e.contains("from") || !e.contains("to")) continue;
+    if (e.contains("enabled") && e["enabled"] == false) continue;
+    on.insert({e["from"].get<int64_t>(), e["to"].get<int64_t>()});
+  }
+  size_t matched = 0;
+  for (size_t i = 0; i < node.children.size(); ++i) {
+    const Node& item = node.children[i];
+    json edge = json::object();
+    for (size_t k = 0; k < item.keys.size(); ++k) {
+      if (item.keys[k] != "enabled") edge[item.keys[k]] = item.children[k].literal;
+    }
+    const bool present = on.count({edge["from"].get<int64_t>(), edge["to"].get<int64_t>()}) > 0;
+    matched += present;
+    auto en = std::find(item.keys.begin(), item.keys.end(), "enabled");
+    const std::string epath = IndexPath(path, i);
+    if (en == item.keys.end()) {
+      if (!present) return PathError(epath, "the space fixes this edge on");
+      continue;
+    }
+    edge["enabled"] = present;
+    RETURN_IF_ERROR(Match(item, params, edge, epath, a));
+  }
+  if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
+  return absl::OkStatus();
+}
+
 // Matches a concrete value against the template, filling `a`.
 absl::Status Match(const Node& node, const std::vector<Param>& params, const json& v,
                    const std::string& path, Assignment* a) {
@@ -85,10 +120,7 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
       for (size_t i = 0; i < node.keys.size(); ++i) {
         auto it = v.find(node.keys[i]);
         if (it == v.end()) return PathError(JoinPath(path, node.keys[i]), "is missing");
-        if (absl::Status s = Match(node.children[i], params, *it, JoinPath(path, node.keys[i]), a);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Match(node.children[i], params, *it, JoinPath(path, node.keys[i]), a));
       }
       return absl::OkStatus();
     case Node::Kind::kArray:
@@ -96,41 +128,11 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
         return PathError(path, absl::StrCat("must be a list of ", node.children.size()));
       }
       for (size_t i = 0; i < v.size(); ++i) {
-        if (absl::Status s = Match(node.children[i], params, v[i], IndexPath(path, i), a);
-            !s.ok()) {
-          return s;
-        }
+        RETURN_IF_ERROR(Match(node.children[i], params, v[i], IndexPath(path, i), a));
       }
       return absl::OkStatus();
-    case Node::Kind::kFeedback: {
-      if (!v.is_array()) return PathError(path, "must be a list of edges");
-      std::set<std::pair<int64_t, int64_t>> on;
-      for (const json& e : v) {
-        if (!e.is_object() || !e.contains("from") || !e.contains("to")) continue;
-        if (e.contains("enabled") && e["enabled"] == false) continue;
-        on.insert({e["from"].get<int64_t>(), e["to"].get<int64_t>()});
-      }
-      size_t matched = 0;
-      for (size_t i = 0; i < node.children.size(); ++i) {
-        const Node& item = node.children[i];
-        json edge = json::object();
-        for (size_t k = 0; k < item.keys.size(); ++k) {
-          if (item.keys[k] != "enabled") edge[item.keys[k]] = item.children[k].literal;
-        }
-        const bool present = on.count({edge["from"].get<int64_t>(), edge["to"].get<int64_t>()}) > 0;
-        matched += present;
-        auto en = std::find(item.keys.begin(), item.keys.end(), "enabled");
-        const std::string epath = IndexPath(path, i);
-        if (en == item.keys.end()) {
-          if (!present) return PathError(epath, "the space fixes this edge on");
-          continue;
-        }
-        edge["enabled"] = present;
-        if (absl::Status s = Match(item, params, edge, epath, a); !s.ok()) return s;
-      }
-      if (matched != on.size()) return PathError(path, "has an edge the space does not offer");
-      return absl::OkStatus();
-    }
+    case Node::Kind::kFeedback:
+      return MatchFeedback(node, params, v, path, a);
     case Node::Kind::kParam: {
       const Param& p = params[node.param];
       if (p.categorical()) {
@@ -167,7 +169,7 @@ absl::Status Match(const Node& node, const std::vector<Param>& params, const jso
 absl::StatusOr<json> Space::ToSpecJson(const Assignment& a) const {
   if (a.size() != params_.size()) return Check(a);
   json out;
-  if (absl::Status s = Emit(*root_, params_, a, &out); !s.ok()) return s;
+  RETURN_IF_ERROR(Emit(*root_, params_, a, &out));
   return out;
 }
 
@@ -179,8 +181,8 @@ absl::StatusOr<ArchSpec> Space::ToSpec(const Assignment& a) const {
 
 absl::StatusOr<Assignment> Space::FromSpec(const json& spec) const {
   Assignment a(params_.size(), kAbsent);
-  if (absl::Status s = Match(*root_, params_, spec, "", &a); !s.ok()) return s;
-  if (absl::Status s = Check(a); !s.ok()) return s;
+  RETURN_IF_ERROR(Match(*root_, params_, spec, "", &a));
+  RETURN_IF_ERROR(Check(a));
   return a;
 }
 

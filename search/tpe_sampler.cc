@@ -200,6 +200,31 @@ std::vector<double> TpeSampler::WeightedBadHistogram(int id, const std::vector<s
   return mass;
 }
 
+namespace {
+
+// `counts` convolved with a Gaussian of `sigma_bins` bins (cut at 3 sigma),
+// each bin's mass kept (the kernel renormalised at the edges).
+std::vector<double> SmoothHistogram(const std::vector<double>& counts, double sigma_bins) {
+  const int bins = static_cast<int>(counts.size());
+  const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sigma_bins)));
+  std::vector<double> kernel(width + 1);
+  for (int d = 0; d <= width; ++d) {
+    kernel[d] = std::exp(-0.5 * (d / sigma_bins) * (d / sigma_bins));
+  }
+  std::vector<double> smooth(bins, 0.0);
+  for (int k = 0; k < bins; ++k) {
+    if (counts[k] <= 0) continue;
+    const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
+    double norm = 0.0;
+    for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
+    const double scale = counts[k] / norm;
+    for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
+  }
+  return smooth;
+}
+
+}  // namespace
+
 double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
                                  const std::vector<size_t>& good_obs,
                                  const std::vector<char>& is_good, const std::vector<double>& liars,
@@ -247,18 +272,7 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
     // points, so g keeps the detail that makes l/g informative.
     const double bad_sigma = std::clamp(range / std::min(100.0, 1.0 + n_bad), bin_width, range);
     const double sb = bad_sigma / bin_width;
-    const int width = std::min(bins - 1, static_cast<int>(std::ceil(3.0 * sb)));
-    std::vector<double> kernel(width + 1);
-    for (int d = 0; d <= width; ++d) kernel[d] = std::exp(-0.5 * (d / sb) * (d / sb));
-    smooth.assign(bins, 0.0);
-    for (int k = 0; k < bins; ++k) {
-      if (counts[k] <= 0) continue;
-      const int lo = std::max(0, k - width), hi = std::min(bins - 1, k + width);
-      double norm = 0.0;
-      for (int b = lo; b <= hi; ++b) norm += kernel[std::abs(b - k)];
-      const double scale = counts[k] / norm;
-      for (int b = lo; b <= hi; ++b) smooth[b] += scale * kernel[std::abs(b - k)];
-    }
+    smooth = SmoothHistogram(counts, sb);
     // The same units as the exact estimator: with equal-height kernels each
     // bad kernel (sigma bad_sigma) and the prior (sigma range) enter at
     // their heights, i.e. their densities times their sigmas. The prior is
@@ -291,6 +305,61 @@ double TpeSampler::SampleNumeric(int id, const std::vector<double>& good,
   return FromInternal(id, best_u);
 }
 
+int TpeSampler::SampleCategorical(int id, const ParamStats& good_stats,
+                                  const std::vector<size_t>& good_obs,
+                                  const std::vector<char>& is_good,
+                                  const std::vector<double>& liars, Rng& rng) {
+  const Param& p = space_->params()[id];
+  // The bad observations per choice with Optuna's ramp weights: exact
+  // while few, from the incremental sums beyond (as for numbers).
+  double n_good = 0.0;
+  for (double c : good_stats.counts) n_good += c;
+  const size_t n_bad_obs = active_[id].size() - static_cast<size_t>(n_good) + liars.size();
+  std::vector<double> bad(p.Cardinality(), 0.0);
+  if (n_bad_obs <= static_cast<size_t>(std::max(0, options_.exact_bad_limit))) {
+    size_t k = 0;
+    for (const auto& [obs, v] : active_[id]) {
+      if (!is_good[obs]) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
+    }
+    for (double v : liars) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
+  } else {
+    bad = WeightedBadHistogram(id, good_obs, liars);
+  }
+  // Optuna's categorical kernel: each of the N observations puts 1 on
+  // its choice plus e = prior_weight / (N + 1) on every choice (rows
+  // normalised), and a prior component with weight prior_weight puts
+  // 1 / n on each. So no choice ever becomes impossible, yet large bad
+  // sets stay close to their empirical frequencies.
+  const int n = p.Cardinality();
+  const double pw = options_.prior_weight;
+  // With weights w_i the observations' rows add up to
+  // (weighted count + sum(w) e) / (1 + n e); e uses the number of rows.
+  auto mass = [&](const std::vector<double>& counts, double weight_sum, double rows, int k) {
+    const double e = pw / (rows + 1.0);
+    return (std::max(counts[k], 0.0) + weight_sum * e) / (1.0 + n * e) + pw / n;
+  };
+  double bad_weight = 0.0;
+  for (double w : bad) bad_weight += w;
+  std::vector<double> l(n);
+  double l_total = 0.0;
+  for (int k = 0; k < n; ++k) l_total += l[k] = mass(good_stats.counts, n_good, n_good, k);
+  int best = 0;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (int c = 0; c < options_.n_ei_candidates; ++c) {
+    double pick = rng.Uniform() * l_total;
+    int k = 0;
+    while (k + 1 < n && pick >= l[k]) pick -= l[k++];
+    // Normalisers of l and g do not depend on k.
+    const double score =
+        std::log(l[k]) - std::log(mass(bad, bad_weight, static_cast<double>(n_bad_obs), k));
+    if (score > best_score) {
+      best_score = score;
+      best = k;
+    }
+  }
+  return best;
+}
+
 Assignment TpeSampler::Propose(const History& history, Rng& rng) {
   if (n_valid_ < static_cast<size_t>(std::max(0, options_.n_startup_trials))) {
     return space_->Sample(rng);
@@ -320,54 +389,7 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
       }
     }
     if (p.categorical()) {
-      // The bad observations per choice with Optuna's ramp weights: exact
-      // while few, from the incremental sums beyond (as for numbers).
-      double n_good = 0.0;
-      for (double c : good_stats[i].counts) n_good += c;
-      const size_t n_bad_obs = active_[i].size() - static_cast<size_t>(n_good) + liar_values.size();
-      std::vector<double> bad(p.Cardinality(), 0.0);
-      if (n_bad_obs <= static_cast<size_t>(std::max(0, options_.exact_bad_limit))) {
-        size_t k = 0;
-        for (const auto& [obs, v] : active_[i]) {
-          if (!is_good[obs]) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
-        }
-        for (double v : liar_values) bad[static_cast<int>(v)] += RampWeight(k++, n_bad_obs);
-      } else {
-        bad = WeightedBadHistogram(id, good, liar_values);
-      }
-      // Optuna's categorical kernel: each of the N observations puts 1 on
-      // its choice plus e = prior_weight / (N + 1) on every choice (rows
-      // normalised), and a prior component with weight prior_weight puts
-      // 1 / n on each. So no choice ever becomes impossible, yet large bad
-      // sets stay close to their empirical frequencies.
-      const int n = p.Cardinality();
-      const double pw = options_.prior_weight;
-      // With weights w_i the observations' rows add up to
-      // (weighted count + sum(w) e) / (1 + n e); e uses the number of rows.
-      auto mass = [&](const std::vector<double>& counts, double weight_sum, double rows, int k) {
-        const double e = pw / (rows + 1.0);
-        return (std::max(counts[k], 0.0) + weight_sum * e) / (1.0 + n * e) + pw / n;
-      };
-      double bad_weight = 0.0;
-      for (double w : bad) bad_weight += w;
-      std::vector<double> l(n);
-      double l_total = 0.0;
-      for (int k = 0; k < n; ++k) l_total += l[k] = mass(good_stats[i].counts, n_good, n_good, k);
-      int best = 0;
-      double best_score = -std::numeric_limits<double>::infinity();
-      for (int c = 0; c < options_.n_ei_candidates; ++c) {
-        double pick = rng.Uniform() * l_total;
-        int k = 0;
-        while (k + 1 < n && pick >= l[k]) pick -= l[k++];
-        // Normalisers of l and g do not depend on k.
-        const double score =
-            std::log(l[k]) - std::log(mass(bad, bad_weight, static_cast<double>(n_bad_obs), k));
-        if (score > best_score) {
-          best_score = score;
-          best = k;
-        }
-      }
-      a[i] = best;
+      a[i] = SampleCategorical(id, good_stats[i], good, is_good, liar_values, rng);
       continue;
     }
     good_values.clear();

@@ -77,6 +77,11 @@ class TpeSampler final : public SamplerBase {
   double SampleNumeric(int id, const std::vector<double>& good, const std::vector<size_t>& good_obs,
                        const std::vector<char>& is_good, const std::vector<double>& liars,
                        Rng& rng);
+  // The choice of categorical parameter `id` with the best l/g among
+  // n_ei_candidates draws from l, Optuna's categorical kernel.
+  int SampleCategorical(int id, const ParamStats& good_stats, const std::vector<size_t>& good_obs,
+                        const std::vector<char>& is_good, const std::vector<double>& liars,
+                        Rng& rng);
   // The bad observations of parameter `id` per slot (Slot), each with
   // its ramp weight (see RampWeight); O(bins + max_good + 25 + liars).
   std::vector<double> WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,

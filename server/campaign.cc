@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 bool IsMetricName(absl::string_view name) {
@@ -72,6 +73,98 @@ void ParseTrial(const json& j, CampaignConfig* config, JsonObject* root) {
   root->Fail(o.Finish());
 }
 
+void ParseDataSection(JsonObject* root, CampaignConfig* config) {
+  // data: defaults to fashion-mnist at its Debian location.
+  const json* data = root->Get("data");
+  if (root->ok()) {
+    absl::StatusOr<DataSpec> spec = ParseDataSpec(data != nullptr ? *data : json::object(), "data");
+    if (spec.ok()) {
+      config->data = *std::move(spec);
+      config->data_json = ToJson(config->data).dump();
+    } else {
+      root->Fail(spec.status());
+    }
+  }
+}
+
+void ParseNeuralSection(JsonObject* root, CampaignConfig* config) {
+  // neural: needed by (and only by) a neural_predictivity objective.
+  const json* neural = root->Get("neural");
+  if (root->ok() && neural != nullptr && !neural->is_null()) {
+    absl::StatusOr<NeuralSpec> spec = ParseNeuralSpec(*neural, "neural");
+    if (spec.ok()) {
+      config->neural = *std::move(spec);
+    } else {
+      root->Fail(spec.status());
+    }
+  }
+  for (size_t i = 0; i < config->objectives.size() && root->ok(); ++i) {
+    const std::string& metric = config->objectives[i].metric;
+    std::optional<std::string> region = NeuralMetricRegion(metric);
+    if (!region.has_value()) {
+      if (absl::StartsWith(metric, kNeuralMetric)) {
+        root->Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
+                             "must be neural_predictivity or neural_predictivity.<REGION>, the "
+                             "region of letters, digits and '_' (e.g. neural_predictivity.IT)"));
+      }
+      continue;
+    }
+    if (!config->neural.has_value()) {
+      root->Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
+                           absl::StrCat(metric,
+                                        " needs a campaign \"neural\" section naming the "
+                                        "recordings, e.g. \"neural\": {\"file\": "
+                                        "\"/data/recordings.h5\"} (docs/neural-data.md)")));
+      break;
+    }
+    std::vector<std::string>& regions = config->neural->regions;
+    if (!region->empty() && std::find(regions.begin(), regions.end(), *region) == regions.end()) {
+      regions.push_back(*region);
+    }
+  }
+  if (root->ok() && config->neural.has_value()) {
+    config->neural_json = ToJson(*config->neural).dump();
+  }
+}
+
+void ParseEarlyStoppingSection(const json* early_stopping, JsonObject* root,
+                               CampaignConfig* config) {
+  if (root->ok() && early_stopping != nullptr && !early_stopping->is_null()) {
+    absl::StatusOr<search::EarlyStoppingOptions> options = search::ParseEarlyStopping(
+        *early_stopping, "search.early_stopping", config->objectives.front().goal);
+    if (options.ok()) {
+      config->early_stopping = *options;
+    } else {
+      root->Fail(options.status());
+    }
+    // Neural metrics arrive with the final metrics only: a rule on them
+    // would never see a report, so it would silently never prune.
+    if (root->ok() && NeuralMetricRegion(config->objectives.front().metric).has_value()) {
+      root->Fail(PathError("search.early_stopping",
+                           absl::StrCat("cannot rank trials by ", config->objectives.front().metric,
+                                        ", which is known only after training; put an epoch "
+                                        "metric such as val_top1 first in objectives")));
+    }
+  }
+}
+
+void ParseSpaceSection(JsonObject* root, CampaignConfig* config) {
+  // The space last: its probe samples are the costly part of the check.
+  const json* space = root->Get("space");
+  if (root->ok()) {
+    if (space == nullptr) {
+      root->Fail("space", "is required");
+    } else {
+      absl::StatusOr<search::Space> parsed = search::Space::Parse(*space, "space");
+      if (parsed.ok()) {
+        config->space = std::make_shared<const search::Space>(*std::move(parsed));
+      } else {
+        root->Fail(parsed.status());
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string ObjectiveName(const Objective& objective) {
@@ -91,19 +184,7 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
     root.Fail("name",
               absl::StrCat("at most ", kMaxNameLength, " bytes (", config.name.size(), " given)"));
   }
-
-  // data: defaults to fashion-mnist at its Debian location.
-  const json* data = root.Get("data");
-  if (root.ok()) {
-    absl::StatusOr<DataSpec> spec = ParseDataSpec(data != nullptr ? *data : json::object(), "data");
-    if (spec.ok()) {
-      config.data = *std::move(spec);
-      config.data_json = ToJson(config.data).dump();
-    } else {
-      root.Fail(spec.status());
-    }
-  }
-
+  ParseDataSection(&root, &config);
   const json* objectives = root.Get("objectives");
   if (root.ok()) {
     if (objectives != nullptr) {
@@ -113,42 +194,7 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
     }
   }
 
-  // neural: needed by (and only by) a neural_predictivity objective.
-  const json* neural = root.Get("neural");
-  if (root.ok() && neural != nullptr && !neural->is_null()) {
-    absl::StatusOr<NeuralSpec> spec = ParseNeuralSpec(*neural, "neural");
-    if (spec.ok()) {
-      config.neural = *std::move(spec);
-    } else {
-      root.Fail(spec.status());
-    }
-  }
-  for (size_t i = 0; i < config.objectives.size() && root.ok(); ++i) {
-    const std::string& metric = config.objectives[i].metric;
-    std::optional<std::string> region = NeuralMetricRegion(metric);
-    if (!region.has_value()) {
-      if (absl::StartsWith(metric, kNeuralMetric)) {
-        root.Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
-                            "must be neural_predictivity or neural_predictivity.<REGION>, the "
-                            "region of letters, digits and '_' (e.g. neural_predictivity.IT)"));
-      }
-      continue;
-    }
-    if (!config.neural.has_value()) {
-      root.Fail(PathError(absl::StrCat("objectives[", i, "].metric"),
-                          absl::StrCat(metric,
-                                       " needs a campaign \"neural\" section naming the "
-                                       "recordings, e.g. \"neural\": {\"file\": "
-                                       "\"/data/recordings.h5\"} (docs/neural-data.md)")));
-      break;
-    }
-    std::vector<std::string>& regions = config.neural->regions;
-    if (!region->empty() && std::find(regions.begin(), regions.end(), *region) == regions.end()) {
-      regions.push_back(*region);
-    }
-  }
-  if (root.ok() && config.neural.has_value()) config.neural_json = ToJson(*config.neural).dump();
-
+  ParseNeuralSection(&root, &config);
   const json* search = root.Get("search");
   const json* early_stopping = nullptr;
   if (root.ok()) {
@@ -162,48 +208,18 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
     // More workers than trials is harmless; clamp rather than refuse.
     config.max_parallel = config.max_trials;
   }
-  if (root.ok() && early_stopping != nullptr && !early_stopping->is_null()) {
-    absl::StatusOr<search::EarlyStoppingOptions> options = search::ParseEarlyStopping(
-        *early_stopping, "search.early_stopping", config.objectives.front().goal);
-    if (options.ok()) {
-      config.early_stopping = *options;
-    } else {
-      root.Fail(options.status());
-    }
-    // Neural metrics arrive with the final metrics only: a rule on them
-    // would never see a report, so it would silently never prune.
-    if (root.ok() && NeuralMetricRegion(config.objectives.front().metric).has_value()) {
-      root.Fail(PathError("search.early_stopping",
-                          absl::StrCat("cannot rank trials by ", config.objectives.front().metric,
-                                       ", which is known only after training; put an epoch "
-                                       "metric such as val_top1 first in objectives")));
-    }
-  }
-
+  ParseEarlyStoppingSection(early_stopping, &root, &config);
   const json* trial = root.Get("trial");
   if (root.ok() && trial != nullptr) ParseTrial(*trial, &config, &root);
 
-  // The space last: its probe samples are the costly part of the check.
-  const json* space = root.Get("space");
-  if (root.ok()) {
-    if (space == nullptr) {
-      root.Fail("space", "is required");
-    } else {
-      absl::StatusOr<search::Space> parsed = search::Space::Parse(*space, "space");
-      if (parsed.ok()) {
-        config.space = std::make_shared<const search::Space>(*std::move(parsed));
-      } else {
-        root.Fail(parsed.status());
-      }
-    }
-  }
-  if (absl::Status s = root.Finish(); !s.ok()) return s;
+  ParseSpaceSection(&root, &config);
+  RETURN_IF_ERROR(root.Finish());
   return config;
 }
 
 absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text) {
   json j;
-  if (absl::Status s = ParseJsonText(text, "campaign", &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text, "campaign", &j));
   return ParseCampaign(j);
 }
 

@@ -14,6 +14,7 @@
 #include "search/sampler.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -38,7 +39,7 @@ Coordinator::Coordinator(db::Store& store, Clock& clock, const CoordinatorOption
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     db::Store& store, Clock& clock, const CoordinatorOptions& options) {
   std::unique_ptr<Coordinator> coordinator(new Coordinator(store, clock, options));
-  if (absl::Status s = coordinator->Load(); !s.ok()) return s;
+  RETURN_IF_ERROR(coordinator->Load());
   if (options.start_reaper) {
     coordinator->reaper_ = std::thread([c = coordinator.get()] { c->ReaperLoop(); });
   }
@@ -54,7 +55,6 @@ void Coordinator::Shutdown() {
     absl::MutexLock lock(&events_mu_);
     shut_down_ = true;
   }
-  events_cv_.SignalAll();
 }
 
 // --- Loading -----------------------------------------------------------------
@@ -127,7 +127,7 @@ absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadR
   auto rt = std::make_shared<CampaignRuntime>(campaign.id, *std::move(config), campaign.state);
   {
     absl::MutexLock lock(&rt->mu);
-    if (absl::Status s = RebuildHistory(*rt); !s.ok()) return s;
+    RETURN_IF_ERROR(RebuildHistory(*rt));
   }
   absl::MutexLock lock(&mu_);
   // Another thread may have loaded it meanwhile; keep the first.
@@ -159,7 +159,7 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     }
   }
   if (!active) return absl::OkStatus();
-  if (absl::Status s = rt.InitSearch(); !s.ok()) return s;
+  RETURN_IF_ERROR(rt.InitSearch());
   rt.total_trials = static_cast<int64_t>(trials.size());
   rt.unfinished_trials = std::count_if(trials.begin(), trials.end(),
                                        [](const db::Trial& t) { return !IsFinal(t.state); });
@@ -172,9 +172,9 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     const std::string& metric = rt.config.objectives.front().metric;
     for (const db::Trial& t : trials) {
       if (t.state == db::TrialState::kPending) continue;
-      absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(t.id);
+      absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(t.id);
       if (!epochs.ok()) return epochs.status();
-      for (const db::EpochMetrics& e : *epochs) {
+      for (const db::EpochReport& e : *epochs) {
         Metrics m = ParseMetricsJson(e.metrics_json);
         auto v = m.find(metric);
         if (v != m.end()) rt.stopper->Decide(t.id, e.epoch, v->second);
@@ -229,25 +229,28 @@ absl::StatusOr<CampaignView> Coordinator::View(const db::Campaign& campaign) {
 }
 
 absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json) {
-  absl::StatusOr<CampaignConfig> config = ParseCampaignText(campaign_json);
-  if (!config.ok()) return config.status();
+  ASSIGN_OR_RETURN(CampaignConfig config, ParseCampaignText(campaign_json));
+  // The search is built before the campaign is stored: a campaign in the
+  // store can always propose trials.
+  ASSIGN_OR_RETURN(CampaignRuntime::Search search, CampaignRuntime::NewSearch(config));
   db::NewCampaign fresh;
-  fresh.name = config->name;
+  fresh.name = config.name;
   fresh.config_json = campaign_json;
-  fresh.max_attempts = config->max_attempts;
-  absl::StatusOr<db::Campaign> campaign = store_.CreateCampaign(fresh, clock_.NowMicros());
-  if (!campaign.ok()) return campaign.status();
+  fresh.max_attempts = config.max_attempts;
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.CreateCampaign(fresh, clock_.NowMicros()));
   NotifyEvents();
-  auto rt = std::make_shared<CampaignRuntime>(campaign->id, *std::move(config), campaign->state);
+  auto rt = std::make_shared<CampaignRuntime>(campaign.id, std::move(config), campaign.state);
   {
     absl::MutexLock lock(&rt->mu);
-    if (absl::Status s = rt->InitSearch(); !s.ok()) return s;
+    rt->AdoptSearch(std::move(search));
   }
   {
     absl::MutexLock lock(&mu_);
-    campaigns_.emplace(campaign->id, rt);
+    campaigns_.emplace(campaign.id, rt);
   }
-  return View(*campaign);
+  // No second read: a new campaign has no trials, and a read failing after
+  // the write would tell the client that a stored campaign was not launched.
+  return CampaignView{std::move(campaign), db::TrialCounts{}};
 }
 
 absl::StatusOr<CampaignView> Coordinator::GetCampaign(int64_t campaign_id) {
@@ -281,7 +284,7 @@ absl::StatusOr<CampaignPage> Coordinator::ListCampaigns(int64_t before_id, int p
 absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
                                                   std::optional<db::TrialState> state,
                                                   int64_t after_number, int page_size) {
-  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.GetCampaign(campaign_id).status());
   db::TrialQuery query;
   query.campaign_id = campaign_id;
   query.state = state;
@@ -301,7 +304,7 @@ absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
 absl::StatusOr<TrialDetail> Coordinator::GetTrial(int64_t trial_id) {
   absl::StatusOr<db::Trial> trial = store_.GetTrial(trial_id);
   if (!trial.ok()) return trial.status();
-  absl::StatusOr<std::vector<db::EpochMetrics>> epochs = store_.ListEpochs(trial_id);
+  absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(trial_id);
   if (!epochs.ok()) return epochs.status();
   absl::StatusOr<std::vector<db::Score>> scores = store_.ListScores(trial_id);
   if (!scores.ok()) return scores.status();
@@ -317,9 +320,8 @@ absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {
       case db::CampaignState::kStopped:
         break;
       case db::CampaignState::kRunning: {
-        absl::Status s =
-            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros());
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(
+            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros()));
         (*rt)->state = db::CampaignState::kStopped;
         NotifyEvents();
         break;
@@ -342,13 +344,12 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
       case db::CampaignState::kRunning:
         break;
       case db::CampaignState::kStopped: {
-        absl::Status s =
-            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros());
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(
+            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros()));
         (*rt)->state = db::CampaignState::kRunning;
         NotifyEvents();
         // Everything may have finished while it was stopped.
-        if (absl::Status done = MaybeCompleteCampaign(**rt); !done.ok()) return done;
+        RETURN_IF_ERROR(MaybeCompleteCampaign(**rt));
         break;
       }
       default:
@@ -364,9 +365,8 @@ absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {
   rt.mu.AssertHeld();
   if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return absl::OkStatus();
   if (rt.total_trials < rt.config.max_trials || rt.unfinished_trials > 0) return absl::OkStatus();
-  absl::Status s =
-      store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros());
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(
+      store_.SetCampaignState(rt.id, db::CampaignState::kCompleted, clock_.NowMicros()));
   rt.state = db::CampaignState::kCompleted;
   NotifyEvents();
   return absl::OkStatus();
@@ -382,18 +382,16 @@ void Coordinator::OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial,
   }
   rt.RecordFinished(trial, values_from);
   // A failure here leaves the campaign RUNNING with nothing in flight; the
-  // next finished trial, lease request or restart checks again.
+  // next lease request (TryLease) checks again.
   (void)MaybeCompleteCampaign(rt);
 }
 
 // --- Event notification ------------------------------------------------------
 
 void Coordinator::NotifyEvents() {
-  {
-    absl::MutexLock lock(&events_mu_);
-    ++event_seq_;
-  }
-  events_cv_.SignalAll();
+  // Waiters in AwaitEvents see the change when events_mu_ is released.
+  absl::MutexLock lock(&events_mu_);
+  ++event_seq_;
 }
 
 void Coordinator::WakeWatchers() { NotifyEvents(); }
@@ -405,10 +403,10 @@ int64_t Coordinator::event_sequence() const {
 
 int64_t Coordinator::AwaitEvents(int64_t seen, absl::Duration max_wait) {
   absl::MutexLock lock(&events_mu_);
-  const absl::Time deadline = absl::Now() + max_wait;
-  while (event_seq_ <= seen && !shut_down_) {
-    if (events_cv_.WaitWithDeadline(&events_mu_, deadline)) break;
-  }
+  auto news = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(events_mu_) {
+    return event_seq_ > seen || shut_down_;
+  };
+  clock_.AwaitWithTimeout(events_mu_, absl::Condition(&news), max_wait);
   return event_seq_;
 }
 

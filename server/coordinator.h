@@ -144,7 +144,7 @@ struct TrialPage {
 
 struct TrialDetail {
   db::Trial trial;
-  std::vector<db::EpochMetrics> epochs;
+  std::vector<db::EpochReport> epochs;
   std::vector<db::Score> scores;  // neural scores asked for, oldest first
 };
 
@@ -308,6 +308,8 @@ class Coordinator {
   // Wakes every AwaitEvents caller (e.g. to let a watch hub notice it is
   // stopping).
   void WakeWatchers();
+  // The clock every wait of the coordinator and its watch hub goes through.
+  Clock& clock() { return clock_; }
 
  private:
   struct CampaignRuntime;
@@ -353,7 +355,10 @@ class Coordinator {
   // Erases `it` from leases_ and its indexes.
   void EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EraseLease(int64_t token);
+  // Whether the lease was held (the caller that erases it claims it).
+  bool EraseLease(int64_t token);
+  // Finishes in memory a trial whose completion the store already holds.
+  absl::Status FinishStoredCompletion(int64_t trial_id);
   void EraseLeaseOfTrial(int64_t trial_id);
   void MaybeTouchWorker(int64_t worker_id, int64_t now_us);
   absl::StatusOr<std::vector<db::Trial>> AllTrials(int64_t campaign_id,
@@ -381,7 +386,6 @@ class Coordinator {
   std::map<int64_t, int64_t> restart_seen_us_;
 
   mutable absl::Mutex events_mu_;
-  absl::CondVar events_cv_;
   int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(events_mu_) = false;
 

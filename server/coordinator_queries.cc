@@ -9,6 +9,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/export.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
@@ -74,7 +75,7 @@ absl::StatusOr<ParetoFrontResult> Coordinator::Pareto(int64_t campaign_id,
     if (!o.ok()) return o.status();
     result.objectives.push_back(*std::move(o));
   }
-  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.GetCampaign(campaign_id).status());
   absl::StatusOr<std::vector<db::Trial>> completed =
       AllTrials(campaign_id, db::TrialState::kCompleted);
   if (!completed.ok()) return completed.status();
@@ -108,7 +109,7 @@ absl::StatusOr<ExportedDocument> Coordinator::Export(int64_t campaign_id,
     return absl::InvalidArgumentError(
         absl::StrCat("format: must be csv or json, got \"", format, "\""));
   }
-  if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.GetCampaign(campaign_id).status());
   absl::StatusOr<std::vector<db::Trial>> trials = AllTrials(campaign_id, std::nullopt);
   if (!trials.ok()) return trials.status();
   if (format == "csv") return ExportedDocument{"text/csv", TrialsToCsv(*trials)};

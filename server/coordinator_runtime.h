@@ -21,6 +21,7 @@
 #include "server/campaign.h"
 #include "server/coordinator.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -55,23 +56,36 @@ struct Coordinator::CampaignRuntime {
   // Lock-free: a call that races a Stop sees the stop at its next call.
   bool Stopped() const { return state.load() == db::CampaignState::kStopped; }
 
-  // A fresh sampler (and early stopper) over an empty history.
-  absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  // A campaign's search: its sampler and, when configured, early stopper.
+  struct Search {
+    std::unique_ptr<search::Sampler> sampler;
+    std::unique_ptr<search::EarlyStopper> stopper;
+  };
+  static absl::StatusOr<Search> NewSearch(const CampaignConfig& config) {
     search::SamplerOptions options;
     options.seed = config.seed;
     options.goals.clear();
     for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
-    absl::StatusOr<std::unique_ptr<search::Sampler>> made =
-        search::CreateSampler(config.algorithm, config.space, options);
-    if (!made.ok()) return made.status();
-    sampler = *std::move(made);
-    history = search::History();
+    Search search;
+    ASSIGN_OR_RETURN(search.sampler,
+                     search::CreateSampler(config.algorithm, config.space, options));
     if (config.early_stopping.has_value()) {
-      absl::StatusOr<std::unique_ptr<search::EarlyStopper>> es =
-          search::CreateEarlyStopper(*config.early_stopping);
-      if (!es.ok()) return es.status();
-      stopper = *std::move(es);
+      ASSIGN_OR_RETURN(search.stopper, search::CreateEarlyStopper(*config.early_stopping));
     }
+    return search;
+  }
+
+  // Takes `search` over an empty history.
+  void AdoptSearch(Search search) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    sampler = std::move(search.sampler);
+    history = search::History();
+    if (search.stopper != nullptr) stopper = std::move(search.stopper);
+  }
+
+  // A fresh sampler (and early stopper) over an empty history.
+  absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    ASSIGN_OR_RETURN(Search search, NewSearch(config));
+    AdoptSearch(std::move(search));
     return absl::OkStatus();
   }
 

@@ -10,6 +10,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {}  // namespace
@@ -67,6 +68,9 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
       if (rt.state != db::CampaignState::kRunning || rt.sampler == nullptr) return std::nullopt;
       if (rt.total_trials >= rt.config.max_trials ||
           rt.unfinished_trials >= rt.config.max_parallel) {
+        // A completion the store refused when the last trial finished is
+        // retried by every lease request until it is written.
+        RETURN_IF_ERROR(MaybeCompleteCampaign(rt));
         return std::nullopt;
       }
       absl::StatusOr<search::Suggestion> suggested = rt.sampler->Suggest(rt.history);
@@ -75,8 +79,7 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
           return suggested.status();
         }
         // The space cannot produce a valid trial: the campaign cannot go on.
-        absl::Status s = store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us);
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(store_.SetCampaignState(rt.id, db::CampaignState::kFailed, now_us));
         rt.state = db::CampaignState::kFailed;
         NotifyEvents();
         return std::nullopt;
@@ -148,7 +151,7 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
     return grant;
   }
   // Nothing to do; still a sign of life (and NOT_FOUND for an unknown worker).
-  if (absl::Status s = store_.TouchWorker(worker_id, now); !s.ok()) return s;
+  RETURN_IF_ERROR(store_.TouchWorker(worker_id, now));
   if (!first_error.ok()) return first_error;
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;
@@ -193,10 +196,12 @@ void Coordinator::EraseLeaseLocked(std::map<int64_t, LeaseInfo>::iterator it) {
   leases_.erase(it);
 }
 
-void Coordinator::EraseLease(int64_t token) {
+bool Coordinator::EraseLease(int64_t token) {
   absl::MutexLock lock(&mu_);
   auto it = leases_.find(token);
-  if (it != leases_.end()) EraseLeaseLocked(it);
+  if (it == leases_.end()) return false;
+  EraseLeaseLocked(it);
+  return true;
 }
 
 void Coordinator::EraseLeaseOfTrial(int64_t trial_id) {
@@ -354,17 +359,34 @@ absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_toke
   // retried completion of this lease, FAILED_PRECONDITION for a stale one.
   absl::StatusOr<db::Trial> trial =
       store_.CompleteTrial(lease_token, MetricsToJson(final_metrics), now);
-  if (trial.status().code() == absl::StatusCode::kAlreadyExists) return true;
+  if (trial.status().code() == absl::StatusCode::kAlreadyExists) {
+    // Completed by this lease before. A lease still held here means that
+    // completion was written but its answer lost before the trial was
+    // finished in memory: finish it now, once (whoever erases the lease).
+    if (info.has_value() && EraseLease(lease_token)) {
+      RETURN_IF_ERROR(FinishStoredCompletion(info->trial_id));
+    }
+    return true;
+  }
   if (!trial.ok()) {
     if (trial.status().code() == absl::StatusCode::kFailedPrecondition) EraseLease(lease_token);
     return trial.status();
   }
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);
+  // A concurrent retry of this completion may have finished it already.
+  if (info.has_value() && !EraseLease(lease_token)) return false;
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
   if (!rt.ok()) return rt.status();
   OnTrialFinished(**rt, *trial, final_metrics);
   return false;
+}
+
+absl::Status Coordinator::FinishStoredCompletion(int64_t trial_id) {
+  ASSIGN_OR_RETURN(const db::Trial trial, store_.GetTrial(trial_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(trial.campaign_id));
+  OnTrialFinished(*rt, trial, ParseMetricsJson(trial.metrics_json));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_token,

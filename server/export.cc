@@ -1,71 +1,30 @@
 #include "server/export.h"
 
 #include <nlohmann/json.hpp>
-#include <set>
-#include <sstream>
 
 #include "server/metrics.h"
+#include "util/csv.h"
 
 namespace convrnn::server {
 namespace {
 
 using nlohmann::json;
 
-std::string CsvField(const std::string& value) {
-  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
-  std::string quoted = "\"";
-  for (char c : value) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 json ObjectOrEmpty(const std::string& text) {
   json j = json::parse(text.empty() ? "{}" : text, nullptr, false);
   return j.is_object() ? j : json::object();
 }
 
-std::string ScalarText(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
 }  // namespace
 
 std::string TrialsToCsv(const std::vector<db::Trial>& trials) {
-  std::set<std::string> param_names, metric_names;
-  std::vector<json> params, metrics;
+  std::vector<CsvTrial> rows;
   for (const db::Trial& t : trials) {
-    params.push_back(ObjectOrEmpty(t.params_json));
-    metrics.push_back(ObjectOrEmpty(t.metrics_json));
-    for (auto it = params.back().begin(); it != params.back().end(); ++it) {
-      param_names.insert(it.key());
-    }
-    for (auto it = metrics.back().begin(); it != metrics.back().end(); ++it) {
-      metric_names.insert(it.key());
-    }
+    rows.push_back({t.id, t.number, std::string(db::TrialStateName(t.state)), t.attempt,
+                    t.worker_id, t.failure_reason, ObjectOrEmpty(t.params_json),
+                    ObjectOrEmpty(t.metrics_json), t.spec_json});
   }
-  std::ostringstream out;
-  out << "trial_id,number,state,attempt,worker_id,failure_reason";
-  for (const std::string& p : param_names) out << "," << CsvField("param:" + p);
-  for (const std::string& m : metric_names) out << "," << CsvField("metric:" + m);
-  out << ",spec_json\r\n";
-  for (size_t i = 0; i < trials.size(); ++i) {
-    const db::Trial& t = trials[i];
-    out << t.id << "," << t.number << "," << db::TrialStateName(t.state) << "," << t.attempt << ","
-        << t.worker_id << "," << CsvField(t.failure_reason);
-    for (const std::string& p : param_names) {
-      out << ",";
-      if (params[i].contains(p)) out << CsvField(ScalarText(params[i][p]));
-    }
-    for (const std::string& m : metric_names) {
-      out << ",";
-      if (metrics[i].contains(m)) out << ScalarText(metrics[i][m]);
-    }
-    out << "," << CsvField(t.spec_json) << "\r\n";
-  }
-  return out.str();
+  return convrnn::TrialsToCsv(rows);
 }
 
 std::string TrialsToJson(const std::vector<db::Trial>& trials) {

@@ -1,5 +1,6 @@
 // convrnn-server --db FILE [--listen HOST:PORT] [--token-file F]
 //                [--tls-cert C --tls-key K] [--sync full|normal]
+//                [--http HOST:PORT [--http-open-metrics]]
 // Parses flags and calls Run (server/server.h). Bad flags or unreadable
 // files exit 2 with a one-line reason.
 #include <CLI/CLI.hpp>
@@ -10,17 +11,9 @@
 
 #include "server/server.h"
 #include "util/exit_code.h"
+#include "util/file.h"
 
 namespace {
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *out = buffer.str();
-  return !in.bad();
-}
 
 int BadInput(const std::string& reason) {
   std::cerr << "convrnn-server: " << reason << "\n";
@@ -38,6 +31,12 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file, "file holding a bearer token every call must carry");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (with --tls-key)");
   app.add_option("--tls-key", tls_key, "PEM private key (with --tls-cert)");
+  app.add_option("--http", config.http.listen,
+                 "HOST:PORT for the HTTP listener: Prometheus /metrics, /healthz and the "
+                 "dashboard (HTTPS with --tls-cert/--tls-key; the --token-file token "
+                 "required as `Authorization: Bearer` or a convrnn_token cookie)");
+  app.add_flag("--http-open-metrics", config.http.open_metrics,
+               "serve /metrics and /healthz without the token (for scrapers and probes)");
   std::string sync = "full";
   app.add_option("--sync", sync,
                  "full: every acknowledged change survives a power cut (an fsync per "
@@ -60,9 +59,9 @@ int main(int argc, char** argv) {
     return BadInput("--listen: must be HOST:PORT, got \"" + config.listen + "\"");
   }
   if (!token_file.empty()) {
-    if (!ReadFile(token_file, &config.token)) {
-      return BadInput("--token-file: cannot read " + token_file);
-    }
+    absl::StatusOr<std::string> token = convrnn::ReadFlagFile("--token-file", token_file);
+    if (!token.ok()) return BadInput(std::string(token.status().message()));
+    config.token = *std::move(token);
     const auto last = config.token.find_last_not_of(" \t\r\n");
     config.token.erase(last == std::string::npos ? 0 : last + 1);
     const auto first = config.token.find_first_not_of(" \t\r\n");
@@ -73,14 +72,26 @@ int main(int argc, char** argv) {
     return BadInput("--tls-cert and --tls-key go together");
   }
   if (!tls_cert.empty()) {
-    if (!ReadFile(tls_cert, &config.tls_cert_pem)) {
-      return BadInput("--tls-cert: cannot read " + tls_cert);
-    }
-    if (!ReadFile(tls_key, &config.tls_key_pem)) {
-      return BadInput("--tls-key: cannot read " + tls_key);
-    }
+    absl::StatusOr<std::string> cert = convrnn::ReadFlagFile("--tls-cert", tls_cert);
+    if (!cert.ok()) return BadInput(std::string(cert.status().message()));
+    absl::StatusOr<std::string> key = convrnn::ReadFlagFile("--tls-key", tls_key);
+    if (!key.ok()) return BadInput(std::string(key.status().message()));
+    config.tls_cert_pem = *std::move(cert);
+    config.tls_key_pem = *std::move(key);
     config.tls_cert_name = tls_cert;
     config.tls_key_name = tls_key;
+  }
+  if (!config.http.listen.empty()) {
+    std::string host;
+    int port = 0;
+    if (!convrnn::server::SplitHostPort(config.http.listen, &host, &port)) {
+      return BadInput("--http: must be HOST:PORT, got \"" + config.http.listen + "\"");
+    }
+    config.http.token = config.token;
+    config.http.tls_cert_file = tls_cert;
+    config.http.tls_key_file = tls_key;
+  } else if (config.http.open_metrics) {
+    return BadInput("--http-open-metrics needs --http");
   }
   return convrnn::server::Run(config);
 }

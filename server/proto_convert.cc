@@ -118,7 +118,7 @@ void ToProto(const db::Trial& t, v1::Trial* out) {
   out->set_updated_unix_us(t.updated_us);
 }
 
-void ToProto(const db::EpochMetrics& e, v1::EpochMetrics* out) {
+void ToProto(const db::EpochReport& e, v1::EpochMetrics* out) {
   out->set_epoch(e.epoch);
   out->set_attempt(e.attempt);
   PutMetrics(ParseMetricsJson(e.metrics_json), out->mutable_metrics());

@@ -30,7 +30,7 @@ std::optional<db::TrialState> FromProto(v1::TrialState state);
 
 void ToProto(const CampaignView& view, v1::Campaign* out);
 void ToProto(const db::Trial& trial, v1::Trial* out);
-void ToProto(const db::EpochMetrics& epoch, v1::EpochMetrics* out);
+void ToProto(const db::EpochReport& epoch, v1::EpochMetrics* out);
 void ToProto(const WorkerView& worker, v1::Worker* out);
 void ToProto(const db::Score& score, v1::NeuralScore* out);
 // Store events carry their details as JSON; this spreads them over the

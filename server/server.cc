@@ -61,6 +61,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen, " (address in use or invalid?)"));
   }
+  if (!config.http.listen.empty()) {
+    server->http_ = std::make_unique<HttpServer>(config.http);
+    server->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
+      response.set_content("ok\n", "text/plain");
+    });
+    if (absl::Status started = server->http_->Start(); !started.ok()) {
+      server->Shutdown();
+      return started;
+    }
+  }
   return server;
 }
 
@@ -72,6 +82,8 @@ void Server::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  // 0. The HTTP listener, whose handlers read the coordinator.
+  if (http_ != nullptr) http_->Shutdown();
   // 1. Watch streams would otherwise hold the drain until its deadline.
   if (watch_hub_ != nullptr) watch_hub_->Stop();
   // 2. Stop accepting; let in-flight RPCs finish, then cancel stragglers.
@@ -106,6 +118,12 @@ int Run(const ServerConfig& config) {
             << "), database " << config.db_path
             << (config.tls_cert_pem.empty() ? ", plaintext" : ", TLS")
             << (config.token.empty() ? "" : ", token required") << std::endl;
+  if ((*server)->http_port() != 0) {
+    std::cerr << "convrnn-server: HTTP on " << config.http.listen << " (port "
+              << (*server)->http_port() << (config.tls_cert_pem.empty() ? ", http" : ", https")
+              << (config.http.open_metrics ? ", /metrics and /healthz open" : "") << ")"
+              << std::endl;
+  }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   std::cerr << "convrnn-server: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")

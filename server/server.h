@@ -2,8 +2,10 @@
 // together, and the process's life cycle.
 //
 // Start order: open the store, create the coordinator (which reloads every
-// campaign and starts the reaper), start the watch hub, start gRPC.
+// campaign and starts the reaper), start the watch hub, start gRPC, start
+// the HTTP listener (when configured).
 // Shutdown runs in phases, in reverse (STYLE.md item 10):
+//   0. stop the HTTP listener (its handlers read the coordinator);
 //   1. end watch streams (UNAVAILABLE) and refuse new ones, so they do not
 //      hold up the drain;
 //   2. stop accepting calls and let in-flight RPCs finish until
@@ -25,6 +27,7 @@
 #include "absl/time/time.h"
 #include "db/store.h"
 #include "server/coordinator.h"
+#include "server/http/http_server.h"
 #include "server/service.h"
 #include "server/watch.h"
 #include "util/clock.h"
@@ -48,6 +51,9 @@ struct ServerConfig {
   absl::Duration shutdown_deadline = absl::Seconds(10);
   CoordinatorOptions coordinator;
   db::Options store;
+  // The HTTP listener (/metrics, /healthz, dashboard); http.listen empty:
+  // none. Its token and TLS files are set from the ones above by main.
+  HttpServer::Options http;
 };
 
 class Server {
@@ -62,6 +68,8 @@ class Server {
 
   // The port actually bound.
   int port() const { return port_; }
+  // The HTTP listener's port; 0 without one.
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
   Coordinator& coordinator() { return *coordinator_; }
 
   // The phased shutdown described above; idempotent.
@@ -79,6 +87,7 @@ class Server {
   std::unique_ptr<CampaignServiceImpl> campaign_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HttpServer> http_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

@@ -1,24 +1,11 @@
 #include "server/service.h"
 
 #include "server/proto_convert.h"
+#include "server/secret.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
-
-// Constant-time comparison, so response timing does not leak the token.
-bool SameSecret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-// Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
-#define RETURN_IF_ERROR_GRPC(expr)                                   \
-  do {                                                               \
-    const absl::Status convrnn_status_ = (expr);                     \
-    if (!convrnn_status_.ok()) return ToGrpcStatus(convrnn_status_); \
-  } while (false)
 
 #define CHECK_AUTH(context)                               \
   do {                                                    \
@@ -55,7 +42,7 @@ grpc::Status CampaignServiceImpl::LaunchCampaign(grpc::ServerContext* context,
                                                  v1::LaunchCampaignResponse* response) {
   CHECK_AUTH(context);
   absl::StatusOr<CampaignView> view = coordinator_.Launch(request->campaign_json());
-  RETURN_IF_ERROR_GRPC(view.status());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response->mutable_campaign());
   return grpc::Status::OK;
 }
@@ -68,9 +55,9 @@ grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
   }
   absl::StatusOr<int64_t> before = DecodePageToken(request->page_token());
-  RETURN_IF_ERROR_GRPC(before.status());
+  RETURN_IF_ERROR_AS(before.status(), ToGrpcStatus);
   absl::StatusOr<CampaignPage> page = coordinator_.ListCampaigns(*before, request->page_size());
-  RETURN_IF_ERROR_GRPC(page.status());
+  RETURN_IF_ERROR_AS(page.status(), ToGrpcStatus);
   // Without their documents: a page of large campaigns must stay far below
   // the client's 4 MB receive limit (GetCampaign carries the document).
   for (const CampaignView& view : page->campaigns) {
@@ -87,7 +74,7 @@ grpc::Status CampaignServiceImpl::GetCampaign(grpc::ServerContext* context,
                                               v1::Campaign* response) {
   CHECK_AUTH(context);
   absl::StatusOr<CampaignView> view = coordinator_.GetCampaign(request->campaign_id());
-  RETURN_IF_ERROR_GRPC(view.status());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response);
   return grpc::Status::OK;
 }
@@ -100,10 +87,10 @@ grpc::Status CampaignServiceImpl::ListTrials(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative");
   }
   absl::StatusOr<int64_t> after = DecodePageToken(request->page_token());
-  RETURN_IF_ERROR_GRPC(after.status());
+  RETURN_IF_ERROR_AS(after.status(), ToGrpcStatus);
   absl::StatusOr<TrialPage> page = coordinator_.ListTrials(
       request->campaign_id(), FromProto(request->state()), *after, request->page_size());
-  RETURN_IF_ERROR_GRPC(page.status());
+  RETURN_IF_ERROR_AS(page.status(), ToGrpcStatus);
   for (const db::Trial& trial : page->trials) ToProto(trial, response->add_trials());
   response->set_next_page_token(EncodePageToken(page->next_after_number));
   return grpc::Status::OK;
@@ -114,9 +101,9 @@ grpc::Status CampaignServiceImpl::GetTrial(grpc::ServerContext* context,
                                            v1::Trial* response) {
   CHECK_AUTH(context);
   absl::StatusOr<TrialDetail> detail = coordinator_.GetTrial(request->trial_id());
-  RETURN_IF_ERROR_GRPC(detail.status());
+  RETURN_IF_ERROR_AS(detail.status(), ToGrpcStatus);
   ToProto(detail->trial, response);
-  for (const db::EpochMetrics& e : detail->epochs) ToProto(e, response->add_epochs());
+  for (const db::EpochReport& e : detail->epochs) ToProto(e, response->add_epochs());
   for (const db::Score& s : detail->scores) ToProto(s, response->add_neural_scores());
   return grpc::Status::OK;
 }
@@ -141,7 +128,7 @@ grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext* context,
                                                v1::Campaign* response) {
   CHECK_AUTH(context);
   absl::StatusOr<CampaignView> view = coordinator_.Stop(request->campaign_id());
-  RETURN_IF_ERROR_GRPC(view.status());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response);
   return grpc::Status::OK;
 }
@@ -151,7 +138,7 @@ grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext* context,
                                                  v1::Campaign* response) {
   CHECK_AUTH(context);
   absl::StatusOr<CampaignView> view = coordinator_.Resume(request->campaign_id());
-  RETURN_IF_ERROR_GRPC(view.status());
+  RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response);
   return grpc::Status::OK;
 }
@@ -161,7 +148,7 @@ grpc::Status CampaignServiceImpl::Best(grpc::ServerContext* context, const v1::B
   CHECK_AUTH(context);
   absl::StatusOr<RankedTrials> ranked = coordinator_.Best(request->campaign_id(), request->top_k(),
                                                           request->metric(), request->goal());
-  RETURN_IF_ERROR_GRPC(ranked.status());
+  RETURN_IF_ERROR_AS(ranked.status(), ToGrpcStatus);
   response->set_metric(ranked->metric);
   response->set_goal(ranked->maximize ? "max" : "min");
   for (const db::Trial& trial : ranked->trials) ToProto(trial, response->add_trials());
@@ -174,7 +161,7 @@ grpc::Status CampaignServiceImpl::Pareto(grpc::ServerContext* context,
   CHECK_AUTH(context);
   std::vector<std::string> objectives(request->objectives().begin(), request->objectives().end());
   absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(request->campaign_id(), objectives);
-  RETURN_IF_ERROR_GRPC(front.status());
+  RETURN_IF_ERROR_AS(front.status(), ToGrpcStatus);
   for (const Objective& o : front->objectives) response->add_objectives(ObjectiveName(o));
   for (const db::Trial& trial : front->trials) ToProto(trial, response->add_trials());
   return grpc::Status::OK;
@@ -186,7 +173,7 @@ grpc::Status CampaignServiceImpl::Export(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<ExportedDocument> doc =
       coordinator_.Export(request->campaign_id(), request->format());
-  RETURN_IF_ERROR_GRPC(doc.status());
+  RETURN_IF_ERROR_AS(doc.status(), ToGrpcStatus);
   response->set_content_type(doc->content_type);
   response->set_content(std::move(doc->content));
   return grpc::Status::OK;
@@ -198,7 +185,7 @@ grpc::Status CampaignServiceImpl::ListWorkers(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<std::vector<WorkerView>> workers =
       coordinator_.ListWorkers(request->include_dead());
-  RETURN_IF_ERROR_GRPC(workers.status());
+  RETURN_IF_ERROR_AS(workers.status(), ToGrpcStatus);
   for (const WorkerView& w : *workers) ToProto(w, response->add_workers());
   return grpc::Status::OK;
 }
@@ -209,7 +196,7 @@ grpc::Status CampaignServiceImpl::ScoreTrial(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<db::Score> score =
       coordinator_.ScoreTrial(request->trial_id(), request->neural_json());
-  RETURN_IF_ERROR_GRPC(score.status());
+  RETURN_IF_ERROR_AS(score.status(), ToGrpcStatus);
   ToProto(*score, response);
   return grpc::Status::OK;
 }
@@ -219,7 +206,7 @@ grpc::Status CampaignServiceImpl::GetScore(grpc::ServerContext* context,
                                            v1::NeuralScore* response) {
   CHECK_AUTH(context);
   absl::StatusOr<db::Score> score = coordinator_.GetScore(request->score_id());
-  RETURN_IF_ERROR_GRPC(score.status());
+  RETURN_IF_ERROR_AS(score.status(), ToGrpcStatus);
   ToProto(*score, response);
   return grpc::Status::OK;
 }
@@ -236,7 +223,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
   worker.device = request->device();
   worker.version = request->version();
   absl::StatusOr<Registration> reg = coordinator_.RegisterWorker(worker);
-  RETURN_IF_ERROR_GRPC(reg.status());
+  RETURN_IF_ERROR_AS(reg.status(), ToGrpcStatus);
   response->set_worker_id(reg->worker_id);
   response->set_heartbeat_interval_ms(reg->heartbeat_interval_ms);
   return grpc::Status::OK;
@@ -248,7 +235,7 @@ grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<LeaseGrant> grant =
       coordinator_.LeaseTrial(request->worker_id(), request->can_score());
-  RETURN_IF_ERROR_GRPC(grant.status());
+  RETURN_IF_ERROR_AS(grant.status(), ToGrpcStatus);
   response->set_has_trial(grant->has_trial);
   if (!grant->has_trial) {
     response->set_retry_after_ms(grant->retry_after_ms);
@@ -282,7 +269,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<HeartbeatResult> result =
       coordinator_.Heartbeat(request->worker_id(), request->lease_id());
-  RETURN_IF_ERROR_GRPC(result.status());
+  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_lease_lost(result->lease_lost);
   response->set_lease_deadline_unix_us(result->lease_deadline_us);
   return grpc::Status::OK;
@@ -294,7 +281,7 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<ProgressResult> result = coordinator_.ReportProgress(
       request->worker_id(), request->lease_id(), request->epoch(), FromProto(request->metrics()));
-  RETURN_IF_ERROR_GRPC(result.status());
+  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
                                       : v1::ReportProgressResponse::DECISION_CONTINUE);
   response->set_lease_deadline_unix_us(result->lease_deadline_us);
@@ -308,7 +295,7 @@ grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<bool> already = coordinator_.Complete(request->worker_id(), request->lease_id(),
                                                        FromProto(request->final_metrics()));
-  RETURN_IF_ERROR_GRPC(already.status());
+  RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
   response->set_already_completed(*already);
   return grpc::Status::OK;
 }
@@ -319,7 +306,7 @@ grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<FailResult> result = coordinator_.Fail(request->worker_id(), request->lease_id(),
                                                         request->reason(), request->retryable());
-  RETURN_IF_ERROR_GRPC(result.status());
+  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_requeued(result->requeued);
   response->set_attempt(result->attempt);
   return grpc::Status::OK;
@@ -331,7 +318,7 @@ grpc::Status WorkerServiceImpl::CompleteScore(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<bool> already =
       coordinator_.CompleteScore(request->worker_id(), request->lease_id(), request->result_json());
-  RETURN_IF_ERROR_GRPC(already.status());
+  RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
   response->set_already_completed(*already);
   return grpc::Status::OK;
 }
@@ -340,8 +327,9 @@ grpc::Status WorkerServiceImpl::FailScore(grpc::ServerContext* context,
                                           const v1::FailScoreRequest* request,
                                           v1::FailScoreResponse* response) {
   CHECK_AUTH(context);
-  RETURN_IF_ERROR_GRPC(coordinator_.FailScore(request->worker_id(), request->lease_id(),
-                                              request->reason(), request->code()));
+  RETURN_IF_ERROR_AS(coordinator_.FailScore(request->worker_id(), request->lease_id(),
+                                            request->reason(), request->code()),
+                     ToGrpcStatus);
   return grpc::Status::OK;
 }
 

@@ -231,7 +231,8 @@ void WatchHub::Loop() {
       // AwaitEvents no longer waits): pause rather than spin.
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(50));
+      coordinator_.clock().AwaitWithTimeout(mu_, absl::Condition(&stopping_),
+                                            absl::Milliseconds(50));
     }
     seen = seq;
     std::vector<WatchReactor*> claimed;

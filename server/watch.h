@@ -5,7 +5,7 @@
 // before the next starts, as the callback API requires), reading the next
 // batch from the coordinator when its queue runs dry. When there is nothing
 // new it goes idle; the hub thread sleeps in Coordinator::AwaitEvents (a
-// condition variable signalled on every append) and pumps the idle reactors
+// wait on the coordinator's Clock, woken by every append) and pumps the idle reactors
 // when the event sequence moves. No thread blocks per watcher.
 //
 // A stream ends with OK once its campaign has ended (COMPLETED/FAILED) and

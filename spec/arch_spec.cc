@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 namespace {
@@ -339,8 +340,8 @@ absl::StatusOr<ArchSpec> ParseArchSpec(const json& j) {
     }
   }
   ParseTrain(o, &spec.train);
-  if (absl::Status s = o.Finish(); !s.ok()) return s;
-  if (absl::Status s = ValidateArchSpec(spec); !s.ok()) return s;
+  RETURN_IF_ERROR(o.Finish());
+  RETURN_IF_ERROR(ValidateArchSpec(spec));
   std::sort(spec.feedback.begin(), spec.feedback.end(),
             [](const FeedbackEdge& a, const FeedbackEdge& b) {
               return a.to != b.to ? a.to < b.to : a.from < b.from;
@@ -350,13 +351,13 @@ absl::StatusOr<ArchSpec> ParseArchSpec(const json& j) {
 
 absl::StatusOr<ArchSpec> ParseArchSpecText(absl::string_view text) {
   json j;
-  if (absl::Status s = ParseJsonText(text, "spec", &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text, "spec", &j));
   return ParseArchSpec(j);
 }
 
 absl::StatusOr<ArchSpec> ReadArchSpecFile(const std::string& file) {
   json j;
-  if (absl::Status s = ReadJsonFile(file, &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ReadJsonFile(file, &j));
   absl::StatusOr<ArchSpec> spec = ParseArchSpec(j);
   if (!spec.ok()) {
     return absl::Status(spec.status().code(), absl::StrCat(file, ": ", spec.status().message()));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -68,13 +69,13 @@ absl::StatusOr<DataSpec> ParseDataSpec(const json& j, absl::string_view path) {
   if (o.ok() && spec.dataset != "fashion-mnist" && spec.path.empty()) {
     o.Fail("path", absl::StrCat("is required for dataset ", spec.dataset));
   }
-  if (absl::Status s = o.Finish(); !s.ok()) return s;
+  RETURN_IF_ERROR(o.Finish());
   return spec;
 }
 
 absl::StatusOr<DataSpec> ReadDataSpecFile(const std::string& file) {
   json j;
-  if (absl::Status s = ReadJsonFile(file, &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ReadJsonFile(file, &j));
   absl::StatusOr<DataSpec> spec = ParseDataSpec(j);
   if (!spec.ok()) {
     return absl::Status(spec.status().code(), absl::StrCat(file, ": ", spec.status().message()));

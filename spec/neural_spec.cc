@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -80,13 +81,13 @@ absl::StatusOr<NeuralSpec> ParseNeuralSpec(const json& j, absl::string_view path
       }
     }
   }
-  if (absl::Status s = o.Finish(); !s.ok()) return s;
+  RETURN_IF_ERROR(o.Finish());
   return spec;
 }
 
 absl::StatusOr<NeuralSpec> ParseNeuralSpecText(absl::string_view text, absl::string_view path) {
   json j;
-  if (absl::Status s = ParseJsonText(text, path, &j); !s.ok()) return s;
+  RETURN_IF_ERROR(ParseJsonText(text, path, &j));
   return ParseNeuralSpec(j, path);
 }
 

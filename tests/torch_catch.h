@@ -6,6 +6,13 @@
 #ifndef CONVRNN_TESTS_TORCH_CATCH_H_
 #define CONVRNN_TESTS_TORCH_CATCH_H_
 
+// A suite must include this header before anything that brings in Catch2
+// (tests/test_support.h does): keep it in an include block of its own, first,
+// so that include sorting cannot move it.
+#ifdef TWOBLUECUBES_SINGLE_INCLUDE_CATCH_HPP_INCLUDED
+#error "include tests/torch_catch.h before Catch2 (and before tests/test_support.h)"
+#endif
+
 #include <torch/torch.h>
 #undef CHECK
 #include <catch2/catch.hpp>

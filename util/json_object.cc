@@ -1,12 +1,14 @@
 #include "util/json_object.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "util/file.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -203,19 +205,15 @@ absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohm
 }
 
 absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out, const JsonLimits& limits) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot open for reading"));
   // Refuse a huge file before reading it whole.
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size > 0 && static_cast<uint64_t>(size) > limits.max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file, ": ", size, " bytes; at most ", limits.max_bytes, " are accepted"));
+  struct stat st {};
+  if (stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": ", st.st_size, " bytes; at most ",
+                                                   limits.max_bytes, " are accepted"));
   }
-  in.seekg(0, std::ios::beg);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseJsonText(buffer.str(), file, out, limits);
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
+  return ParseJsonText(text, file, out, limits);
 }
 
 }  // namespace convrnn

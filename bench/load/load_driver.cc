@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "proto/convrnn.grpc.pb.h"
+#include "util/file.h"
 #include "worker/service/simulate.h"
 
 namespace convrnn {
@@ -303,18 +304,16 @@ double Percentile(std::vector<float>& v, double q) {
   return v[k];
 }
 
-std::string ReadFile(const std::string& file) {
-  std::ifstream in(file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// The file's text, or "" when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path) {
+  return convrnn::ReadFile(path).value_or("");
 }
 
 int Run(const Config& config) {
   auto shared = std::make_unique<Shared>();
   shared->config = config;
   if (!config.token_file.empty()) {
-    shared->token = ReadFile(config.token_file);
+    shared->token = ReadFileOrEmpty(config.token_file);
     while (!shared->token.empty() && isspace(shared->token.back())) shared->token.pop_back();
   }
 
@@ -331,7 +330,7 @@ int Run(const Config& config) {
   };
   if (!config.campaign_file.empty()) {
     v1::LaunchCampaignRequest request;
-    request.set_campaign_json(ReadFile(config.campaign_file));
+    request.set_campaign_json(ReadFileOrEmpty(config.campaign_file));
     v1::LaunchCampaignResponse response;
     grpc::Status s = campaigns->LaunchCampaign(control_context().get(), request, &response);
     if (!s.ok()) {

@@ -8,6 +8,7 @@
 
 #include "client/watch_view.h"
 #include "tests/client/test_specs.h"
+#include "util/csv.h"
 
 namespace convrnn::client {
 namespace {
@@ -58,6 +59,7 @@ v1::Trial MakeTrial(int64_t id, v1::TrialState state) {
 }
 
 TEST_CASE("CSV fields are quoted only when they must be", "[client]") {
+  using ::convrnn::CsvField;
   CHECK(CsvField("plain") == "plain");
   CHECK(CsvField("") == "");
   CHECK(CsvField("a,b") == "\"a,b\"");
@@ -87,14 +89,14 @@ TEST_CASE("CSV export: one row per trial, awkward text survives a round trip", "
     return size_t{0};
   };
   CHECK(rows[1][column("trial_id")] == "101");
-  CHECK(rows[1][column("state")] == "completed");
-  CHECK(rows[1][column("val_top1")] == "0.875");
-  CHECK(rows[1][column("params")] == "12345");
+  CHECK(rows[1][column("state")] == "COMPLETED");  // as the server's export
+  CHECK(rows[1][column("metric:val_top1")] == "0.875");
+  CHECK(rows[1][column("metric:params")] == "12345");
   CHECK(rows[1][column("param:train.lr")] == "0.05");
   CHECK(rows[2][column("failure_reason")] ==
         "loss became NaN at epoch 3, \"lr\" too high\nsecond line");
   CHECK(rows[2][column("param:layers[1].cell.type")] == "rgc, wide");
-  CHECK(rows[2][column("val_top1")] == "");
+  CHECK(rows[2][column("metric:val_top1")] == "");
   CHECK(rows[2][column("spec_json")] == testing::kFeedbackSpec);
 }
 

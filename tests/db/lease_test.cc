@@ -4,12 +4,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "tests/db/test_store.h"
 
 namespace convrnn::db::testing {
 namespace {
 
-int CountEvents(Store& store, int64_t campaign_id, int64_t trial_id, std::string_view type) {
+int CountEvents(Store& store, int64_t campaign_id, int64_t trial_id, absl::string_view type) {
   int n = 0;
   for (const Event& e : Must(store.ListEvents(campaign_id, 0, 100000))) {
     if (e.trial_id == trial_id && e.type == type) ++n;

@@ -58,8 +58,11 @@ TEST_CASE("top-k ranks completed trials by a final metric", "[db]") {
   REQUIRE(smallest.size() == 4);
   CHECK(smallest[0].id == ids[3]);
   CHECK(Must(f.store->TopTrials(f.campaign.id, "flops", true, 5)).empty());
-  CHECK(f.store->TopTrials(f.campaign.id, "val\"]; DROP", true, 5).status().code() ==
-        absl::StatusCode::kInvalidArgument);
+  absl::Status bad = f.store->TopTrials(f.campaign.id, "val\"]; DROP", true, 5).status();
+  CHECK(bad.code() == absl::StatusCode::kInvalidArgument);
+  // The message quotes the name and then says what is wrong with it.
+  CHECK(std::string(bad.message()) ==
+        "metric \"val\"]; DROP\": must be 1-64 characters of [A-Za-z0-9_.]");
 }
 
 TEST_CASE("events record every change and resume after an id", "[db]") {
@@ -97,7 +100,7 @@ TEST_CASE("epochs are kept per trial and a retried attempt replaces them", "[db]
   Must(f.store->ExpireLeases(kT0 + 11 * kSecond));
   Trial b = f.Lease(f.worker.id, kT0 + 12 * kSecond);
   Must(f.store->RecordEpoch(b.lease_token, 2, R"({"val_top1":0.3})", 0, kT0 + 13 * kSecond));
-  std::vector<EpochMetrics> epochs = Must(f.store->ListEpochs(a.id));
+  std::vector<EpochReport> epochs = Must(f.store->ListEpochs(a.id));
   REQUIRE(epochs.size() == 2);
   CHECK(epochs[0].attempt == 1);
   CHECK(epochs[1].attempt == 2);

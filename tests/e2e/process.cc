@@ -13,17 +13,16 @@
 #include <sstream>
 #include <thread>
 
+#include "util/file.h"
 #include "util/posix_fs.h"
 
 namespace convrnn::e2e {
 
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// The file's text, or "" when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path) {
+  return convrnn::ReadFile(path).value_or("");
 }
 
 int DecodeStatus(int status) {
@@ -84,8 +83,8 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-std::string Process::Stdout() const { return ReadFile(log_prefix_ + ".out"); }
-std::string Process::Stderr() const { return ReadFile(log_prefix_ + ".err"); }
+std::string Process::Stdout() const { return ReadFileOrEmpty(log_prefix_ + ".out"); }
+std::string Process::Stderr() const { return ReadFileOrEmpty(log_prefix_ + ".err"); }
 
 RunResult Run(std::vector<std::string> argv, std::chrono::milliseconds timeout,
               const std::string& log_prefix) {

@@ -437,7 +437,7 @@ TEST_CASE("watchers are woken by new events and the feed ends with the campaign"
     h.coordinator->AwaitEvents(seq, absl::Seconds(30));
     woke = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(h.clock.WaitForBlocked(1));  // the watcher waits on the (fake) clock
   CHECK_FALSE(woke);
   db::Trial t = h.Lease(w);
   watcher.join();  // woken by the lease, long before its 30 s backstop

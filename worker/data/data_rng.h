@@ -15,20 +15,14 @@
 #include <utility>
 #include <vector>
 
-namespace convrnn {
+#include "util/mix.h"
 
-// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
-inline uint64_t MixBits(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+namespace convrnn {
 
 // One seed from several keys, e.g. (seed, epoch, batch): order matters.
 inline uint64_t MixSeed(std::initializer_list<uint64_t> keys) {
   uint64_t h = 0x6a09e667f3bcc909ULL;
-  for (uint64_t k : keys) h = MixBits(h ^ MixBits(k));
+  for (uint64_t k : keys) h = SplitMix64(h ^ SplitMix64(k));
   return h;
 }
 
@@ -37,11 +31,8 @@ class DataRng {
   explicit DataRng(uint64_t seed) : state_(seed) {}
 
   uint64_t Next() {
-    state_ += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    state_ += kSplitMixGamma;
+    return Scramble(state_);
   }
   // Uniform in [0, n). REQUIRES: n > 0. (Multiply-shift; the bias for the
   // n of this pipeline, well below 2^32, is under 2^-32.)

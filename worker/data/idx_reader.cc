@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "util/status_macros.h"
 #include "worker/data/data.h"
 
 namespace convrnn {
@@ -114,7 +115,7 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
   }
   unsigned char magic[4];
   size_t got = 0;
-  if (absl::Status s = in.Read(magic, 4, &got); !s.ok()) return s;
+  RETURN_IF_ERROR(in.Read(magic, 4, &got));
   if (got < 4) {
     return FileError(
         absl::StatusCode::kDataLoss, file,
@@ -137,7 +138,7 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
                                   "): only unsigned byte (0x08) is supported"));
   }
   std::vector<unsigned char> raw_dims(4 * ndims);
-  if (absl::Status s = in.Read(raw_dims.data(), raw_dims.size(), &got); !s.ok()) return s;
+  RETURN_IF_ERROR(in.Read(raw_dims.data(), raw_dims.size(), &got));
   if (got < raw_dims.size()) {
     return FileError(
         absl::StatusCode::kDataLoss, file,

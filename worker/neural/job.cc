@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "spec/checkpoint_path.h"
+#include "util/status_macros.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/recordings.h"
@@ -89,7 +91,7 @@ absl::StatusOr<json> NeuralJobRunner::ScoreWeights(const ArchSpec& spec, torch::
                                                    const Normalization& normalization) {
   absl::StatusOr<std::shared_ptr<const NeuralData>> data = Data(neural.file);
   if (!data.ok()) return data.status();
-  if (absl::Status s = CheckRegions(neural.file, **data, neural); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckRegions(neural.file, **data, neural));
   const NeuralScoreOptions options =
       OptionsFor(neural, normalization, static_cast<uint64_t>(spec.train.seed));
   try {
@@ -116,7 +118,7 @@ absl::StatusOr<json> NeuralJobRunner::ScoreCheckpoint(const ArchSpec& spec,
                                                       const std::string& checkpoint_dir,
                                                       const DataSpec& data,
                                                       const NeuralSpec& neural) {
-  const std::string file = (std::filesystem::path(checkpoint_dir) / "checkpoint.pt").string();
+  const std::string file = CheckpointFile(checkpoint_dir);
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) {
     return absl::NotFoundError(
@@ -129,7 +131,7 @@ absl::StatusOr<json> NeuralJobRunner::ScoreCheckpoint(const ArchSpec& spec,
   try {
     torch::manual_seed(spec.train.seed);
     ConvRnn model(spec);
-    if (absl::Status s = LoadCheckpointWeights(file, *model, &meta); !s.ok()) return s;
+    RETURN_IF_ERROR(LoadCheckpointWeights(file, *model, &meta));
     if (meta.contains("spec") && meta["spec"] != ToJson(spec)) {
       return absl::FailedPreconditionError(
           absl::StrCat(file, ": checkpoint belongs to a different spec than the trial's"));

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 namespace {
@@ -137,10 +138,10 @@ absl::Status ReadAll(const Reader& r, NeuralData* d) {
   H5T_class_t sc, rc, gc, bc;
   size_t ss, rs, gs, bs;
   bool ssign, rsign, gsign, bsign;
-  if (auto s = r.Open("/stimuli", &sd, &sc, &ss, &ssign); !s.ok()) return s;
-  if (auto s = r.Open("/responses", &rd, &rc, &rs, &rsign); !s.ok()) return s;
-  if (auto s = r.Open("/sites/region", &gd, &gc, &gs, &gsign); !s.ok()) return s;
-  if (auto s = r.Open("/bins/start_ms", &bd, &bc, &bs, &bsign); !s.ok()) return s;
+  RETURN_IF_ERROR(r.Open("/stimuli", &sd, &sc, &ss, &ssign));
+  RETURN_IF_ERROR(r.Open("/responses", &rd, &rc, &rs, &rsign));
+  RETURN_IF_ERROR(r.Open("/sites/region", &gd, &gc, &gs, &gsign));
+  RETURN_IF_ERROR(r.Open("/bins/start_ms", &bd, &bc, &bs, &bsign));
 
   // Stimuli.
   if (sd.size() != 3 && sd.size() != 4) {
@@ -156,7 +157,7 @@ absl::Status ReadAll(const Reader& r, NeuralData* d) {
   }
   if (u8) {
     torch::Tensor raw = torch::empty(shape, torch::kUInt8);
-    if (auto s = r.ReadNumeric("/stimuli", H5T_NATIVE_UINT8, raw.data_ptr()); !s.ok()) return s;
+    RETURN_IF_ERROR(r.ReadNumeric("/stimuli", H5T_NATIVE_UINT8, raw.data_ptr()));
     d->stimuli = raw.to(torch::kFloat32).div_(255.0);
   } else {
     d->stimuli = torch::empty(shape, torch::kFloat32);
@@ -231,7 +232,7 @@ absl::Status ReadAll(const Reader& r, NeuralData* d) {
     H5T_class_t tc;
     size_t ts;
     bool tsign;
-    if (auto s = r.Open("/truth/reliability", &td, &tc, &ts, &tsign); !s.ok()) return s;
+    RETURN_IF_ERROR(r.Open("/truth/reliability", &td, &tc, &ts, &tsign));
     if (td.size() != 2 || td[0] != rd[2] || td[1] != rd[3] || tc != H5T_FLOAT) {
       return r.Error("/truth/reliability",
                      absl::StrCat("expected float S x B, got ", DimsText(td)));
@@ -283,7 +284,7 @@ absl::StatusOr<NeuralData> ReadNeuralData(const std::string& file) {
   Handle fid(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!fid.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": cannot open as HDF5"));
   NeuralData data;
-  if (absl::Status s = ReadAll(Reader(file, fid.get()), &data); !s.ok()) return s;
+  RETURN_IF_ERROR(ReadAll(Reader(file, fid.get()), &data));
   return data;
 }
 

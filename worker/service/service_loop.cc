@@ -9,7 +9,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "spec/checkpoint_path.h"
 #include "util/posix_fs.h"
+#include "util/status_macros.h"
 #include "worker/service/service_loop_impl.h"
 
 #ifndef CONVRNN_VERSION
@@ -141,7 +143,7 @@ absl::Status ServiceLoopImpl::Run() {
     }
     if (lease.kind() == v1::JOB_KIND_SCORE) {
       // Scoring jobs do not count towards max_trials.
-      if (absl::Status s = RunScore(lease); !s.ok()) return s;
+      RETURN_IF_ERROR(RunScore(lease));
       continue;
     }
     absl::Status trial = RunTrial(lease);
@@ -171,11 +173,9 @@ absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   task.data_json = lease.data_json();
   task.neural_json = lease.neural_json();
   if (!options_.checkpoint_root.empty()) {
-    std::filesystem::path dir =
-        std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", lease.trial_id());
-    task.checkpoint_dir = dir.string();
+    task.checkpoint_dir = TrialCheckpointDir(options_.checkpoint_root, lease.trial_id());
     std::error_code ec;
-    bool reachable = std::filesystem::exists(dir / "checkpoint.pt", ec);
+    bool reachable = std::filesystem::exists(CheckpointFile(task.checkpoint_dir), ec);
     task.resume = lease.attempt() > 1 && reachable;
     if (lease.attempt() > 1) {
       Log(reachable ? absl::StrCat("trial ", task.trial_id, " attempt ", task.attempt,
@@ -297,15 +297,16 @@ void ServiceLoopImpl::HandBack(ActiveTrial* trial, const std::string& reason) {
                                          " (the lease will expire)")));
 }
 
+absl::Status ServiceLoopImpl::Abandon(const std::string& name, const std::string& why) {
+  Count(&ServiceStats::trials_abandoned);
+  Log(absl::StrCat(name, ": abandoned: ", why));
+  return absl::OkStatus();
+}
+
 absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
                                      const absl::StatusOr<TrialOutcome>& outcome) {
   const std::string name = absl::StrCat("trial ", trial->trial_id, " attempt ", trial->attempt);
-  auto abandon = [&](const std::string& why) {
-    Count(&ServiceStats::trials_abandoned);
-    Log(absl::StrCat(name, ": abandoned: ", why));
-    return absl::OkStatus();
-  };
-  if (trial->lost) return abandon(trial->LostReason());
+  if (trial->lost) return Abandon(name, trial->LostReason());
   if (trial->shutdown) {
     HandBack(trial, "worker shut down");
     return absl::OkStatus();
@@ -318,43 +319,53 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
     return absl::OkStatus();
   }
   if (!flushed.ok()) return GiveUp(flushed, "ReportProgress");
-  if (trial->lost) return abandon(trial->LostReason());
+  if (trial->lost) return Abandon(name, trial->LostReason());
   if (trial->stop) {
     Count(&ServiceStats::trials_stopped);
     Log(absl::StrCat(name, ": stopped by the server",
                      trial->stop_reason.empty() ? "" : ": " + trial->stop_reason));
     return absl::OkStatus();
   }
-
   if (!outcome.ok()) {
     if (outcome.status().code() == absl::StatusCode::kCancelled) {
-      return abandon(std::string(outcome.status().message()));
+      return Abandon(name, std::string(outcome.status().message()));
     }
-    v1::FailTrialRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_lease_id(trial->lease_id);
-    request.set_reason(std::string(outcome.status().message()));
-    request.set_retryable(IsRetryableFailure(outcome.status()));
-    v1::FailTrialResponse response;
-    grpc::Status s = client_.Retry(
-        "FailTrial",
-        [&](grpc::ClientContext* c) { return client_.stub().FailTrial(c, request, &response); },
-        &abort_);
-    if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
-    if (IsTransient(s)) return GiveUp(s, "FailTrial");
-    if (LeaseRefused(s)) return abandon(absl::StrCat("failure refused: ", s.error_message()));
-    if (!s.ok()) return abandon(absl::StrCat("FailTrial: ", s.error_message()));
-    Count(&ServiceStats::trials_failed);
-    Log(absl::StrCat(name, ": failed (", request.retryable() ? "retryable" : "final",
-                     "): ", request.reason(), response.requeued() ? "; re-queued" : ""));
-    return absl::OkStatus();
+    return SendFailure(trial, name, outcome.status());
   }
+  if (outcome->stopped_early) {
+    return Abandon(name, "training stopped without a STOP from the server");
+  }
+  return SendCompletion(trial, name, *outcome);
+}
 
-  if (outcome->stopped_early) return abandon("training stopped without a STOP from the server");
+absl::Status ServiceLoopImpl::SendFailure(ActiveTrial* trial, const std::string& name,
+                                          const absl::Status& failed) {
+  v1::FailTrialRequest request;
+  request.set_worker_id(worker_id_);
+  request.set_lease_id(trial->lease_id);
+  request.set_reason(std::string(failed.message()));
+  request.set_retryable(IsRetryableFailure(failed));
+  v1::FailTrialResponse response;
+  grpc::Status s = client_.Retry(
+      "FailTrial",
+      [&](grpc::ClientContext* c) { return client_.stub().FailTrial(c, request, &response); },
+      &abort_);
+  if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
+  if (IsTransient(s)) return GiveUp(s, "FailTrial");
+  if (LeaseRefused(s)) return Abandon(name, absl::StrCat("failure refused: ", s.error_message()));
+  if (!s.ok()) return Abandon(name, absl::StrCat("FailTrial: ", s.error_message()));
+  Count(&ServiceStats::trials_failed);
+  Log(absl::StrCat(name, ": failed (", request.retryable() ? "retryable" : "final",
+                   "): ", request.reason(), response.requeued() ? "; re-queued" : ""));
+  return absl::OkStatus();
+}
+
+absl::Status ServiceLoopImpl::SendCompletion(ActiveTrial* trial, const std::string& name,
+                                             const TrialOutcome& outcome) {
   v1::CompleteTrialRequest request;
   request.set_worker_id(worker_id_);
   request.set_lease_id(trial->lease_id);
-  for (const auto& [key, value] : outcome->final_metrics) {
+  for (const auto& [key, value] : outcome.final_metrics) {
     (*request.mutable_final_metrics())[key] = value;
   }
   // On disk first: if this process dies before the server's answer, the
@@ -372,21 +383,17 @@ absl::Status ServiceLoopImpl::Finish(ActiveTrial* trial,
   spool_.Remove(request.lease_id());                                           // the server decided
   if (LeaseRefused(s)) {
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register_ = true;
-    return abandon(
-        absl::StrCat("the lease was refused as stale (", s.error_message(), "); result dropped"));
+    return Abandon(name, absl::StrCat("the lease was refused as stale (", s.error_message(),
+                                      "); result dropped"));
   }
-  if (!s.ok()) return abandon(absl::StrCat("CompleteTrial: ", s.error_message()));
+  if (!s.ok()) return Abandon(name, absl::StrCat("CompleteTrial: ", s.error_message()));
   Count(&ServiceStats::trials_completed);
-  auto metric = [&](const char* key) {
-    auto it = outcome->final_metrics.find(key);
-    return it == outcome->final_metrics.end() ? 0.0 : it->second;
-  };
-  Log(absl::StrCat(name, ": completed, val_top1 ", metric("val_top1"),
+  auto it = outcome.final_metrics.find("val_top1");
+  Log(absl::StrCat(name, ": completed, val_top1 ",
+                   it == outcome.final_metrics.end() ? 0.0 : it->second,
                    response.already_completed() ? " (already recorded)" : ""));
   if (options_.remove_checkpoint_on_complete && !options_.checkpoint_root.empty()) {
-    const std::string dir =
-        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", trial->trial_id))
-            .string();
+    const std::string dir = TrialCheckpointDir(options_.checkpoint_root, trial->trial_id);
     if (absl::Status removed = RemoveTree(dir); !removed.ok()) {
       Log(absl::StrCat(name, ": could not remove its checkpoint: ", removed.message()));
     }

@@ -138,7 +138,14 @@ class ServiceLoopImpl final : public ServiceLoop {
   // Sends queued reports in order. retry: wait out an outage (up to the
   // grace); otherwise one attempt each, leaving the rest queued.
   grpc::Status FlushReports(ActiveTrial* trial, bool retry);
+  // Tells the server how the trial ended (after its queued reports).
   absl::Status Finish(ActiveTrial* trial, const absl::StatusOr<TrialOutcome>& outcome);
+  // The three endings Finish tells: FailTrial, CompleteTrial, or nothing
+  // (the trial is dropped here, logged with `why`).
+  absl::Status SendFailure(ActiveTrial* trial, const std::string& name, const absl::Status& failed);
+  absl::Status SendCompletion(ActiveTrial* trial, const std::string& name,
+                              const TrialOutcome& outcome);
+  absl::Status Abandon(const std::string& name, const std::string& why);
   void HandBack(ActiveTrial* trial, const std::string& reason);
   void Count(int ServiceStats::*counter) {
     absl::MutexLock lock(&mu_);

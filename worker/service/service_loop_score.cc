@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "spec/checkpoint_path.h"
 #include "worker/service/service_loop_impl.h"
 
 namespace convrnn::service_internal {
@@ -27,9 +28,7 @@ absl::Status ServiceLoopImpl::RunScore(const v1::LeaseTrialResponse& lease) {
   task.data_json = lease.data_json();
   task.neural_json = lease.neural_json();
   if (!options_.checkpoint_root.empty()) {
-    task.checkpoint_dir =
-        (std::filesystem::path(options_.checkpoint_root) / absl::StrCat("trial-", task.trial_id))
-            .string();
+    task.checkpoint_dir = TrialCheckpointDir(options_.checkpoint_root, task.trial_id);
   }
   Log(absl::StrCat("score ", task.score_id, " of trial ", task.trial_id, ": leased (lease ",
                    job.lease_id, ")"));

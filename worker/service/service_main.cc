@@ -10,23 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "util/exit_code.h"
+#include "util/file.h"
 #include "worker/service/completion_spool.h"
 #include "worker/service/simulate.h"
 #include "worker/service/torch_executor.h"
 
 namespace convrnn {
-
-namespace {
-
-absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", file));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
   ServiceOptions options;

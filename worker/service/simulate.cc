@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "spec/arch_spec.h"
 #include "spec/cost.h"
+#include "util/mix.h"
 
 namespace convrnn {
 
@@ -24,10 +25,7 @@ namespace {
 
 // A uniform number in [0, 1) from bits `shift`.. of a mixed hash.
 double Unit(uint64_t h, int salt) {
-  uint64_t x = h + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(salt + 1);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x ^= x >> 31;
+  const uint64_t x = Scramble(h + kSplitMixGamma * static_cast<uint64_t>(salt + 1));
   return static_cast<double>(x >> 11) / static_cast<double>(1ull << 53);
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -15,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "util/exit_code.h"
 
 namespace convrnn {
@@ -81,129 +81,162 @@ namespace {
 struct Child {
   std::string device;
   pid_t pid = 0;  // 0 while waiting to restart
-  absl::Time started;
+  int64_t started_us = 0;
   absl::Duration backoff;
-  absl::Time restart_at;  // when pid == 0 and not finished
-  bool finished = false;  // exited for good
+  int64_t restart_at_us = 0;  // when pid == 0 and not finished
+  bool finished = false;      // exited for good
   int exit_code = 0;
 };
 
-}  // namespace
+// One RunSupervisor call: its children, the signals it waits for, its clock.
+class Supervisor {
+ public:
+  explicit Supervisor(const SupervisorOptions& options) : options_(options) {
+    sigemptyset(&signals_);
+    for (int sig : {SIGINT, SIGTERM, SIGCHLD}) sigaddset(&signals_, sig);
+    pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+    for (const std::string& d : options.devices) {
+      children_.push_back(Child{d, 0, Now(), options.restart_initial, Now()});
+    }
+  }
+  ~Supervisor() { pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr); }
 
-int RunSupervisor(const SupervisorOptions& options) {
-  auto log = [&](const std::string& line) {
-    if (options.log) {
-      options.log(line);
+  int Run() {
+    for (Child& c : children_) Start(c);
+    int64_t wake_us = 0;
+    while (true) {
+      ReapExited();
+      if (!RestartDue(&wake_us)) break;
+      WaitForSignal(wake_us);
+    }
+    return ExitStatus();
+  }
+
+ private:
+  int64_t Now() { return options_.clock->NowMicros(); }
+
+  void Log(const std::string& line) {
+    if (options_.log) {
+      options_.log(line);
     } else {
       std::cerr << "convrnn-worker[supervisor]: " << line << std::endl;
     }
-  };
-  sigset_t signals, old_mask;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGCHLD);
-  pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
-
-  std::vector<Child> children;
-  for (const std::string& d : options.devices) {
-    children.push_back(Child{d, 0, absl::Now(), options.restart_initial, absl::Now()});
   }
-  bool stopping = false;
 
-  auto start = [&](Child& c) {
-    std::vector<std::string> args = options.args_for(c.device);
+  void Start(Child& c) {
+    std::vector<std::string> args = options_.args_for(c.device);
     std::vector<char*> argv;
-    std::string program = options.executable;
+    std::string program = options_.executable;
     argv.push_back(program.data());
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
-      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+      pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
       execv(program.c_str(), argv.data());
       std::cerr << "convrnn-worker[supervisor]: exec " << program << ": " << std::strerror(errno)
                 << std::endl;
       _exit(127);
     }
     if (pid < 0) {
-      log(absl::StrCat(c.device, ": fork failed: ", std::strerror(errno)));
-      c.restart_at = absl::Now() + c.backoff;
+      Log(absl::StrCat(c.device, ": fork failed: ", std::strerror(errno)));
+      c.restart_at_us = Now() + absl::ToInt64Microseconds(c.backoff);
       return;
     }
     c.pid = pid;
-    c.started = absl::Now();
-    log(absl::StrCat(c.device, ": started pid ", pid));
-  };
+    c.started_us = Now();
+    Log(absl::StrCat(c.device, ": started pid ", pid));
+  }
 
-  for (Child& c : children) start(c);
-
-  while (true) {
-    // Reap.
+  // Collects every exited child: finished for good, or scheduled to restart.
+  void ReapExited() {
     int status = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-      for (Child& c : children) {
-        if (c.pid != pid) continue;
-        c.pid = 0;
-        int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        std::string how = WIFEXITED(status) ? absl::StrCat("exited with status ", code)
-                                            : absl::StrCat("killed by signal ", WTERMSIG(status));
-        if (stopping || code == kExitOk || code == kExitBadInput || code == 127) {
-          c.finished = true;
-          c.exit_code = code == -1 ? kExitFailure : code;
-          log(absl::StrCat(c.device, ": pid ", pid, " ", how));
-        } else {
-          if (absl::Now() - c.started >= options.healthy_after) c.backoff = options.restart_initial;
-          c.restart_at = absl::Now() + c.backoff;
-          log(absl::StrCat(c.device, ": pid ", pid, " ", how, "; restarting in ",
-                           absl::FormatDuration(c.backoff)));
-          c.backoff = std::min(options.restart_max, c.backoff * 2);
-        }
+      for (Child& c : children_) {
+        if (c.pid == pid) Exited(c, status);
       }
     }
-    // Restart those whose time has come; find the next wake-up.
+  }
+
+  void Exited(Child& c, int status) {
+    const pid_t pid = c.pid;
+    c.pid = 0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::string how = WIFEXITED(status) ? absl::StrCat("exited with status ", code)
+                                        : absl::StrCat("killed by signal ", WTERMSIG(status));
+    if (stopping_ || code == kExitOk || code == kExitBadInput || code == 127) {
+      c.finished = true;
+      c.exit_code = code == -1 ? kExitFailure : code;
+      Log(absl::StrCat(c.device, ": pid ", pid, " ", how));
+      return;
+    }
+    const int64_t now = Now();
+    if (now - c.started_us >= absl::ToInt64Microseconds(options_.healthy_after)) {
+      c.backoff = options_.restart_initial;
+    }
+    c.restart_at_us = now + absl::ToInt64Microseconds(c.backoff);
+    Log(absl::StrCat(c.device, ": pid ", pid, " ", how, "; restarting in ",
+                     absl::FormatDuration(c.backoff)));
+    c.backoff = std::min(options_.restart_max, c.backoff * 2);
+  }
+
+  // Restarts the children whose time has come; `*wake_us` is the next
+  // restart time. Returns false once every child has finished.
+  bool RestartDue(int64_t* wake_us) {
     bool all_finished = true;
-    absl::Time wake = absl::InfiniteFuture();
-    for (Child& c : children) {
+    *wake_us = std::numeric_limits<int64_t>::max();
+    for (Child& c : children_) {
       if (c.finished) continue;
       all_finished = false;
       if (c.pid != 0) continue;
-      if (stopping) {
+      if (stopping_) {
         c.finished = true;
-        continue;
-      }
-      if (absl::Now() >= c.restart_at) {
-        start(c);
+      } else if (Now() >= c.restart_at_us) {
+        Start(c);
       } else {
-        wake = std::min(wake, c.restart_at);
+        *wake_us = std::min(*wake_us, c.restart_at_us);
       }
     }
-    if (all_finished) break;
+    return !all_finished;
+  }
 
-    // SIGCHLD may be taken by another thread of this process (one that does
-    // not block it), so reap on a short period too.
+  // Waits for a signal until `wake_us` on the clock. SIGCHLD may be taken by
+  // another thread of this process (one that does not block it), so this
+  // returns on a short real period too; a pending restart is then timed by
+  // the clock (a FakeClock in tests), not by this period.
+  void WaitForSignal(int64_t wake_us) {
     siginfo_t info;
-    absl::Duration wait =
-        std::clamp(wake - absl::Now(), absl::ZeroDuration(), absl::Milliseconds(250));
+    const absl::Duration wait = std::clamp(absl::Microseconds(wake_us - Now()),
+                                           absl::ZeroDuration(), absl::Milliseconds(250));
     timespec timeout = absl::ToTimespec(wait);
-    int sig = sigtimedwait(&signals, &info, &timeout);
-    if (sig == SIGINT || sig == SIGTERM) {
-      stopping = true;
-      log(absl::StrCat(strsignal(sig), ": stopping the workers"));
-      for (Child& c : children) {
-        if (c.pid != 0) kill(c.pid, sig);
-      }
+    int sig = sigtimedwait(&signals_, &info, &timeout);
+    if (sig != SIGINT && sig != SIGTERM) return;
+    stopping_ = true;
+    Log(absl::StrCat(strsignal(sig), ": stopping the workers"));
+    for (Child& c : children_) {
+      if (c.pid != 0) kill(c.pid, sig);
     }
   }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  if (stopping) return kExitOk;
-  int worst = kExitOk;
-  for (const Child& c : children) {
-    if (c.exit_code == kExitBadInput) return kExitBadInput;
-    if (c.exit_code != kExitOk) worst = kExitFailure;
+
+  int ExitStatus() const {
+    if (stopping_) return kExitOk;
+    int worst = kExitOk;
+    for (const Child& c : children_) {
+      if (c.exit_code == kExitBadInput) return kExitBadInput;
+      if (c.exit_code != kExitOk) worst = kExitFailure;
+    }
+    return worst;
   }
-  return worst;
-}
+
+  const SupervisorOptions& options_;
+  sigset_t signals_, old_mask_;
+  std::vector<Child> children_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int RunSupervisor(const SupervisorOptions& options) { return Supervisor(options).Run(); }
 
 }  // namespace convrnn

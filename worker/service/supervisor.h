@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "util/clock.h"
 
 namespace convrnn {
 
@@ -48,6 +49,8 @@ struct SupervisorOptions {
   absl::Duration healthy_after = absl::Seconds(60);
   // Log lines; default stderr.
   std::function<void(const std::string&)> log;
+  // Times the restart backoff; never null.
+  Clock* clock = Clock::Real();
 };
 
 // Returns the exit status: 0 after a signal or when every child exited 0,

@@ -11,6 +11,7 @@
 #include "spec/data_spec.h"
 #include "spec/neural_spec.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/job.h"
@@ -126,7 +127,7 @@ class TorchExecutor final : public TrialExecutor {
     DataSpec data_spec;
     if (!data_json.empty()) {
       nlohmann::json json;
-      if (absl::Status s = ParseJsonText(data_json, "data spec", &json); !s.ok()) return s;
+      RETURN_IF_ERROR(ParseJsonText(data_json, "data spec", &json));
       absl::StatusOr<DataSpec> parsed = ParseDataSpec(json, "data");
       if (!parsed.ok()) return parsed.status();
       data_spec = *parsed;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "spec/checkpoint_path.h"
 
 namespace convrnn {
 
@@ -58,7 +59,7 @@ absl::Status LoadCheckpointWeights(const std::string& path, torch::nn::Module& m
   std::string file = path;
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {
-    file = (std::filesystem::path(file) / "checkpoint.pt").string();
+    file = CheckpointFile(file);
   }
   if (!std::filesystem::exists(file, ec)) {
     return absl::NotFoundError(absl::StrCat(file, ": no checkpoint"));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "spec/cost.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/model/torch_compat.h"
@@ -130,7 +131,7 @@ absl::Status CheckFits(const ArchSpec& spec, const Datasets& data) {
 
 absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data,
                                       const TrainerOptions& options) {
-  if (absl::Status s = CheckFits(spec, data); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckFits(spec, data));
   torch::Device device(options.device);
   const bool cuda = device.is_cuda();
   if (cuda && !torch::cuda::is_available()) {

@@ -1,10 +1,10 @@
 // Each cell type on a one-channel, 1x1-kernel case with weights set by hand,
 // against the value computed from its equation (DESIGN.md §3).
+#include "tests/torch_catch.h"
+
 #include "worker/model/cells.h"
 
 #include <cmath>
-
-#include "tests/torch_catch.h"
 
 namespace convrnn {
 namespace {

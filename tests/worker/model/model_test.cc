@@ -1,4 +1,6 @@
 // Unrolling in time, feedback timing, gradients and cost of the ConvRNN.
+#include "tests/torch_catch.h"
+
 #include "worker/model/model.h"
 
 #include <map>
@@ -6,7 +8,6 @@
 #include <string>
 
 #include "spec/cost.h"
-#include "tests/torch_catch.h"
 
 namespace convrnn {
 namespace {

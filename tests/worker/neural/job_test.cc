@@ -11,9 +11,10 @@
 #include <nlohmann/json.hpp>
 
 // LibTorch and Catch2 in this order (tests/torch_catch.h), then the helpers.
+#include "tests/torch_catch.h"
+
 #include "spec/neural_spec.h"
 #include "tests/test_support.h"
-#include "tests/torch_catch.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/recordings.h"

@@ -1,5 +1,7 @@
 // Neural predictivity: the HDF5 format, the ceiling, PLS / ridge, and the
 // whole scorer against synthetic recordings from a known teacher network.
+#include "tests/torch_catch.h"
+
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/torch_catch.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/neural/fit.h"

@@ -24,10 +24,34 @@ namespace {
 const char* kSpec = R"({"time": {"steps": 4}, "layers": [{"channels": 8, "cell": {"type": "gru"}}],
                         "train": {"epochs": 3}})";
 
-// A worker running its loop on a thread, with fast test timings.
+// Simulated time: advances `clock` by `step` whenever a thread waits on it,
+// until destroyed. Code whose every wait goes through the clock then runs as
+// if time passed while it waited; the test itself never sleeps.
+class ClockDriver {
+ public:
+  ClockDriver(FakeClock* clock, absl::Duration step)
+      : thread_([this, clock, step] {
+          while (!stop_) {
+            if (clock->WaitForBlocked(1, absl::Milliseconds(5))) clock->Advance(step);
+          }
+        }) {}
+  ~ClockDriver() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A worker running its loop on a thread, with fast test timings; on `clock`
+// (its waits and the simulated epochs) when given.
 class TestWorker {
  public:
-  TestWorker(const std::string& server, absl::Duration epoch_time, int max_trials = 1) {
+  TestWorker(const std::string& server, absl::Duration epoch_time, int max_trials = 1,
+             FakeClock* clock = nullptr) {
+    if (clock != nullptr) options_.clock = clock;
     options_.server = server;
     options_.token = "secret-token";
     options_.max_trials = max_trials;
@@ -41,6 +65,7 @@ class TestWorker {
     };
     SimulateOptions simulate;
     simulate.epoch_time = epoch_time;
+    if (clock != nullptr) simulate.clock = clock;
     executor_ = NewSimulatedExecutor(simulate);
   }
   ~TestWorker() { (void)Join(); }
@@ -171,14 +196,21 @@ TEST_CASE("the worker waits for a server that starts late, then registers", "[wo
     FakeServer free_port(&probe);
     port = free_port.port();
   }
-  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10));
+  FakeClock clock;
+  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10), 1, &clock);
+  // Simulated time runs fast while gRPC reconnects in real time: no giving up.
+  worker.options().server_down_grace = absl::Hours(24 * 365);
   worker.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // a few failed attempts
+  // Backing off on the clock: an attempt failed. One more, then the server.
+  REQUIRE(clock.WaitForBlocked(1));
+  clock.Advance(absl::Seconds(1));
+  REQUIRE(clock.WaitForBlocked(1));
 
   FakeWorkerService service;
   service.AddTrial({7, 1, kSpec, ""});
   FakeServer server(&service, port);
   REQUIRE(server.ok());
+  ClockDriver driver(&clock, absl::Milliseconds(10));
   REQUIRE(worker.Join().ok());
   FakeCalls calls = service.Snapshot();
   CHECK(calls.registers == 1);
@@ -190,9 +222,13 @@ TEST_CASE("training goes on while the server is away, and the reports follow in 
   FakeWorkerService service;
   service.AddTrial({7, 1, kSpec, ""});
   std::atomic<bool> down{true};
+  std::atomic<int> refused{0};
+  absl::Notification trained;
   service.on_report = [&](const v1::ReportProgressRequest& r, v1::ReportProgressResponse*) {
-    if (down) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
-    return grpc::Status::OK;
+    if (!down) return grpc::Status::OK;
+    // One try at each epoch's end, then Finish retries: training is over.
+    if (++refused == 5) trained.Notify();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
   };
   bool refuse_complete = GENERATE(false, true);
   service.on_complete = [&](const v1::CompleteTrialRequest&) {
@@ -201,14 +237,16 @@ TEST_CASE("training goes on while the server is away, and the reports follow in 
                : grpc::Status::OK;
   };
   FakeServer server(&service);
-  TestWorker worker(server.address(), absl::Milliseconds(100));
-  absl::Time start = absl::Now();
+  FakeClock clock;
+  TestWorker worker(server.address(), absl::Milliseconds(100), 1, &clock);
   worker.Start();
-  // All three epochs are trained while reports fail, then the server is back.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  down = false;
-  REQUIRE(worker.Join().ok());
-  CHECK(absl::Now() - start < absl::Seconds(5));
+  {
+    ClockDriver driver(&clock, absl::Milliseconds(10));
+    // All three epochs are trained while reports fail, then the server is back.
+    REQUIRE(trained.WaitForNotificationWithTimeout(absl::Seconds(60)));
+    down = false;
+    REQUIRE(worker.Join().ok());
+  }
   FakeCalls calls = service.Snapshot();
   REQUIRE(calls.reports.size() == 3);
   for (int i = 0; i < 3; ++i) CHECK(calls.reports[i].epoch() == i + 1);
@@ -250,16 +288,11 @@ TEST_CASE("the worker gives up after the server-down grace, timed by the clock",
   worker.options().server_down_grace = absl::Minutes(10);
   worker.options().backoff.max = absl::Seconds(30);
   worker.Start();
-  std::atomic<bool> done{false};
-  std::thread advance([&] {
-    while (!done) {
-      clock.Advance(absl::Seconds(5));
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
-  absl::Status result = worker.Join();
-  done = true;
-  advance.join();
+  absl::Status result;
+  {
+    ClockDriver driver(&clock, absl::Seconds(5));
+    result = worker.Join();
+  }
   CHECK(result.code() == absl::StatusCode::kUnavailable);
   CHECK_THAT(std::string(result.message()), Catch::Contains("giving up"));
 }
@@ -330,10 +363,25 @@ TEST_CASE("the supervisor restarts a failing child until it exits 0", "[worker]"
     return std::vector<std::string>{
         "-c", "echo x >> " + counter + "; [ $(wc -l < " + counter + ") -ge 3 ]"};
   };
-  options.restart_initial = absl::Milliseconds(10);
+  // The backoff runs on a fake clock: hours that pass the moment the
+  // supervisor says it is waiting (its log runs on its own thread).
+  FakeClock clock;
+  options.clock = &clock;
+  options.restart_initial = absl::Hours(1);
+  options.restart_max = absl::Hours(3);
   std::vector<std::string> log;
-  options.log = [&](const std::string& line) { log.push_back(line); };  // this thread only
+  std::vector<std::string> waits;
+  options.log = [&](const std::string& line) {
+    log.push_back(line);
+    const size_t at = line.find("restarting in ");
+    if (at == std::string::npos) return;
+    waits.push_back(line.substr(at + 14));
+    clock.Advance(absl::Hours(3));
+  };
+  const absl::Time start = absl::Now();
   CHECK(RunSupervisor(options) == 0);
+  CHECK(waits == std::vector<std::string>{"1h", "2h"});  // doubling, on the fake clock
+  CHECK(absl::Now() - start < absl::Seconds(30));
   std::ifstream in(counter);
   int lines = 0;
   for (std::string line; std::getline(in, line);) ++lines;

@@ -2,6 +2,8 @@
 // the service loop against a scripted coordinator on loopback, on a tiny
 // Fashion-MNIST subset; and the convrnn-worker binary's service flags and
 // per-device supervisor.
+#include "tests/torch_catch.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/torch_catch.h"
 #include "tests/worker/service/fake_worker_service.h"
 #include "util/posix_fs.h"
 #include "worker/service/service_loop.h"

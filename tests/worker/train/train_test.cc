@@ -1,11 +1,12 @@
 // The trainer on real Fashion-MNIST subsets: learning, exact resume,
 // divergence, corrupt checkpoints, budgets and early stopping.
+#include "tests/torch_catch.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
-#include "tests/torch_catch.h"
 #include "worker/data/data.h"
 #include "worker/train/trainer.h"
 
