@@ -12,7 +12,7 @@ export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety
+.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety fuzz
 
 all: build
 
@@ -46,6 +46,16 @@ test-deploy: deps
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)
+
+# libFuzzer targets (fuzz/) built with clang-14, ASan and UBSan in their own
+# build folder, then run one after another, FUZZ_SECONDS each, under nice -n 19.
+FUZZ_SECONDS ?= 30
+FUZZ_DIR ?= build-fuzz
+fuzz:
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCONVRNN_FUZZ=ON -DCONVRNN_WITH_TORCH=OFF -DCONVRNN_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target convrnn_fuzzers
+	./fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

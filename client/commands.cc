@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "client/format.h"
 #include "client/neural_render.h"
 #include "client/proto_json.h"
 #include "client/render.h"
@@ -41,8 +42,8 @@ absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1:
   if (env.json) {
     PrintJson(env, ToJson(*c, /*with_document=*/false));
   } else {
-    *env.out << "campaign " << c->id() << " (" << c->name() << ") " << verb << ", now "
-             << CampaignStateName(c->state()) << '\n';
+    *env.out << "campaign " << c->id() << " (" << TerminalSafe(c->name()) << ") " << verb
+             << ", now " << CampaignStateName(c->state()) << '\n';
   }
   return absl::OkStatus();
 }
@@ -62,8 +63,8 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
   if (env.json) {
     PrintJson(env, ToJson(*campaign, /*with_document=*/true));
   } else {
-    *env.out << "launched campaign " << campaign->id() << " (" << campaign->name() << "), "
-             << CampaignStateName(campaign->state()) << '\n';
+    *env.out << "launched campaign " << campaign->id() << " (" << TerminalSafe(campaign->name())
+             << "), " << CampaignStateName(campaign->state()) << '\n';
   }
   return absl::OkStatus();
 }
@@ -111,7 +112,7 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
   auto draw = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (drawn > 0) out << "\x1b[" << drawn << "F\x1b[J";  // up to the frame's top, clear below
     std::vector<std::string> lines = view.Render();
-    for (const auto& line : lines) out << line << '\n';
+    for (const auto& line : lines) out << TerminalSafe(line) << '\n';
     drawn = lines.size();
     out.flush();
     dirty = false;
@@ -138,7 +139,7 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     } else if (paint) {
       dirty = true;
     } else {
-      out << view.Line(event) << '\n' << std::flush;
+      out << TerminalSafe(view.Line(event)) << '\n' << std::flush;
     }
     // COMPLETED and FAILED are final: nothing can follow.
     return !view.ended();
@@ -155,7 +156,8 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     if (last_event_id != before) give_up_us = now_us + kWatchReconnectSeconds * 1'000'000;
     if (now_us >= give_up_us) break;
     if (env.err != nullptr) {
-      *env.err << "convrnn watch: stream lost (" << status.message() << "); reconnecting\n";
+      *env.err << "convrnn watch: stream lost (" << TerminalSafe(status.message())
+               << "); reconnecting\n";
     }
     env.clock->SleepUntil(now_us + 1'000'000, nullptr);
   }
@@ -167,7 +169,7 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     painter.join();
   }
   if (!status.ok()) return status;
-  if (!paint && !env.json) out << view.Summary() << '\n';
+  if (!paint && !env.json) out << TerminalSafe(view.Summary()) << '\n';
   return absl::OkStatus();
 }
 

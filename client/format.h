@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 namespace convrnn::client {
 
 // 0.91234 -> "91.23%"; NaN -> "-".
@@ -33,13 +35,21 @@ std::string FormatTime(int64_t unix_us);
 // Seconds -> "4s", "3m12s", "2h05m".
 std::string FormatDuration(double seconds);
 
+// User text (campaign names, failure reasons, server messages) made safe for
+// a terminal: control characters (C0 including CR, LF, TAB, ESC and BEL; DEL;
+// C1 as UTF-8 U+0080..U+009F) become visible escapes such as "\x1b", and a
+// backslash becomes "\\", so a name can neither clear the screen nor fake a
+// table row, and the escaped text is unambiguous. Every human-readable view
+// passes user text through this; --json output is JSON-escaped instead.
+std::string TerminalSafe(absl::string_view text);
+
 // A text table whose columns are padded to their widest cell. Columns whose
 // every body cell looks numeric (or is a "-" / empty placeholder) are
 // right-aligned, so a column keeps its alignment while values arrive.
 class Table {
  public:
   explicit Table(std::vector<std::string> header);
-  // REQUIRES: row.size() == header.size().
+  // REQUIRES: row.size() == header.size(). Cells pass through TerminalSafe.
   void AddRow(std::vector<std::string> row);
   bool empty() const { return rows_.empty(); }
   // Two spaces between columns; no trailing spaces.

@@ -142,7 +142,7 @@ void PrintNeuralScores(const google::protobuf::RepeatedPtrField<v1::NeuralScore>
         << (At(neural, "file").is_string() ? At(neural, "file").get<std::string>() : "?") << " ("
         << (At(neural, "method").is_string() ? At(neural, "method").get<std::string>() : "?")
         << "), asked " << FormatTime(s.created_unix_us()) << "\n";
-    if (s.state() == v1::SCORE_STATE_FAILED) out << "  error: " << s.error() << "\n";
+    if (s.state() == v1::SCORE_STATE_FAILED) out << "  error: " << TerminalSafe(s.error()) << "\n";
     if (s.state() == v1::SCORE_STATE_COMPLETED)
       PrintNeuralReport(EmbeddedJson(s.result_json()), out);
   }

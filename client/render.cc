@@ -61,7 +61,7 @@ void PrintCampaignTable(const std::vector<v1::Campaign>& campaigns, std::ostream
 
 void PrintCampaignStatus(const v1::Campaign& c, std::ostream& out) {
   const auto& n = c.counts();
-  out << "Campaign " << c.id() << ": " << c.name() << '\n';
+  out << "Campaign " << c.id() << ": " << TerminalSafe(c.name()) << '\n';
   out << "State:    " << CampaignStateName(c.state()) << '\n';
   out << "Created:  " << FormatTime(c.created_unix_us()) << " UTC\n";
   out << "Updated:  " << FormatTime(c.updated_unix_us()) << " UTC\n";
@@ -183,13 +183,14 @@ void PrintTrialText(const v1::Trial& t, std::ostream& out) {
       << "): " << TrialStateName(t.state()) << ", attempt " << t.attempt();
   if (t.worker_id() != 0) out << ", worker " << t.worker_id();
   out << '\n';
-  if (!t.failure_reason().empty()) out << "Reason: " << t.failure_reason() << '\n';
+  if (!t.failure_reason().empty()) out << "Reason: " << TerminalSafe(t.failure_reason()) << '\n';
 
   auto spec = ParseArchSpecText(t.spec_json());
   if (spec.ok()) {
     DescribeSpec(*spec, out);
   } else {
-    out << "Spec (does not parse: " << spec.status().message() << "):\n" << t.spec_json() << '\n';
+    out << "Spec (does not parse: " << TerminalSafe(spec.status().message()) << "):\n"
+        << TerminalSafe(t.spec_json()) << '\n';
   }
 
   if (!t.final_metrics().empty()) {

@@ -9,6 +9,7 @@
 #include "client/campaign_client.h"
 #include "client/client.h"
 #include "client/commands.h"
+#include "client/format.h"
 #include "client/plan_commands.h"
 #include "util/exit_code.h"
 #include "util/file.h"
@@ -57,6 +58,11 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
   if (!config.token_file.empty()) {
     ASSIGN_OR_RETURN(options.token, ReadFlagFile("--token-file", config.token_file));
     absl::StripAsciiWhitespace(&options.token);
+    // An empty file would silently send no token at all.
+    if (options.token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file: ", config.token_file, " is empty"));
+    }
   }
   if (!config.tls_ca.empty()) {
     ASSIGN_OR_RETURN(options.tls_ca_pem, ReadFlagFile("--tls-ca", config.tls_ca));
@@ -76,7 +82,8 @@ absl::Status RunCommand(const ClientConfig& config, std::ostream& out, std::ostr
 int Run(const ClientConfig& config, std::ostream& out, std::ostream& err) {
   absl::Status status = RunCommand(config, out, err);
   out.flush();
-  if (!status.ok()) err << "convrnn " << config.command << ": " << status.message() << std::endl;
+  if (!status.ok())
+    err << "convrnn " << config.command << ": " << TerminalSafe(status.message()) << std::endl;
   return ExitCodeFor(status);
 }
 

@@ -145,7 +145,8 @@ absl::Status Connection::Error(int rc, absl::string_view what) const {
     case SQLITE_READONLY:
       return absl::PermissionDeniedError(message);
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "disk full: ", message, "; writes are refused until space is freed (reads still work)"));
     default:
       return absl::InternalError(message);
   }

@@ -1,6 +1,7 @@
 #include "db/sqlite_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -270,17 +271,46 @@ void SqliteStore::WriterLoop() {
   std::vector<WriteOp*> batch;
   while (true) {
     batch.clear();
+    bool idle = false;
     {
       absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(this, &SqliteStore::WriterHasWork));
-      if (queue_.empty()) return;  // stopping
-      while (!queue_.empty() && batch.size() < static_cast<size_t>(kMaxBatchCalls)) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
+      const absl::Condition has_work(this, &SqliteStore::WriterHasWork);
+      if (checkpoint_interval_ > absl::ZeroDuration()) {
+        // Idle for the interval with nothing being synced: time to give the
+        // WAL's space back (after a burst or a disk-full episode, say).
+        idle = !queue_mu_.AwaitWithTimeout(has_work, checkpoint_interval_) && !syncing_ &&
+               unsynced_.empty();
+      } else {
+        queue_mu_.Await(has_work);
       }
+      if (queue_.empty() && stopping_) return;
+      if (!queue_.empty() && queue_.front()->checkpoint) {
+        batch.push_back(queue_.front());  // alone: it runs outside a transaction
+        queue_.pop_front();
+      } else {
+        while (!queue_.empty() && !queue_.front()->checkpoint &&
+               batch.size() < static_cast<size_t>(kMaxBatchCalls)) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+    }
+    if (batch.empty()) {
+      // A failure (readers, disk full) is retried at the next idle interval.
+      if (idle && WalBytes() > 0) (void)CheckpointNow();
+      continue;
+    }
+    if (batch.front()->checkpoint) {
+      Finish(batch, CheckpointNow());
+      continue;
     }
     absl::Status status = RunBatch(batch);
     if (!status.ok() && writer_->in_transaction()) (void)writer_->Exec("ROLLBACK");
+    // Past the size limit the WAL is checkpointed and cut back at once; its
+    // commits are then in the database file, synced by the checkpoint.
+    if (status.ok() && wal_limit_bytes_ > 0 && WalBytes() > wal_limit_bytes_) {
+      (void)CheckpointNow();
+    }
     if (!status.ok() || !sync_full_) {
       Finish(batch, status);
       continue;
@@ -376,8 +406,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     // it for every batch before its calls return (see the header's note).
     RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous = NORMAL"));
   }
+  // After a checkpoint SQLite cuts a larger WAL back to this size.
+  RETURN_IF_ERROR(
+      writer->Exec(absl::StrCat("PRAGMA journal_size_limit = ", options.wal_limit_bytes)));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(writer)));
   store->sync_full_ = options.sync_full;
+  store->wal_limit_bytes_ = options.wal_limit_bytes;
+  store->checkpoint_interval_ = absl::Milliseconds(std::max(0, options.checkpoint_interval_ms));
   store->on_commit_ = options.on_commit;
   store->wal_path_ = path + "-wal";
   store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
@@ -389,6 +424,30 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     store->readers_.Add(std::move(reader));
   }
   return store;
+}
+
+int64_t SqliteStore::WalBytes() const {
+  struct stat st {};
+  return stat(wal_path_.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+absl::Status SqliteStore::CheckpointNow() {
+  ASSIGN_OR_RETURN(Stmt stmt, writer_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  // (busy, WAL frames, frames checkpointed): busy = 1 when readers held it up.
+  if (row && stmt.Int64(0) != 0) {
+    return absl::UnavailableError(absl::StrCat(writer_->path(), ": checkpoint held up by readers"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::Checkpoint() {
+  // On the writer thread, between batches (the writer connection is its own).
+  WriteOp op;
+  op.checkpoint = true;
+  Submit(&op);
+  op.done.WaitForNotification();
+  return op.status;
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> SqliteStore::ExplainHotQueries() {

@@ -93,6 +93,14 @@ class SqliteStore final : public Store {
   // the whole trials table means a missing index.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ExplainHotQueries();
 
+  // Checkpoints the WAL into the database file and truncates it to zero
+  // bytes (PRAGMA wal_checkpoint(TRUNCATE)); UNAVAILABLE while readers pin
+  // old pages (retried by the next timer tick or commit). Options'
+  // wal_limit_bytes and checkpoint_interval_ms call it on their own.
+  absl::Status Checkpoint();
+  // Bytes in the WAL file now (0 when it does not exist).
+  int64_t WalBytes() const;
+
   absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) override;
   absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) override;
   absl::StatusOr<std::vector<Campaign>> ListCampaigns(int64_t before_id, int limit) override;
@@ -163,6 +171,8 @@ class SqliteStore final : public Store {
   struct WriteOp {
     // Runs the body and returns its status (not OK: rolled back).
     std::function<absl::Status(Connection&)> run;
+    // Instead of `run`: checkpoint the WAL (TRUNCATE), outside any transaction.
+    bool checkpoint = false;
     absl::Status status;  // OK, or why the batch did not commit / sync
     int64_t enqueued_us = 0;
     int64_t finished_us = 0;  // when `done` was notified
@@ -230,6 +240,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<Trial> EndLease(int64_t lease_token, TrialState state, absl::string_view reason,
                                  bool retryable, int64_t now_us);
 
+  // Checkpoints the WAL (TRUNCATE) on the writer connection. Writer thread only.
+  absl::Status CheckpointNow();
+
   // Used by the writer thread only once Open returned.
   std::unique_ptr<Connection> writer_;
   bool sync_full_ = false;
@@ -247,6 +260,11 @@ class SqliteStore final : public Store {
   std::thread writer_thread_;
   std::thread syncer_thread_;
   ReaderPool readers_;
+  // Options::wal_limit_bytes and checkpoint_interval_ms (0: none); the
+  // writer thread checkpoints after a batch leaves the WAL past the limit,
+  // and when it has been idle for the interval.
+  int64_t wal_limit_bytes_ = 0;
+  absl::Duration checkpoint_interval_ = absl::ZeroDuration();
 };
 
 }  // namespace convrnn::db

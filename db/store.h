@@ -209,6 +209,15 @@ struct Options {
   // calls its group-commit batch held (server/telemetry.h); called on the
   // committing thread with the writer locked, so it must be quick. Default: none.
   std::function<void(absl::Duration commit, int calls)> on_commit;
+  // The WAL is checkpointed with TRUNCATE (its file cut back to zero bytes)
+  // after a commit leaves it larger than this, and SQLite keeps it at most
+  // this large after any checkpoint (journal_size_limit), so the space a
+  // burst of writes or a disk-full episode took is given back. Default: 16 MiB.
+  int64_t wal_limit_bytes = int64_t{16} << 20;
+  // Also checkpoint (TRUNCATE) every this many milliseconds while no write
+  // is in progress, so the WAL shrinks even when writes have stopped (after
+  // a disk-full episode, say). 0: no timer. Default: 30000.
+  int checkpoint_interval_ms = 30000;
 };
 
 class Store {
@@ -226,6 +235,9 @@ class Store {
   virtual ~Store() = default;
 
   // --- Campaigns ---------------------------------------------------------
+  // On a full disk every write fails with RESOURCE_EXHAUSTED ("disk full:
+  // ... writes are refused until space is freed"); reads go on, and writes
+  // work again as soon as there is space, without reopening.
   // Stores a new campaign in state RUNNING.
   virtual absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) = 0;
   virtual absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) = 0;

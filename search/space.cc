@@ -18,6 +18,12 @@ namespace {
 using Node = Space::Node;
 constexpr const char* kDistributionKeys[] = {"choice", "int", "uniform", "loguniform"};
 constexpr int kProbeSamples = 64;
+// Parameters a space may define: 64 layers of rgc knobs (~30 each) and all
+// 2,016 descending feedback edges fit well inside. Checked while building,
+// so a hostile space costs at most this many nodes before it is refused.
+constexpr size_t kMaxParams = 10000;
+// Values an int distribution may take (its cardinality is an int).
+constexpr double kMaxIntValues = 1e9;
 
 bool IsDistribution(const json& j) {
   if (!j.is_object()) return false;
@@ -71,11 +77,16 @@ class Parser {
   }
 
  private:
-  int AddParam(Param p, int parent, int parent_choice) {
+  absl::Status AddParam(Param p, int parent, int parent_choice, const std::string& path, int* id) {
+    if (params_->size() >= kMaxParams) {
+      return PathError(path,
+                       absl::StrCat("the space defines more than ", kMaxParams, " parameters"));
+    }
     p.parent = parent;
     p.parent_choice = parent_choice;
     params_->push_back(std::move(p));
-    return static_cast<int>(params_->size()) - 1;
+    *id = static_cast<int>(params_->size()) - 1;
+    return absl::OkStatus();
   }
 
   static absl::Status ReadRange(const json& range, const std::string& path, bool integer,
@@ -91,6 +102,9 @@ class Parser {
     }
     if (integer && (std::floor(*lo) != *lo || std::floor(*hi) != *hi)) {
       return PathError(path, "must be [lo, hi] with integers lo <= hi");
+    }
+    if (integer && *hi - *lo >= kMaxIntValues) {
+      return PathError(path, absl::StrCat("spans more than ", kMaxIntValues, " values"));
     }
     return absl::OkStatus();
   }
@@ -124,7 +138,8 @@ class Parser {
       RETURN_IF_ERROR(ReadRange(j["int"], dpath, true, &p.lo, &p.hi));
       if (j.contains("step")) {
         const json& step = j["step"];
-        if (!step.is_number_integer() || step.get<int64_t>() < 1) {
+        if (!step.is_number_integer() || step.get<double>() < 1 ||
+            step.get<double>() > kMaxIntValues) {
           return PathError(JoinPath(path, "step"), "must be a positive integer");
         }
         p.step = step.get<double>();
@@ -136,8 +151,7 @@ class Parser {
         return PathError(dpath, "loguniform needs 0 < lo <= hi");
       }
     }
-    out->param = AddParam(std::move(p), parent, parent_choice);
-    return absl::OkStatus();
+    return AddParam(std::move(p), parent, parent_choice, path, &out->param);
   }
 
   absl::Status BuildChoice(const json& choices, const std::string& path, const std::string& name,
@@ -164,7 +178,10 @@ class Parser {
       }
     }
     const std::vector<std::string> branch_labels = p.labels;
-    const int id = AddParam(std::move(p), parent, parent_choice);
+    int id = -1;
+    if (absl::Status s = AddParam(std::move(p), parent, parent_choice, path, &id); !s.ok()) {
+      return s;
+    }
     out->param = id;
     out->typed_branches = typed;
     for (size_t i = 0; i < choices.size(); ++i) {
@@ -193,6 +210,10 @@ class Parser {
                          "all_descending needs a fixed list of layers");
       }
       const int n = static_cast<int>(layers->size());
+      if (n > kMaxLayers) {  // before expanding n^2 / 2 edges
+        return PathError(JoinPath(path, "candidates"),
+                         absl::StrCat("at most ", kMaxLayers, " layers"));
+      }
       for (int to = 0; to < n; ++to) {
         for (int from = to + 1; from < n; ++from) {
           edges.push_back({{"from", from}, {"to", to}, {"enabled", {{"choice", {false, true}}}}});
@@ -239,6 +260,11 @@ int Param::Cardinality() const {
 absl::StatusOr<Space> Space::Parse(const json& space, const std::string& path) {
   if (!space.is_object() || IsDistribution(space)) {
     return PathError(path, "must be an architecture spec object");
+  }
+  // Every limit before anything is expanded: a refused space costs microseconds.
+  if (auto layers = space.find("layers"); layers != space.end() && layers->is_array() &&
+                                          layers->size() > static_cast<size_t>(kMaxLayers)) {
+    return PathError(JoinPath(path, "layers"), absl::StrCat("at most ", kMaxLayers, " layers"));
   }
   Space result;
   auto root = std::make_shared<Node>();

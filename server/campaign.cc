@@ -261,6 +261,10 @@ absl::StatusOr<CampaignConfig> ParseCampaign(const json& j) {
   if (!root.Has("name")) root.Fail("name", "is required");
   root.String("name", &config.name);
   if (root.ok() && config.name.empty()) root.Fail("name", "must not be empty");
+  if (root.ok() && config.name.size() > kMaxNameLength) {
+    root.Fail("name",
+              absl::StrCat("at most ", kMaxNameLength, " bytes (", config.name.size(), " given)"));
+  }
   ParseDataSection(&root, &config);
   const json* objectives = root.Get("objectives");
   if (root.ok()) {

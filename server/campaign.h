@@ -90,6 +90,8 @@ struct CampaignConfig {
 
 // Upper bounds of the numeric fields (the range is named in the errors).
 inline constexpr int kMaxTrialsLimit = 1'000'000;
+// Campaign names are shown in tables and on terminals: 1-200 bytes.
+inline constexpr size_t kMaxNameLength = 200;
 inline constexpr int kMaxAttemptsLimit = 100;
 inline constexpr int kMaxLeaseSeconds = 7 * 24 * 3600;
 

@@ -65,12 +65,14 @@ void Coordinator::Shutdown() {
 // --- Loading -----------------------------------------------------------------
 
 absl::Status Coordinator::Load() {
-  const int64_t now = clock_.NowMicros();
-  // Workers kept training while we were down: let them reach us before any
-  // of their leases can expire.
-  absl::StatusOr<int64_t> extended =
-      store_.ExtendAllLeases(now + absl::ToInt64Microseconds(options_.restart_grace), now);
-  if (!extended.ok()) return extended.status();
+  // Workers kept training while we were down: RestartDeadline lets them
+  // reach us before any of their leases can expire. Nothing is written here
+  // (a full disk must not keep the server down); the reaper writes a grace
+  // deadline when the stored one passes.
+  restart_us_ = clock_.NowMicros();
+  absl::StatusOr<std::vector<db::Worker>> workers = store_.ListWorkers(0);
+  if (!workers.ok()) return workers.status();
+  for (const db::Worker& w : *workers) restart_seen_us_[w.id] = w.last_seen_us;
 
   int64_t before_id = 0;
   while (true) {
@@ -95,6 +97,17 @@ absl::Status Coordinator::Load() {
     before_id = page->back().id;
   }
   return absl::OkStatus();
+}
+
+int64_t Coordinator::RestartDeadline(const db::Trial& trial, int lease_seconds) const {
+  const int64_t lease_us = int64_t{lease_seconds} * 1'000'000;
+  const auto grace_us = static_cast<int64_t>(options_.restart_grace_leases * lease_us);
+  auto seen = restart_seen_us_.find(trial.worker_id);
+  const int64_t last_seen = seen == restart_seen_us_.end() ? 0 : seen->second;
+  // Anchored to the worker's last sign of life, not only to the restart: a
+  // dead worker's last_seen stays put, so restarts cannot renew its lease.
+  const int64_t graced = std::min(restart_us_ + grace_us, last_seen + lease_us + grace_us);
+  return std::max(trial.lease_deadline_us, graced);
 }
 
 absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::Runtime(
@@ -146,8 +159,9 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
   }
   for (const db::Trial& t : trials) {
     if (IsLive(t.state)) {
-      AddLease(t.lease_token, {rt.id, t.id, t.worker_id, t.lease_deadline_us, t.lease_deadline_us,
-                               int64_t{rt.config.lease_seconds} * 1'000'000});
+      AddLease(t.lease_token,
+               {rt.id, t.id, t.worker_id, RestartDeadline(t, rt.config.lease_seconds),
+                t.lease_deadline_us, int64_t{rt.config.lease_seconds} * 1'000'000});
     }
   }
   if (!active) return absl::OkStatus();

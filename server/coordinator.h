@@ -14,10 +14,14 @@
 // more than half the campaign's lease_seconds, and every one that is about
 // to overtake a lease alive in memory; so the store never expires a lease
 // the coordinator still holds, and a stored deadline is at most
-// lease_seconds / 2 + reap_interval behind. After a crash Create() raises
-// every live lease to restart_grace from the restart (as before), which
-// covers what was kept only in memory. Last-seen times are written the same
-// way, by the reaper, at most once per worker_touch_interval.
+// lease_seconds / 2 + reap_interval behind. After a restart Create() gives
+// every live lease a grace in proportion to its campaign's lease
+// (CoordinatorOptions::restart_grace_leases), which covers what was kept only
+// in memory and lets live workers reconnect; the grace is anchored to when
+// the lease's worker was last heard of, so restarts however frequent never
+// keep a dead worker's lease alive for more than about two lease periods.
+// Last-seen times are written the same way, by the reaper, at most once per
+// worker_touch_interval.
 //
 // Latency (docs/performance.md, "Coordinator latency"): a lease is one
 // write (the oldest PENDING trial, or a new trial inserted and leased in the
@@ -104,10 +108,14 @@ struct CoordinatorOptions {
   // Run the reaper thread. Tests that drive ReapOnce() themselves may turn
   // it off. Default: true.
   bool start_reaper = true;
-  // After a restart every live lease gets at least this long from start
-  // before it can expire, so workers that trained on while the coordinator
-  // was down can reach it again. Default: 60 s.
-  absl::Duration restart_grace = absl::Seconds(60);
+  // After a restart a live lease of a campaign with lease_seconds L may not
+  // expire before min(restart + g, worker last seen + L + g), g = this
+  // factor times L (and never before its stored deadline): workers that
+  // trained on while the coordinator was down can reach it again, while a
+  // dead worker's lease lapses within L + g of its last heartbeat however
+  // often the coordinator restarts. Default: 1 (a dead worker's trial is
+  // re-leased within about two lease periods of its death).
+  double restart_grace_leases = 1.0;
   // Heartbeat interval given to workers at registration, and the most a
   // lease asks for; a lease asks for at most a third of its lease_seconds.
   // Default: 10 s.
@@ -376,6 +384,9 @@ class Coordinator {
 
   Coordinator(db::Store& store, Clock& clock, const CoordinatorOptions& options);
   absl::Status Load();
+  // The in-memory deadline of a live lease found at a restart (see
+  // restart_grace_leases). Reads restart_seen_us_; called from Load only.
+  int64_t RestartDeadline(const db::Trial& trial, int lease_seconds) const;
   // The runtime of a campaign, loaded from the store on first use.
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> Runtime(int64_t campaign_id);
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> LoadRuntime(const db::Campaign& campaign);
@@ -453,6 +464,11 @@ class Coordinator {
   // worker_touch_interval).
   std::map<int64_t, int64_t> last_touch_us_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, int64_t> last_seen_us_ ABSL_GUARDED_BY(mu_);
+  // When Create() ran, and each worker's stored last-seen time then: the
+  // anchors of the restart grace. Written by Load() before the reaper or any
+  // call starts, read-only afterwards.
+  int64_t restart_us_ = 0;
+  std::map<int64_t, int64_t> restart_seen_us_;
 
   mutable absl::Mutex events_mu_;
   int64_t event_seq_ ABSL_GUARDED_BY(events_mu_) = 0;

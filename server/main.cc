@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
     if (!key.ok()) return BadInput(std::string(key.status().message()));
     config.tls_cert_pem = *std::move(cert);
     config.tls_key_pem = *std::move(key);
+    config.tls_cert_name = tls_cert;
+    config.tls_key_name = tls_key;
   }
   if (!config.http.listen.empty()) {
     std::string host;

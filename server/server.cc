@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "server/config_check.h"
 #include "server/dashboard/dashboard.h"
 #include "util/exit_code.h"
 #include "util/log.h"
@@ -17,6 +18,16 @@
 namespace convrnn::server {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config, Clock& clock) {
+  // Every check before anything is created (no database file on a bad flag).
+  if (absl::Status s = CheckDatabasePath(config.db_path); !s.ok()) return s;
+  if (!config.tls_cert_pem.empty() || !config.tls_key_pem.empty()) {
+    if (absl::Status s = CheckTlsPair(config.tls_cert_pem, config.tls_cert_name, config.tls_key_pem,
+                                      config.tls_key_name);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = CheckListenAddress(config.listen); !s.ok()) return s;
   std::unique_ptr<Server> server(new Server());
   server->config_ = config;
   server->telemetry_ = std::make_unique<Telemetry>();

@@ -45,6 +45,9 @@ struct ServerConfig {
   // PEM certificate chain and private key; both empty: plaintext.
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  // Where they came from, for error messages. Default: "certificate", "key".
+  std::string tls_cert_name = "certificate";
+  std::string tls_key_name = "key";
   // How long in-flight RPCs may run on after a shutdown begins. Default: 10 s.
   absl::Duration shutdown_deadline = absl::Seconds(10);
   CoordinatorOptions coordinator;
@@ -58,8 +61,10 @@ struct ServerConfig {
 
 class Server {
  public:
-  // Errors: the store's (bad or unreadable file), UNAVAILABLE when the
-  // address cannot be bound. `clock` must outlive the server.
+  // Errors, each before anything is created: INVALID_ARGUMENT for a bad
+  // TLS pair or database path (server/config_check.h), UNAVAILABLE when the
+  // address cannot be bound; then the store's (bad or unreadable file). `clock` must outlive the
+  // server.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerConfig& config, Clock& clock);
   // Calls Shutdown().
   ~Server();

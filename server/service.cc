@@ -31,6 +31,11 @@ grpc::Status TokenAuth::Check(const grpc::ServerContextBase& context) const {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing `authorization: Bearer <token>` metadata");
   }
+  // Two headers are ambiguous (a proxy may check one and we the other): refused.
+  if (metadata.count("authorization") > 1) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "more than one `authorization` metadata entry");
+  }
   const std::string given(it->second.data(), it->second.size());
   if (!SameSecret(given, "Bearer " + token_)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token");
@@ -61,7 +66,13 @@ grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext* context,
   RETURN_IF_ERROR_AS(before.status(), ToGrpcStatus);
   absl::StatusOr<CampaignPage> page = coordinator_.ListCampaigns(*before, request->page_size());
   RETURN_IF_ERROR_AS(page.status(), ToGrpcStatus);
-  for (const CampaignView& view : page->campaigns) ToProto(view, response->add_campaigns());
+  // Without their documents: a page of large campaigns must stay far below
+  // the client's 4 MB receive limit (GetCampaign carries the document).
+  for (const CampaignView& view : page->campaigns) {
+    v1::Campaign* c = response->add_campaigns();
+    ToProto(view, c);
+    c->clear_campaign_json();
+  }
   response->set_next_page_token(EncodePageToken(page->next_before_id));
   return grpc::Status::OK;
 }

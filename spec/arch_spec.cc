@@ -305,7 +305,9 @@ absl::StatusOr<ArchSpec> ParseArchSpec(const json& j) {
     o.Fail("layers", "is required: a list of layers");
   }
   if (o.ok()) {
-    if (layers->size() > 64) o.Fail("layers", "at most 64 layers");
+    if (layers->size() > kMaxLayers) {
+      o.Fail("layers", absl::StrCat("at most ", kMaxLayers, " layers"));
+    }
     for (size_t l = 0; l < layers->size() && o.ok(); ++l) {
       LayerSpec layer;
       std::string path = IndexPath("layers", l);

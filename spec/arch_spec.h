@@ -35,6 +35,10 @@ enum class Activation { kRelu, kElu, kTanh };
 enum class Squash { kSigmoid, kTanh };  // s_tau, s_g of the RGC
 enum class FeedbackEntry { kInput, kCell, kOutput };
 
+// The most layers a spec may have (and a space may list: checked before the
+// space builder expands all_descending feedback, O(layers^2) edges).
+inline constexpr int kMaxLayers = 64;
+
 absl::string_view CellTypeName(CellType type);
 absl::string_view ActivationName(Activation a);
 absl::string_view SquashName(Squash s);

@@ -1,8 +1,9 @@
 #include "util/json_object.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -58,10 +59,12 @@ void JsonObject::Fail(absl::Status status) {
 void JsonObject::Int64(absl::string_view key, int64_t* out, int64_t lo, int64_t hi) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
-  bool integral = v->is_number_integer() ||
-                  (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>());
-  int64_t value = integral ? v->get<int64_t>() : 0;
-  if (!integral || value < lo || value > hi) {
+  // Compared as doubles first: a float or unsigned beyond int64 must not wrap.
+  const double d = v->is_number() ? v->get<double>() : std::nan("");
+  const bool integral = v->is_number_integer() || (v->is_number_float() && std::floor(d) == d);
+  const bool in_range = integral && d >= static_cast<double>(lo) && d <= static_cast<double>(hi);
+  const int64_t value = in_range ? v->get<int64_t>() : 0;
+  if (!in_range || value < lo || value > hi) {
     Fail(key, absl::StrCat("must be an integer in [", lo, ", ", hi, "]"));
     return;
   }
@@ -77,7 +80,7 @@ void JsonObject::Int(absl::string_view key, int* out, int64_t lo, int64_t hi) {
 void JsonObject::OddInt(absl::string_view key, int* out, int lo, int hi) {
   const nlohmann::json* v = Lookup(key);
   if (v == nullptr) return;
-  if (!v->is_number_integer() || v->get<int64_t>() < lo || v->get<int64_t>() > hi ||
+  if (!v->is_number_integer() || v->get<double>() < lo || v->get<double>() > hi ||
       v->get<int64_t>() % 2 == 0) {
     Fail(key, absl::StrCat("must be an odd integer in [", lo, ", ", hi, "]"));
     return;
@@ -142,18 +145,75 @@ absl::Status JsonObject::Finish() {
   return absl::OkStatus();
 }
 
-absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out) {
-  try {
-    *out = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": not valid JSON: ", e.what()));
+namespace {
+
+// Walks the parsed document without recursion: the first value nested deeper
+// than `max_depth` or an unsigned integer beyond int64 is an error at its path.
+absl::Status CheckParsed(const nlohmann::json& root, absl::string_view what, int max_depth) {
+  struct Item {
+    const nlohmann::json* value;
+    std::string path;
+    int depth;
+  };
+  std::vector<Item> stack = {{&root, "", 0}};
+  while (!stack.empty()) {
+    Item item = std::move(stack.back());
+    stack.pop_back();
+    const nlohmann::json& v = *item.value;
+    const std::string shown = item.path.empty() ? std::string(what) : item.path;
+    if (v.is_number_unsigned() &&
+        v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return PathError(shown, "integer out of range (beyond 64-bit signed)");
+    }
+    if (!v.is_structured()) continue;
+    if (item.depth >= max_depth) {
+      return PathError(shown, absl::StrCat("nested deeper than ", max_depth, " levels"));
+    }
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        stack.push_back({&*it, JoinPath(item.path, it.key()), item.depth + 1});
+      }
+    } else {
+      for (size_t i = v.size(); i-- > 0;) {
+        stack.push_back({&v[i], IndexPath(item.path, i), item.depth + 1});
+      }
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out) {
+}  // namespace
+
+absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out,
+                           const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", text.size(), " bytes; at most ",
+                                                   limits.max_bytes, " are accepted"));
+  }
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::out_of_range& e) {
+    // 406: a number literal beyond double's range (1e400).
+    return absl::InvalidArgumentError(absl::StrCat(what, ": number out of range: ", e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": not valid JSON: ", e.what()));
+  }
+  if (absl::Status s = CheckParsed(parsed, what, limits.max_depth); !s.ok()) return s;
+  *out = std::move(parsed);
+  return absl::OkStatus();
+}
+
+absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out, const JsonLimits& limits) {
+  // Refuse a huge file before reading it whole.
+  struct stat st {};
+  if (stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) > limits.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": ", st.st_size, " bytes; at most ",
+                                                   limits.max_bytes, " are accepted"));
+  }
   ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
-  return ParseJsonText(text, file, out);
+  return ParseJsonText(text, file, out, limits);
 }
 
 }  // namespace convrnn

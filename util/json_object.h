@@ -72,10 +72,28 @@ class JsonObject {
   absl::Status status_;
 };
 
-// Parses text as JSON; the error names `what` (a file name, say) and the position.
-absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out);
-// Reads and parses a JSON file.
-absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out);
+// Limits on any JSON a user hands us (campaigns, specs, data and neural
+// sections): client, server and worker all read user JSON through
+// ParseJsonText / ReadJsonFile, so a deep or huge document is refused in one
+// place, before any recursive code (the space builder, the validators) sees it.
+struct JsonLimits {
+  // Bytes of text. Default 1 MiB: the largest example campaign is ~3 KB.
+  size_t max_bytes = size_t{1} << 20;
+  // Nesting of arrays and objects. Default 64: a campaign's space nests a
+  // choice of cells inside a layer inside the layer list, about 10 deep.
+  int max_depth = 64;
+};
+
+// Parses text as JSON; the error names `what` (a file name, say) and the
+// position, or the key path for a value beyond the limits: nesting deeper
+// than `limits.max_depth`, a number out of double's range (1e400), an integer
+// beyond int64. NaN and Infinity are not JSON and are refused as such.
+// Every error is INVALID_ARGUMENT.
+absl::Status ParseJsonText(absl::string_view text, absl::string_view what, nlohmann::json* out,
+                           const JsonLimits& limits = {});
+// Reads and parses a JSON file (NOT_FOUND when it cannot be opened).
+absl::Status ReadJsonFile(const std::string& file, nlohmann::json* out,
+                          const JsonLimits& limits = {});
 
 }  // namespace convrnn
 

@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
                      "reachable"),
       app.add_flag("--keep-checkpoints", service.keep_checkpoints,
                    "Keep a completed trial's checkpoint"),
+      app.add_option("--spool-dir", service.spool_dir,
+                     "Finished results wait here until the server answered and are re-sent "
+                     "after a restart (default: ~/.local/state/convrnn-worker/spool/SERVER; "
+                     "none: off)"),
       app.add_option("--server-down-grace", service.server_down_grace,
                      "How long to retry an unreachable server before exiting (e.g. 90s, 10m)")
           ->capture_default_str(),

@@ -353,3 +353,55 @@ TEST_CASE("cli: score failures are one line, bad input exits 2", "[client]") {
 
 }  // namespace
 }  // namespace convrnn::client
+
+namespace convrnn::client {
+namespace {
+
+TEST_CASE("cli: hostile campaign files exit 2 with the key path, the server untouched",
+          "[client]") {
+  FakeServer server;
+  TempDir dir;
+  std::string deep = "0.1";
+  for (int i = 0; i < 6000; ++i) deep = "{\"choice\":[" + deep + "]}";
+  const std::string s = "--server " + server.address() + " launch ";
+  Result r =
+      RunCli(s + dir.File("deep.json", "{\"name\": \"d\", \"space\": {\"lr\": " + deep + "}}"));
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "space.lr.choice[0].choice[0]");
+  r = RunCli(s + dir.File("huge.json", "{\"name\": \"h\", \"space\": {\"lr\": 1e400}}"));
+  CHECK(r.rc == 2);  // was SIGABRT
+  CheckOneLineReason(r, "number out of range");
+  r = RunCli(s + dir.File("nan.json", "{\"name\": \"n\", \"space\": {\"lr\": NaN}}"));
+  CHECK(r.rc == 2);
+  r = RunCli(s + dir.File("big.json",
+                          "{\"name\": \"b\", \"pad\": \"" + std::string(1100000, ' ') + "\"}"));
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "at most 1048576");
+  CHECK(server.service().launches() == 0);
+}
+
+TEST_CASE("cli: control characters in a campaign name print escaped", "[client]") {
+  FakeServer server;
+  TempDir dir;
+  Result r = RunCli("--server " + server.address() + " launch " +
+                    dir.File("c.json", R"({"name": "x\u001b[2J\u0007\r\n8  fake  running"})"));
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK(r.out.find('\a') == std::string::npos);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  CHECK(r.out.find("x\\x1b[2J\\x07\\x0d\\x0a8  fake  running") != std::string::npos);
+}
+
+TEST_CASE("cli: an empty token file is bad input, not an anonymous call", "[client]") {
+  FakeServer server;
+  TempDir dir;
+  const std::string empty = dir.File("empty");
+  std::ofstream(empty) << " \n";
+  Result r = RunCli("--server " + server.address() + " --token-file " + empty + " campaigns");
+  CHECK(r.rc == 2);
+  CheckOneLineReason(r, "is empty");
+  CHECK(server.service().last_authorization().empty());
+}
+
+}  // namespace
+}  // namespace convrnn::client

@@ -1,6 +1,7 @@
 // Number formatting and table alignment of the client's human output.
 #include "client/format.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <sstream>
 
@@ -49,6 +50,37 @@ TEST_CASE("tables pad every column and right-align numbers", "[client]") {
         "ID  NAME         VAL_TOP1\n"
         " 7  a-long-name    91.23%\n"
         "12  b               5.00%\n");
+}
+
+}  // namespace
+}  // namespace convrnn::client
+
+namespace convrnn::client {
+namespace {
+
+TEST_CASE("control characters in user text reach the terminal escaped", "[client]") {
+  CHECK(TerminalSafe("plain name") == "plain name");
+  CHECK(TerminalSafe("\x1b[2J\x1b[Hpwned") == "\\x1b[2J\\x1b[Hpwned");
+  CHECK(TerminalSafe("bell\a") == "bell\\x07");
+  CHECK(TerminalSafe("row\r\n2  fake  row") == "row\\x0d\\x0a2  fake  row");
+  CHECK(TerminalSafe("tab\there") == "tab\\x09here");
+  CHECK(TerminalSafe("del\x7f") == "del\\x7f");
+  CHECK(TerminalSafe("c1 \xc2\x9b"
+                     "2J") == "c1 \\u009b2J");            // 8-bit CSI in UTF-8
+  CHECK(TerminalSafe("back\\slash") == "back\\\\slash");  // unambiguous
+  CHECK(TerminalSafe("ünïcödé → ok") == "ünïcödé → ok");
+  CHECK(TerminalSafe(std::string("nul\0x", 5)) == "nul\\x00x");
+}
+
+TEST_CASE("a table cell cannot add rows or clear the screen", "[client]") {
+  Table table({"id", "name"});
+  table.AddRow({"1", "evil\n2  forged\x1b[2J"});
+  std::ostringstream out;
+  table.Print(out);
+  const std::string text = out.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);  // header + one row
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find("evil\\x0a2  forged\\x1b[2J") != std::string::npos);
 }
 
 }  // namespace

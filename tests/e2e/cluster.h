@@ -63,7 +63,9 @@ class Cluster {
                                      "--threads",
                                      "1",
                                      "--checkpoint-root",
-                                     dir_ + "/checkpoints"};
+                                     dir_ + "/checkpoints",
+                                     "--spool-dir",
+                                     dir_ + "/spool"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     workers_.push_back(
         std::make_unique<Process>(argv, dir_ + "/worker" + std::to_string(workers_.size())));

@@ -223,7 +223,7 @@ TEST_CASE("a store unreadable at start-up keeps the coordinator from starting", 
   h.Launch(1);
   h.coordinator.reset();
   const std::string method =
-      GENERATE(as<std::string>{}, "ExtendAllLeases", "ListCampaigns", "CountTrials", "ListTrials");
+      GENERATE(as<std::string>{}, "ListWorkers", "ListCampaigns", "CountTrials", "ListTrials");
   h.store.FailBefore(method, kDiskGone);
   CoordinatorOptions options;
   options.start_reaper = false;

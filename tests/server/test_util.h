@@ -64,7 +64,7 @@ struct Harness {
     CoordinatorOptions options;
     options.start_reaper = reaper_on;
     options.reap_interval = absl::Seconds(1);
-    options.restart_grace = absl::Seconds(30);
+    options.restart_grace_leases = restart_grace_leases;
     coordinator = Must(Coordinator::Create(*store, clock, options));
   }
   // A coordinator restart: everything in memory is dropped.
@@ -72,6 +72,8 @@ struct Harness {
     coordinator.reset();
     store.reset();
   }
+  // SmallCampaign's lease is 10 s: a grace of 30 s from a restart.
+  double restart_grace_leases = 3.0;
   void Restart() {
     Close();
     Open();

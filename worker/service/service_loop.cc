@@ -38,6 +38,9 @@ bool IsRetryableFailure(const absl::Status& status) {
 
 namespace {
 
+// Heartbeat period while the server is unreachable (see HeartbeatLoop).
+constexpr absl::Duration kReconnectProbe = absl::Milliseconds(250);
+
 std::string ThisHostname() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
@@ -83,13 +86,36 @@ grpc::Status ServiceLoopImpl::Register() {
   return s;
 }
 
+void ServiceLoopImpl::ResendSpooled() {
+  for (const v1::CompleteTrialRequest& request : spool_.Load()) {
+    if (stop_leasing_.HasBeenNotified()) return;
+    const std::string name = absl::StrCat("spooled result of lease ", request.lease_id());
+    v1::CompleteTrialResponse response;
+    grpc::Status s = client_.Retry(
+        "CompleteTrial",
+        [&](grpc::ClientContext* c) { return client_.stub().CompleteTrial(c, request, &response); },
+        &stop_leasing_);
+    if (IsTransient(s) || s.error_code() == grpc::StatusCode::CANCELLED) return;  // kept
+    spool_.Remove(request.lease_id());
+    if (s.ok()) Count(&ServiceStats::spooled_completed);
+    Log(absl::StrCat(name, s.ok() ? (response.already_completed() ? ": already recorded"
+                                                                  : ": completed the trial")
+                                  : absl::StrCat(": refused (", s.error_message(), ")")));
+  }
+}
+
 absl::Status ServiceLoopImpl::Run() {
   int trials_ended = 0;
+  bool resent = false;
   while (!stop_leasing_.HasBeenNotified()) {
     if (worker_id_ == 0 || need_register_) {
       grpc::Status s = Register();
       if (stop_leasing_.HasBeenNotified()) break;
       if (!s.ok()) return GiveUp(s, "RegisterWorker");
+    }
+    if (!resent) {  // results a previous process finished but could not deliver
+      ResendSpooled();
+      resent = true;
     }
     if (options_.max_trials > 0 && trials_ended >= options_.max_trials) break;
     if (!DeviceHasRoom()) {
@@ -252,6 +278,11 @@ void ServiceLoopImpl::HeartbeatLoop(ActiveTrial* trial) {
     if (!s.ok() && !IsTransient(s)) {
       Log(absl::StrCat("trial ", trial->trial_id, ": heartbeat failed: ", s.error_message()));
     }
+    // While the server is away, probe often: a restarted server grants a
+    // lease only a short grace, so re-confirm it as soon as it answers.
+    if (IsUnreachable(s)) {
+      next = std::min(next, clock->NowMicros() + absl::ToInt64Microseconds(kReconnectProbe));
+    }
   }
 }
 
@@ -370,13 +401,19 @@ absl::Status ServiceLoopImpl::SendCompletion(ActiveTrial* trial, const std::stri
   for (const auto& [key, value] : outcome.final_metrics) {
     (*request.mutable_final_metrics())[key] = value;
   }
+  // On disk first: if this process dies before the server's answer, the
+  // next one re-sends it (ResendSpooled) and the server's fencing decides.
+  if (absl::Status saved = spool_.Save(request); !saved.ok()) {
+    Log(absl::StrCat(name, ": could not spool the result (", saved.message(), ")"));
+  }
   v1::CompleteTrialResponse response;
   grpc::Status s = client_.Retry(
       "CompleteTrial",
       [&](grpc::ClientContext* c) { return client_.stub().CompleteTrial(c, request, &response); },
       &abort_);
-  if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();
-  if (IsTransient(s)) return GiveUp(s, "CompleteTrial");
+  if (s.error_code() == grpc::StatusCode::CANCELLED) return absl::OkStatus();  // spooled
+  if (IsTransient(s)) return GiveUp(s, "CompleteTrial");                       // spooled
+  spool_.Remove(request.lease_id());                                           // the server decided
   if (LeaseRefused(s)) {
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register_ = true;
     return Abandon(name, absl::StrCat("the lease was refused as stale (", s.error_message(),

@@ -13,8 +13,12 @@
 //   * Every RPC that fails with UNAVAILABLE or DEADLINE_EXCEEDED is retried
 //     with capped exponential backoff and jitter, read through the injected
 //     Clock, for up to `server_down_grace`; past it, Run() gives up with
-//     UNAVAILABLE. A trial in training keeps training while the server is
-//     away: its epoch reports queue up and are sent, in order, once it is back.
+//     UNAVAILABLE. RESOURCE_EXHAUSTED (the server's disk is full) is retried
+//     the same way for as long as it lasts.
+//   * A finished result is spooled to `spool_dir` before CompleteTrial and
+//     removed once the server answered; a worker that died meanwhile (or
+//     gave up) re-sends it after its next registration. A trial in training keeps training while
+//     the server is away: its epoch reports queue up and are sent, in order, once it is back.
 //   * A lease the server no longer honours (Heartbeat says lease_lost, or a
 //     call answers FAILED_PRECONDITION) cancels training and abandons the
 //     trial: no CompleteTrial, no FailTrial; a finished result is dropped.
@@ -136,6 +140,10 @@ struct ServiceOptions {
   std::string tls_ca_pem;
   // Trial checkpoints go to <checkpoint_root>/trial-<id>/; empty: none.
   std::string checkpoint_root;
+  // Finished results wait here until the server has answered, and are
+  // re-sent by the next process (worker/service/completion_spool.h); empty:
+  // no spooling. convrnn-worker defaults it to DefaultSpoolDir(server).
+  std::string spool_dir;
   // Remove a trial's checkpoint directory once it completed.
   bool remove_checkpoint_on_complete = true;
   // How long the server may stay unreachable before Run() gives up.
@@ -171,11 +179,12 @@ struct ServiceStats {
   int registrations = 0;
   int trials_leased = 0;
   int trials_completed = 0;
-  int trials_failed = 0;     // FailTrial sent
-  int trials_stopped = 0;    // STOP from the server
-  int trials_abandoned = 0;  // lease lost or refused as stale
-  int scores_completed = 0;  // scoring jobs reported with CompleteScore
-  int scores_failed = 0;     // scoring jobs reported with FailScore
+  int trials_failed = 0;      // FailTrial sent
+  int trials_stopped = 0;     // STOP from the server
+  int trials_abandoned = 0;   // lease lost or refused as stale
+  int scores_completed = 0;   // scoring jobs reported with CompleteScore
+  int scores_failed = 0;      // scoring jobs reported with FailScore
+  int spooled_completed = 0;  // spooled results of a previous process accepted
 };
 
 class ServiceLoop {

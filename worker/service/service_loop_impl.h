@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "proto/convrnn.grpc.pb.h"
 #include "util/log.h"
+#include "worker/service/completion_spool.h"
 #include "worker/service/service_loop.h"
 #include "worker/service/worker_client.h"
 
@@ -79,7 +80,10 @@ class ActiveTrial {
 class ServiceLoopImpl final : public ServiceLoop {
  public:
   ServiceLoopImpl(ServiceOptions options, TrialExecutor* executor)
-      : options_(std::move(options)), executor_(executor), client_(ClientOptions(options_)) {}
+      : options_(std::move(options)),
+        executor_(executor),
+        client_(ClientOptions(options_)),
+        spool_(options_.spool_dir) {}
 
   absl::Status Run() override;
   void Shutdown(bool cancel_current_trial) override;
@@ -127,6 +131,9 @@ class ServiceLoopImpl final : public ServiceLoop {
   // logs when waiting for memory starts and ends.
   bool DeviceHasRoom();
   absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
+  // Sends the completions a previous process spooled; each is removed once
+  // the server decided on it (completed, already recorded, or refused).
+  void ResendSpooled();
   // A JOB_KIND_SCORE lease: score, heartbeat meanwhile, report.
   absl::Status RunScore(const v1::LeaseTrialResponse& lease);
   absl::Status FinishScore(ActiveTrial* job, int64_t score_id,
@@ -152,6 +159,7 @@ class ServiceLoopImpl final : public ServiceLoop {
   const ServiceOptions options_;
   TrialExecutor* const executor_;
   WorkerClient client_;
+  const CompletionSpool spool_;
 
   std::atomic<int64_t> worker_id_{0};
   std::atomic<bool> need_register_{false};

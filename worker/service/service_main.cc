@@ -12,6 +12,7 @@
 #include "util/exit_code.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "worker/service/completion_spool.h"
 #include "worker/service/simulate.h"
 #include "worker/service/torch_executor.h"
 
@@ -24,6 +25,9 @@ absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
   options.device = config.device;
   options.checkpoint_root = config.checkpoint_root;
   options.remove_checkpoint_on_complete = !config.keep_checkpoints;
+  options.spool_dir = config.spool_dir == "none" ? ""
+                      : config.spool_dir.empty() ? DefaultSpoolDir(config.server)
+                                                 : config.spool_dir;
   options.max_trials = config.max_trials;
   if (config.min_free_memory_mb < 0) {
     return absl::InvalidArgumentError("--min-free-memory: must be >= 0 (MiB)");

@@ -24,6 +24,7 @@ struct ServiceConfig {
   std::string tls_ca_file;                // PEM root certificates; empty: plaintext
   std::string checkpoint_root;            // checkpoints in DIR/trial-<id>/; empty: none
   bool keep_checkpoints = false;          // keep a completed trial's checkpoint
+  std::string spool_dir;                  // empty: DefaultSpoolDir(server); "none": off
   std::string server_down_grace = "10m";  // absl duration: "90s", "10m", "1h"
   bool finish_on_shutdown = false;        // first signal lets the current trial finish
   int max_trials = 0;                     // exit after this many trials; 0: no limit

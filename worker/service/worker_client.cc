@@ -6,9 +6,13 @@
 
 namespace convrnn {
 
-bool IsTransient(const grpc::Status& status) {
+bool IsUnreachable(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+bool IsTransient(const grpc::Status& status) {
+  return IsUnreachable(status) || status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
 absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
@@ -58,7 +62,14 @@ void WorkerClient::NoteResult(const grpc::Status& status) {
   std::string line;
   {
     absl::MutexLock lock(&mu_);
-    if (IsTransient(status)) {
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // The server answered but cannot write (disk full): not an outage.
+      if (!storage_full_) {
+        line = absl::StrCat("the server cannot store anything (", status.error_message(),
+                            "); retrying until it can");
+      }
+      storage_full_ = true;
+    } else if (IsUnreachable(status)) {
       if (unreachable_since_us_ == 0) {
         unreachable_since_us_ = options_.clock->NowMicros();
         line =
@@ -70,6 +81,11 @@ void WorkerClient::NoteResult(const grpc::Status& status) {
                           absl::FormatDuration(absl::Microseconds(options_.clock->NowMicros() -
                                                                   unreachable_since_us_)));
       unreachable_since_us_ = 0;
+    }
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED && storage_full_ &&
+        !IsUnreachable(status)) {
+      storage_full_ = false;
+      if (line.empty()) line = "the server stores again";
     }
   }
   if (!line.empty() && options_.log) options_.log(line);

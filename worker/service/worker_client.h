@@ -1,7 +1,8 @@
 // The worker's end of the WorkerService: one channel (TLS or plaintext), the
 // bearer token on every call, a deadline per attempt, and retries of
 // transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) with backoff until
-// the server has been unreachable for longer than a grace period.
+// the server has been unreachable for longer than a grace period, and of
+// RESOURCE_EXHAUSTED (the server's disk is full) until it stores again.
 //
 // The outage clock is shared by every call: heartbeats that fail during
 // training count toward the grace of the completion that follows.
@@ -30,6 +31,10 @@
 namespace convrnn {
 
 // UNAVAILABLE and DEADLINE_EXCEEDED: the server is down, restarting or slow.
+bool IsUnreachable(const grpc::Status& status);
+// IsUnreachable, or RESOURCE_EXHAUSTED: the server is up but cannot store
+// (its disk is full). Retried with backoff; only unreachability counts
+// toward the grace, so a full disk is waited out however long it lasts.
 bool IsTransient(const grpc::Status& status);
 
 // grpc::Status -> absl::Status (the codes are the same numbers).
@@ -86,6 +91,8 @@ class WorkerClient {
   absl::Mutex mu_;
   // When the current outage began (clock micros); 0 while the server answers.
   int64_t unreachable_since_us_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last answer was RESOURCE_EXHAUSTED (logged once per episode).
+  bool storage_full_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t retry_seed_ ABSL_GUARDED_BY(mu_);
 };
 

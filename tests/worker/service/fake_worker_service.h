@@ -52,6 +52,7 @@ class FakeWorkerService final : public v1::WorkerService::Service {
 
   // Scripts (optional). A non-OK status is returned as is and the call is
   // not recorded.
+  std::function<grpc::Status()> on_register;
   std::function<grpc::Status(const v1::LeaseTrialRequest&)> on_lease;
   std::function<grpc::Status(const v1::HeartbeatRequest&, v1::HeartbeatResponse*)> on_heartbeat;
   std::function<grpc::Status(const v1::ReportProgressRequest&, v1::ReportProgressResponse*)>
@@ -73,6 +74,10 @@ class FakeWorkerService final : public v1::WorkerService::Service {
 
   grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse* response) override {
+    if (on_register) {
+      grpc::Status s = on_register();
+      if (!s.ok()) return s;
+    }
     absl::MutexLock lock(&mu_);
     ++calls_.registers;
     auto auth = context->client_metadata().find("authorization");
