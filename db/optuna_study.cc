@@ -122,7 +122,8 @@ absl::StatusOr<std::unique_ptr<OptunaStudyWriter>> OptunaStudyWriter::Create(
     absl::StatusOr<Stmt> d =
         c.Prepare("INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)");
     if (!d.ok()) return d.status();
-    absl::Status s = d->Bind(1, directions[i]).Bind(2, writer->study_id_).Bind(3, int64_t{i}).Run();
+    absl::Status s =
+        d->Bind(1, directions[i]).Bind(2, writer->study_id_).Bind(3, static_cast<int64_t>(i)).Run();
     if (!s.ok()) return s;
   }
   if (absl::Status s = AddAttrs(c,
@@ -176,7 +177,7 @@ absl::Status OptunaStudyWriter::Add(const OptunaTrial& trial) {
         "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)");
     if (!stmt.ok()) return stmt.status();
     const double v = trial.values[i];
-    stmt->Bind(1, id).Bind(2, int64_t{i}).Bind(4, ValueType(v));
+    stmt->Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(4, ValueType(v));
     if (std::isfinite(v)) {
       stmt->BindDouble(3, v);
     } else {
