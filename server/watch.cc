@@ -223,6 +223,10 @@ int WatchHub::open_streams() {
 void WatchHub::Kick() { coordinator_.WakeWatchers(); }
 
 void WatchHub::Loop() {
+  struct NotifyOnExit {
+    absl::Notification* done;
+    ~NotifyOnExit() { done->Notify(); }
+  } notify_on_exit{&loop_exited_};
   int64_t seen = coordinator_.event_sequence();
   while (true) {
     const int64_t seq = coordinator_.AwaitEvents(seen, kHubBackstop);
@@ -255,8 +259,12 @@ void WatchHub::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  coordinator_.WakeWatchers();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    do {
+      coordinator_.WakeWatchers();
+    } while (!loop_exited_.WaitForNotificationWithTimeout(absl::Milliseconds(20)));
+    thread_.join();
+  }
   absl::MutexLock lock(&mu_);
   for (WatchReactor* r : reactors_) r->Shutdown();
 }

@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "proto/convrnn.pb.h"
 #include "server/coordinator.h"
 
@@ -61,6 +62,10 @@ class WatchHub {
   std::set<WatchReactor*> reactors_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  // Notified when Loop() returns: Stop() wakes it until then (a wake that
+  // lands before the loop reads the event sequence would be lost, and on a
+  // fake clock its backstop never ends).
+  absl::Notification loop_exited_;
 };
 
 }  // namespace convrnn::server
