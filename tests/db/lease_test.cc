@@ -123,7 +123,7 @@ TEST_CASE("expiry re-queues with attempt+1 until max_attempts, then fails", "[db
   CHECK(counts.total() == 1);
 }
 
-TEST_CASE("a retryable failure re-queues; a non-retryable one fails at once", "[db]") {
+TEST_CASE("a retryable failure re-queues, a non-retryable one fails at once", "[db]") {
   TempDir dir;
   Fixture f(dir, /*max_attempts=*/2);
   Trial oom = f.AddTrial();
@@ -146,7 +146,7 @@ TEST_CASE("a retryable failure re-queues; a non-retryable one fails at once", "[
   CHECK(final_fail.state == TrialState::kFailed);
 }
 
-TEST_CASE("pruning ends a lease; a later completion is refused", "[db]") {
+TEST_CASE("pruning ends a lease, a later completion is refused", "[db]") {
   TempDir dir;
   Fixture f(dir);
   f.AddTrial();

@@ -32,7 +32,7 @@ int64_t SimulatedCampaign(Cluster& cluster) {
   return id;
 }
 
-TEST_CASE("export: JSON and CSV carry learning curves and timestamps; Optuna reads the study",
+TEST_CASE("export: JSON and CSV carry learning curves and timestamps, and Optuna reads the study",
           "[e2e]") {
   Cluster cluster("export");
   const int64_t id = SimulatedCampaign(cluster);

@@ -24,7 +24,7 @@ double Sample(const std::string& text, const std::string& name,
   return -1;
 }
 
-TEST_CASE("/metrics during a real campaign; JSON server logs", "[e2e]") {
+TEST_CASE("/metrics during a real campaign, and JSON server logs", "[e2e]") {
   const std::string dir = TempDir("metrics");
   const int port = FreePort(), http_port = FreePort();
   const std::string address = "127.0.0.1:" + std::to_string(port);

@@ -145,7 +145,7 @@ TEST_CASE("the reaper thread expires leases on its own", "[server]") {
   CHECK(now.attempt == 2);
 }
 
-TEST_CASE("a retryable failure re-queues; a non-retryable one fails at once", "[server]") {
+TEST_CASE("a retryable failure re-queues, a non-retryable one fails at once", "[server]") {
   Harness h;
   h.Launch(SmallCampaign({{"search", {{"max_parallel", 1}}}}));
   const int64_t w = h.Worker();
@@ -287,7 +287,7 @@ TEST_CASE("params and flops are estimated when the worker leaves them out", "[se
   CHECK(metrics["flops"].get<double>() > 0);
 }
 
-TEST_CASE("stop hands trials in flight back; resume continues them", "[server]") {
+TEST_CASE("stop hands trials in flight back, resume continues them", "[server]") {
   Harness h;
   const int64_t campaign = h.Launch();
   const int64_t w1 = h.Worker("a"), w2 = h.Worker("b");

@@ -88,7 +88,7 @@ TEST_CASE("without the proposer thread a lease samples itself", "[server]") {
   CHECK(Must(h.coordinator->GetCampaign(1)).counts.completed == 6);
 }
 
-TEST_CASE("heartbeats never write; the reaper writes last-seen times", "[server]") {
+TEST_CASE("heartbeats never write, the reaper writes last-seen times", "[server]") {
   StageHistogram& writes = Stage("store.write");
   Harness h;
   h.Launch();

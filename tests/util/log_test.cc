@@ -68,7 +68,7 @@ TEST_CASE("JSON logs: one object per line, the message escaped", "[util]") {
   REQUIRE(nlohmann::json::parse(second).at("level") == "error");
 }
 
-TEST_CASE("--log-format accepts text and json only", "[util]") {
+TEST_CASE("logs: --log-format accepts text and json only", "[util]") {
   REQUIRE(*ParseLogFormat("json") == LogFormat::kJson);
   REQUIRE(*ParseLogFormat("text") == LogFormat::kText);
   absl::StatusOr<LogFormat> bad = ParseLogFormat("xml");

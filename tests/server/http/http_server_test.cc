@@ -104,7 +104,7 @@ TEST_CASE("Shutdown stops answering and is idempotent", "[server][http]") {
   REQUIRE(StatusOf(client.Get("/api/hello")) == -1);
 }
 
-TEST_CASE("HTTPS with a certificate and key; missing files are named", "[server][http]") {
+TEST_CASE("HTTPS with a certificate and key, missing files are named", "[server][http]") {
   TempDir dir;
   const std::string cert = dir / "cert.pem", key = dir / "key.pem";
   const std::string command =

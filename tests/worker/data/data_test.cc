@@ -153,7 +153,7 @@ TEST_CASE("Fashion-MNIST loads from Debian's files with a 10% validation split",
   CHECK(d.description.find("54000 train / 6000 val / 10000 test") != std::string::npos);
 }
 
-TEST_CASE("Fashion-MNIST split depends only on split_seed; limits take subsets", "[data]") {
+TEST_CASE("Fashion-MNIST split depends only on split_seed, limits take subsets", "[data]") {
   DataSpec spec;
   spec.train_limit = 1000;
   spec.val_limit = 500;
@@ -172,7 +172,7 @@ TEST_CASE("Fashion-MNIST split depends only on split_seed; limits take subsets",
 
 // ---------------------------------------------------------------- split on traced data
 
-TEST_CASE("Validation split is a seeded partition of train; limits are prefixes", "[data]") {
+TEST_CASE("Validation split is a seeded partition of train, limits are prefixes", "[data]") {
   TempDir dir;
   WriteIdxDataset(dir, /*n_train=*/1000, /*n_test=*/50, 4, 5, /*classes=*/10, /*gz=*/true);
   DataSpec spec = IdxSpec(dir);
@@ -500,7 +500,7 @@ TEST_CASE("Occlusion is deterministic per seed, changes pixels, and differs acro
   }
 }
 
-TEST_CASE("Debris are fragments of other images; blobs of one image do not depend on others",
+TEST_CASE("Debris are fragments of other images, blobs of one image do not depend on others",
           "[data]") {
   const torch::Tensor images = ConstantImages();
   OcclusionSpec spec;
@@ -609,7 +609,7 @@ TEST_CASE("The loader yields every image exactly once per epoch, in a new order 
   CHECK_FALSE(loader.Next().has_value());  // exhausted stays exhausted
 }
 
-TEST_CASE("drop_last keeps only full batches; shuffle off keeps file order", "[data]") {
+TEST_CASE("drop_last keeps only full batches, shuffle off keeps file order", "[data]") {
   const ImageSet set = IndexedSet(25);
   LoaderOptions options;
   options.batch_size = 8;

@@ -102,7 +102,7 @@ TEST_CASE("lstm: i, f, o gates with forget bias", "[model][cells]") {
   CHECK(Value(Run(cell, u2, s1).y) == Approx(o * std::tanh(c2)));
 }
 
-TEST_CASE("ugrnn: g = sigmoid(W_g [u,h] + b); h = g h + (1-g) tanh(W_c [u,h])", "[model][cells]") {
+TEST_CASE("ugrnn: g = sigmoid(W_g [u,h] + b), h = g h + (1-g) tanh(W_c [u,h])", "[model][cells]") {
   CellSpec s = Spec(CellType::kUgrnn);
   s.forget_bias = 0.5;
   UgrnnCellImpl cell(s, 1);

@@ -269,7 +269,7 @@ TEST_CASE("convrnn-worker --match-params scales a spec to N parameters", "[worke
   CHECK(RunBinary("--spec " + spec + " --match-params 5 --dry-run") == 2);
 }
 
-TEST_CASE("--devices cpux2 runs two trial slots that train at the same time", "[worker]") {
+TEST_CASE("trial slots: --devices cpux2 runs two slots that train at the same time", "[worker]") {
   FakeWorkerService service;
   for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
   FakeServer server(&service);
