@@ -223,17 +223,24 @@ TEST_CASE("convrnn-worker needs exactly one of --spec and --server", "[worker]")
   CHECK(RunBinary("--server 127.0.0.1:1 --token-file /nonexistent --server-down-grace 1s") == 2);
 }
 
+// Starts `convrnn-worker --devices DEVICES --simulate` against `server`;
+// returns its pid.
+pid_t StartSupervisedWorker(const FakeServer& server, const char* devices, const char* epoch_ms) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(WorkerBinary().c_str(), "convrnn-worker", "--server", server.address().c_str(),
+          "--devices", devices, "--simulate", "--simulate-epoch-ms", epoch_ms, nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
 TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them all", "[worker]") {
   FakeWorkerService service;
   for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
   FakeServer server(&service);
   REQUIRE(server.ok());
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl(WorkerBinary().c_str(), "convrnn-worker", "--server", server.address().c_str(),
-          "--devices", "cpu,cpu", "--simulate", "--simulate-epoch-ms", "50", nullptr);
-    _exit(127);
-  }
+  pid_t pid = StartSupervisedWorker(server, "cpu,cpu", "50");
   REQUIRE(pid > 0);
   bool both = service.WaitFor(
       [](const FakeCalls& c) { return c.registers >= 2 && c.completes.size() >= 2; });
@@ -274,12 +281,7 @@ TEST_CASE("trial slots: --devices cpux2 runs two slots that train at the same ti
   for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
   FakeServer server(&service);
   REQUIRE(server.ok());
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl(WorkerBinary().c_str(), "convrnn-worker", "--server", server.address().c_str(),
-          "--devices", "cpux2", "--simulate", "--simulate-epoch-ms", "5000", nullptr);
-    _exit(127);
-  }
+  pid_t pid = StartSupervisedWorker(server, "cpux2", "5000");
   REQUIRE(pid > 0);
   // Two leases before any completion: each 2-epoch trial takes 10 s, so
   // the second lease came from the other slot while the first trained.
