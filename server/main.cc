@@ -101,17 +101,5 @@ int main(int argc, char** argv) {
   } else if (config.http.open_metrics) {
     return BadInput("--http-open-metrics needs --http");
   }
-  if (!config.http.listen.empty()) {
-    std::string host;
-    int port = 0;
-    if (!convrnn::server::SplitHostPort(config.http.listen, &host, &port)) {
-      return BadInput("--http: must be HOST:PORT, got \"" + config.http.listen + "\"");
-    }
-    config.http.token = config.token;
-    config.http.tls_cert_file = tls_cert;
-    config.http.tls_key_file = tls_key;
-  } else if (config.http.open_metrics) {
-    return BadInput("--http-open-metrics needs --http");
-  }
   return convrnn::server::Run(config);
 }
