@@ -23,13 +23,12 @@ absl::Status ForEachPage(Fetch fetch) {
   std::string token;
   std::set<std::string> seen;
   while (true) {
-    absl::StatusOr<std::string> next = fetch(token);
-    if (!next.ok()) return next.status();
-    if (next->empty()) return absl::OkStatus();
-    if (!seen.insert(*next).second) {
-      return absl::InternalError(absl::StrCat("server repeated page token '", *next, "'"));
+    ASSIGN_OR_RETURN(std::string next, fetch(token));
+    if (next.empty()) return absl::OkStatus();
+    if (!seen.insert(next).second) {
+      return absl::InternalError(absl::StrCat("server repeated page token '", next, "'"));
     }
-    token = *std::move(next);
+    token = std::move(next);
   }
 }
 
@@ -74,7 +73,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::Launch(const std::string& campaign_
 
 absl::StatusOr<std::vector<v1::Campaign>> CampaignClient::ListCampaigns() {
   std::vector<v1::Campaign> all;
-  absl::Status s = ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
+  RETURN_IF_ERROR(ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
     grpc::ClientContext context;
     Prepare(&context, true);
     v1::ListCampaignsRequest request;
@@ -84,8 +83,7 @@ absl::StatusOr<std::vector<v1::Campaign>> CampaignClient::ListCampaigns() {
     RETURN_IF_ERROR(Convert(stub_->ListCampaigns(&context, request, &response)));
     for (auto& c : *response.mutable_campaigns()) all.push_back(std::move(c));
     return response.next_page_token();
-  });
-  if (!s.ok()) return s;
+  }));
   return all;
 }
 
@@ -102,7 +100,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::GetCampaign(int64_t campaign_id) {
 absl::StatusOr<std::vector<v1::Trial>> CampaignClient::ListTrials(int64_t campaign_id,
                                                                   v1::TrialState state) {
   std::vector<v1::Trial> all;
-  absl::Status s = ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
+  RETURN_IF_ERROR(ForEachPage([&](const std::string& token) -> absl::StatusOr<std::string> {
     grpc::ClientContext context;
     Prepare(&context, true);
     v1::ListTrialsRequest request;
@@ -114,8 +112,7 @@ absl::StatusOr<std::vector<v1::Trial>> CampaignClient::ListTrials(int64_t campai
     RETURN_IF_ERROR(Convert(stub_->ListTrials(&context, request, &response)));
     for (auto& t : *response.mutable_trials()) all.push_back(std::move(t));
     return response.next_page_token();
-  });
-  if (!s.ok()) return s;
+  }));
   return all;
 }
 
@@ -157,8 +154,7 @@ absl::StatusOr<std::vector<v1::Trial>> CampaignClient::Enqueue(
   request.set_campaign_id(campaign_id);
   for (const std::string& s : specs) request.add_spec_json(s);
   v1::EnqueueTrialsResponse response;
-  absl::Status s = Convert(stub_->EnqueueTrials(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->EnqueueTrials(&context, request, &response)));
   return std::vector<v1::Trial>(response.trials().begin(), response.trials().end());
 }
 
@@ -171,8 +167,7 @@ absl::StatusOr<v1::Campaign> CampaignClient::Extend(int64_t campaign_id, int max
   request.set_max_trials(max_trials);
   request.set_max_parallel(max_parallel);
   v1::Campaign response;
-  absl::Status s = Convert(stub_->ExtendCampaign(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->ExtendCampaign(&context, request, &response)));
   return response;
 }
 
@@ -224,7 +219,7 @@ absl::Status CampaignClient::ExportTrials(
     }
   }
   grpc::Status status = reader->Finish();
-  if (!consumer.ok()) return consumer;
+  RETURN_IF_ERROR(consumer);
   return Convert(status);
 }
 
@@ -238,8 +233,7 @@ absl::StatusOr<v1::ImportanceResponse> CampaignClient::Importance(int64_t campai
   request.set_campaign_id(campaign_id);
   request.set_metric(metric);
   v1::ImportanceResponse response;
-  absl::Status s = Convert(stub_->ParamImportances(&context, request, &response));
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(Convert(stub_->ParamImportances(&context, request, &response)));
   return response;
 }
 

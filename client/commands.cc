@@ -38,7 +38,7 @@ json JsonArray(const std::vector<T>& items) {
 
 absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1::Campaign>& c,
                                  const char* verb) {
-  if (!c.ok()) return c.status();
+  RETURN_IF_ERROR(c.status());
   if (env.json) {
     PrintJson(env, ToJson(*c, /*with_document=*/false));
   } else {
@@ -58,37 +58,34 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
   }
-  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text);
-  if (!campaign.ok()) return campaign.status();
+  ASSIGN_OR_RETURN(v1::Campaign campaign, env.client->Launch(text));
   if (env.json) {
-    PrintJson(env, ToJson(*campaign, /*with_document=*/true));
+    PrintJson(env, ToJson(campaign, /*with_document=*/true));
   } else {
-    *env.out << "launched campaign " << campaign->id() << " (" << TerminalSafe(campaign->name())
-             << "), " << CampaignStateName(campaign->state()) << '\n';
+    *env.out << "launched campaign " << campaign.id() << " (" << TerminalSafe(campaign.name())
+             << "), " << CampaignStateName(campaign.state()) << '\n';
   }
   return absl::OkStatus();
 }
 
 absl::Status CampaignsCommand(const CommandEnv& env) {
-  auto campaigns = env.client->ListCampaigns();
-  if (!campaigns.ok()) return campaigns.status();
+  ASSIGN_OR_RETURN(auto campaigns, env.client->ListCampaigns());
   if (env.json) {
     json list = json::array();
-    for (const auto& c : *campaigns) list.push_back(ToJson(c, /*with_document=*/false));
+    for (const auto& c : campaigns) list.push_back(ToJson(c, /*with_document=*/false));
     PrintJson(env, {{"campaigns", list}});
   } else {
-    PrintCampaignTable(*campaigns, *env.out);
+    PrintCampaignTable(campaigns, *env.out);
   }
   return absl::OkStatus();
 }
 
 absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id) {
-  auto campaign = env.client->GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
+  ASSIGN_OR_RETURN(auto campaign, env.client->GetCampaign(campaign_id));
   if (env.json) {
-    PrintJson(env, ToJson(*campaign, /*with_document=*/true));
+    PrintJson(env, ToJson(campaign, /*with_document=*/true));
   } else {
-    PrintCampaignStatus(*campaign, *env.out);
+    PrintCampaignStatus(campaign, *env.out);
   }
   return absl::OkStatus();
 }
@@ -96,9 +93,8 @@ absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id) {
 absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
   // Asking first turns an unknown id into NOT_FOUND before any drawing, and
   // gives the name and budget the view shows.
-  auto campaign = env.client->GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  WatchView view(*campaign);
+  ASSIGN_OR_RETURN(auto campaign, env.client->GetCampaign(campaign_id));
+  WatchView view(campaign);
   std::ostream& out = *env.out;
 
   // On a terminal a painter thread redraws the frame in place at most every
@@ -168,20 +164,18 @@ absl::Status WatchCommand(const CommandEnv& env, int64_t campaign_id) {
     }
     painter.join();
   }
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(status);
   if (!paint && !env.json) out << TerminalSafe(view.Summary()) << '\n';
   return absl::OkStatus();
 }
 
 absl::Status TrialsCommand(const CommandEnv& env, int64_t campaign_id, const std::string& state) {
-  auto filter = ParseTrialState(state);
-  if (!filter.ok()) return filter.status();
-  auto trials = env.client->ListTrials(campaign_id, *filter);
-  if (!trials.ok()) return trials.status();
+  ASSIGN_OR_RETURN(auto filter, ParseTrialState(state));
+  ASSIGN_OR_RETURN(auto trials, env.client->ListTrials(campaign_id, filter));
   if (env.json) {
-    PrintJson(env, {{"trials", JsonArray(*trials)}});
+    PrintJson(env, {{"trials", JsonArray(trials)}});
   } else {
-    PrintTrialTable(*trials, *env.out);
+    PrintTrialTable(trials, *env.out);
   }
   return absl::OkStatus();
 }
@@ -193,16 +187,15 @@ absl::Status BestCommand(const CommandEnv& env, int64_t campaign_id, int top,
   request.set_campaign_id(campaign_id);
   request.set_top_k(top);
   request.set_metric(metric);
-  auto best = env.client->Best(request);
-  if (!best.ok()) return best.status();
-  std::vector<v1::Trial> trials(best->trials().begin(), best->trials().end());
+  ASSIGN_OR_RETURN(auto best, env.client->Best(request));
+  std::vector<v1::Trial> trials(best.trials().begin(), best.trials().end());
   if (env.json) {
     PrintJson(env,
-              {{"metric", best->metric()}, {"goal", best->goal()}, {"trials", JsonArray(trials)}});
+              {{"metric", best.metric()}, {"goal", best.goal()}, {"trials", JsonArray(trials)}});
   } else {
     *env.out << "Best " << trials.size() << " trials of campaign " << campaign_id << " by "
-             << best->metric() << " (" << best->goal() << "):\n";
-    PrintRankedTable(trials, best->metric(), *env.out);
+             << best.metric() << " (" << best.goal() << "):\n";
+    PrintRankedTable(trials, best.metric(), *env.out);
   }
   return absl::OkStatus();
 }
@@ -218,10 +211,9 @@ absl::Status ParetoCommand(const CommandEnv& env, int64_t campaign_id,
     }
     request.add_objectives(o);
   }
-  auto pareto = env.client->Pareto(request);
-  if (!pareto.ok()) return pareto.status();
-  std::vector<v1::Trial> trials(pareto->trials().begin(), pareto->trials().end());
-  std::vector<std::string> used(pareto->objectives().begin(), pareto->objectives().end());
+  ASSIGN_OR_RETURN(auto pareto, env.client->Pareto(request));
+  std::vector<v1::Trial> trials(pareto.trials().begin(), pareto.trials().end());
+  std::vector<std::string> used(pareto.objectives().begin(), pareto.objectives().end());
   if (used.empty()) used = {"val_top1:max", "params:min"};
   if (env.json) {
     PrintJson(env, {{"objectives", used}, {"trials", JsonArray(trials)}});
@@ -237,24 +229,23 @@ absl::Status ShowCommand(const CommandEnv& env, int64_t trial_id, const std::str
     return absl::InvalidArgumentError(
         absl::StrCat("--format: '", format, "' is not one of text, json, dot"));
   }
-  auto trial = env.client->GetTrial(trial_id);
-  if (!trial.ok()) return trial.status();
+  ASSIGN_OR_RETURN(auto trial, env.client->GetTrial(trial_id));
   if (f == "json") {
-    nlohmann::json j = ToJson(*trial);
-    if (trial->neural_scores_size() > 0) {
+    nlohmann::json j = ToJson(trial);
+    if (trial.neural_scores_size() > 0) {
       nlohmann::json scores = nlohmann::json::array();
-      for (const v1::NeuralScore& s : trial->neural_scores()) scores.push_back(ToJson(s));
+      for (const v1::NeuralScore& s : trial.neural_scores()) scores.push_back(ToJson(s));
       j["neural_scores"] = std::move(scores);
     }
     PrintJson(env, j);
     return absl::OkStatus();
   }
   if (f == "text") {
-    PrintTrialText(*trial, *env.out);
-    PrintNeuralScores(trial->neural_scores(), *env.out);
+    PrintTrialText(trial, *env.out);
+    PrintNeuralScores(trial.neural_scores(), *env.out);
     return absl::OkStatus();
   }
-  auto spec = ParseArchSpecText(trial->spec_json());
+  auto spec = ParseArchSpecText(trial.spec_json());
   if (!spec.ok()) {
     return absl::InternalError(
         absl::StrCat("trial ", trial_id, ": its spec does not parse: ", spec.status().message()));
@@ -305,9 +296,8 @@ absl::Status ExportUnary(const CommandEnv& env, int64_t campaign_id, const std::
   auto exported = env.client->Export(campaign_id, format);
   if (exported.ok()) return sink.Write(exported->content());
   if (exported.status().code() != absl::StatusCode::kUnimplemented) return exported.status();
-  auto trials = env.client->ListTrials(campaign_id, v1::TRIAL_STATE_UNSPECIFIED);
-  if (!trials.ok()) return trials.status();
-  return sink.Write(format == "csv" ? TrialsToCsv(*trials) : JsonArray(*trials).dump(2) + "\n");
+  ASSIGN_OR_RETURN(auto trials, env.client->ListTrials(campaign_id, v1::TRIAL_STATE_UNSPECIFIED));
+  return sink.Write(format == "csv" ? TrialsToCsv(trials) : JsonArray(trials).dump(2) + "\n");
 }
 
 }  // namespace
@@ -329,7 +319,7 @@ absl::Status ExportCommand(const CommandEnv& env, int64_t campaign_id, const std
   if (s.code() == absl::StatusCode::kUnimplemented && !streamed && format != "jsonl") {
     s = ExportUnary(env, campaign_id, format, sink);
   }
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(s);
   if (absl::Status closed = sink.Close(); !closed.ok() || output.empty()) return closed;
   if (env.json) {
     PrintJson(env, {{"output", output}, {"format", format}, {"bytes", sink.bytes()}});
@@ -349,12 +339,11 @@ absl::Status ResumeCommand(const CommandEnv& env, int64_t campaign_id) {
 }
 
 absl::Status WorkersCommand(const CommandEnv& env, bool include_dead) {
-  auto workers = env.client->ListWorkers(include_dead);
-  if (!workers.ok()) return workers.status();
+  ASSIGN_OR_RETURN(auto workers, env.client->ListWorkers(include_dead));
   if (env.json) {
-    PrintJson(env, {{"workers", JsonArray(*workers)}});
+    PrintJson(env, {{"workers", JsonArray(workers)}});
   } else {
-    PrintWorkerTable(*workers, env.clock->NowMicros(), *env.out);
+    PrintWorkerTable(workers, env.clock->NowMicros(), *env.out);
   }
   return absl::OkStatus();
 }
@@ -368,7 +357,7 @@ absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreAr
     // A trial that is not COMPLETED: the user named the wrong trial.
     return absl::InvalidArgumentError(queued.status().message());
   }
-  if (!queued.ok()) return queued.status();
+  RETURN_IF_ERROR(queued.status());
   if (env.tty) {  // a note while waiting; scripts get only the result or one error line
     *env.err << "convrnn score: trial " << trial_id << ": queued as score " << queued->id()
              << "; waiting for a worker (" << args.file << " is read on the worker)" << std::endl;
@@ -383,9 +372,8 @@ absl::Status ScoreCommand(const CommandEnv& env, int64_t trial_id, const ScoreAr
     }
     env.clock->SleepUntil(env.clock->NowMicros() + static_cast<int64_t>(args.poll_s * 1e6),
                           nullptr);
-    auto polled = env.client->GetScore(score.id());
-    if (!polled.ok()) return polled.status();
-    score = *std::move(polled);
+    ASSIGN_OR_RETURN(auto polled, env.client->GetScore(score.id()));
+    score = std::move(polled);
   }
   if (score.state() == v1::SCORE_STATE_FAILED) {
     const auto code = static_cast<absl::StatusCode>(score.error_code());

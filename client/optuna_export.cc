@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -125,23 +126,20 @@ absl::StatusOr<std::string> SqlitePathOf(const std::string& storage) {
 
 absl::Status OptunaExportCommand(const CommandEnv& env, int64_t campaign_id,
                                  const std::string& storage) {
-  absl::StatusOr<std::string> path = SqlitePathOf(storage);
-  if (!path.ok()) return path.status();
-  absl::StatusOr<v1::Campaign> campaign = env.client->GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  const json doc = json::parse(campaign->campaign_json(), nullptr, false);
+  ASSIGN_OR_RETURN(std::string path, SqlitePathOf(storage));
+  ASSIGN_OR_RETURN(v1::Campaign campaign, env.client->GetCampaign(campaign_id));
+  const json doc = json::parse(campaign.campaign_json(), nullptr, false);
   if (doc.is_discarded() || !doc.contains("space")) {
     return absl::InternalError(absl::StrCat("campaign ", campaign_id, ": its JSON has no space"));
   }
-  absl::StatusOr<search::Space> space = search::Space::Parse(doc["space"]);
-  if (!space.ok()) return space.status();
+  ASSIGN_OR_RETURN(search::Space space, search::Space::Parse(doc["space"]));
   const std::vector<OptunaObjective> objectives = CampaignObjectives(doc);
   std::vector<std::string> directions;
   for (const OptunaObjective& o : objectives) {
     directions.push_back(o.maximize ? "MAXIMIZE" : "MINIMIZE");
   }
   absl::StatusOr<std::unique_ptr<db::OptunaStudyWriter>> writer = db::OptunaStudyWriter::Create(
-      *path, campaign->name(), directions,
+      path, campaign.name(), directions,
       {{"convrnn_campaign_id", json(campaign_id).dump()}, {"convrnn_campaign", doc.dump()}});
   if (!writer.ok()) {
     if (writer.status().code() == absl::StatusCode::kAlreadyExists) {
@@ -157,7 +155,7 @@ absl::Status OptunaExportCommand(const CommandEnv& env, int64_t campaign_id,
         for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
           const json t = json::parse(text.substr(start, end - start), nullptr, false);
           if (t.is_discarded()) return absl::DataLossError("export stream: a line is not JSON");
-          if (absl::Status added = (*writer)->Add(ToOptunaTrial(*space, objectives, t));
+          if (absl::Status added = (*writer)->Add(ToOptunaTrial(space, objectives, t));
               !added.ok()) {
             return added;
           }
@@ -165,14 +163,14 @@ absl::Status OptunaExportCommand(const CommandEnv& env, int64_t campaign_id,
         }
         return absl::OkStatus();
       });
-  if (s.ok()) s = (*writer)->Finish();
-  if (!s.ok()) return s;
+  RETURN_IF_ERROR(s);
+  RETURN_IF_ERROR((*writer)->Finish());
   if (env.json) {
-    *env.out << json{{"storage", storage}, {"study", campaign->name()}, {"trials", trials}}.dump(2)
+    *env.out << json{{"storage", storage}, {"study", campaign.name()}, {"trials", trials}}.dump(2)
              << "\n";
   } else {
     *env.out << "wrote campaign " << campaign_id << " (" << trials << " trials) as Optuna study '"
-             << campaign->name() << "' to " << storage << "\n";
+             << campaign.name() << "' to " << storage << "\n";
   }
   return absl::OkStatus();
 }

@@ -28,9 +28,8 @@ struct Ranked {
 };
 
 absl::StatusOr<Ranked> LoadRanked(const CommandEnv& env, int64_t campaign_id) {
-  auto campaign = env.client->GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  json doc = json::parse(campaign->campaign_json(), nullptr, false);
+  ASSIGN_OR_RETURN(auto campaign, env.client->GetCampaign(campaign_id));
+  json doc = json::parse(campaign.campaign_json(), nullptr, false);
   if (doc.is_discarded() || !doc.contains("space")) {
     return absl::InternalError(absl::StrCat("campaign ", campaign_id, ": no campaign document"));
   }
@@ -43,9 +42,8 @@ absl::StatusOr<Ranked> LoadRanked(const CommandEnv& env, int64_t campaign_id) {
     r.metric = o.value("metric", r.metric);
     if (o.value("goal", "max") == "min") r.goal = search::Goal::kMinimize;
   }
-  auto trials = env.client->ListTrials(campaign_id, v1::TRIAL_STATE_COMPLETED);
-  if (!trials.ok()) return trials.status();
-  for (v1::Trial& t : *trials) {
+  ASSIGN_OR_RETURN(auto trials, env.client->ListTrials(campaign_id, v1::TRIAL_STATE_COMPLETED));
+  for (v1::Trial& t : trials) {
     if (t.final_metrics().count(r.metric) > 0) r.trials.push_back(std::move(t));
   }
   std::stable_sort(r.trials.begin(), r.trials.end(), [&](const v1::Trial& a, const v1::Trial& b) {
@@ -87,15 +85,14 @@ absl::Status EnqueueCommand(const CommandEnv& env, int64_t campaign_id,
     if (absl::Status s = ParseJsonText(text, f, &parsed); !s.ok()) return s;
     specs.push_back(parsed.dump());
   }
-  auto trials = env.client->Enqueue(campaign_id, specs);
-  if (!trials.ok()) return trials.status();
+  ASSIGN_OR_RETURN(auto trials, env.client->Enqueue(campaign_id, specs));
   if (env.json) {
     json list = json::array();
-    for (const v1::Trial& t : *trials) list.push_back(ToJson(t));
+    for (const v1::Trial& t : trials) list.push_back(ToJson(t));
     Print(env, {{"trials", list}});
     return absl::OkStatus();
   }
-  for (const v1::Trial& t : *trials) {
+  for (const v1::Trial& t : trials) {
     *env.out << "enqueued trial " << t.id() << " (#" << t.number() << ") in campaign "
              << campaign_id << '\n';
   }
@@ -106,47 +103,43 @@ absl::Status ExtendCommand(const CommandEnv& env, int64_t campaign_id, int max_t
                            int max_parallel) {
   if (max_trials < 1) return absl::InvalidArgumentError("--max-trials: must be positive");
   if (max_parallel < 0) return absl::InvalidArgumentError("--max-parallel: must be positive");
-  auto c = env.client->Extend(campaign_id, max_trials, max_parallel);
-  if (!c.ok()) return c.status();
+  ASSIGN_OR_RETURN(auto c, env.client->Extend(campaign_id, max_trials, max_parallel));
   if (env.json) {
-    Print(env, ToJson(*c, /*with_document=*/false));
+    Print(env, ToJson(c, /*with_document=*/false));
   } else {
-    *env.out << "campaign " << c->id() << " (" << c->name() << ") extended to " << max_trials
-             << " trials, now " << CampaignStateName(c->state()) << '\n';
+    *env.out << "campaign " << c.id() << " (" << c.name() << ") extended to " << max_trials
+             << " trials, now " << CampaignStateName(c.state()) << '\n';
   }
   return absl::OkStatus();
 }
 
 absl::Status MedianCommand(const CommandEnv& env, int64_t campaign_id, int top, bool enqueue) {
-  absl::StatusOr<Ranked> r = LoadRanked(env, campaign_id);
-  if (!r.ok()) return r.status();
-  if (absl::Status s = CheckTop(top, *r, campaign_id); !s.ok()) return s;
+  ASSIGN_OR_RETURN(Ranked r, LoadRanked(env, campaign_id));
+  if (absl::Status s = CheckTop(top, r, campaign_id); !s.ok()) return s;
   std::vector<search::RankedAssignment> best;
   json ids = json::array();
-  for (const v1::Trial& t : r->trials) {
+  for (const v1::Trial& t : r.trials) {
     if (static_cast<int>(best.size()) == top) break;
-    absl::StatusOr<search::Assignment> a = AssignmentOf(*r, t);
+    absl::StatusOr<search::Assignment> a = AssignmentOf(r, t);
     if (!a.ok()) continue;  // a trial outside the space (should not happen)
-    best.push_back({*std::move(a), t.final_metrics().at(r->metric)});
+    best.push_back({*std::move(a), t.final_metrics().at(r.metric)});
     ids.push_back(t.id());
   }
-  absl::StatusOr<search::Assignment> median = search::MedianAssignment(*r->space, best, r->goal);
-  if (!median.ok()) return median.status();
-  absl::StatusOr<ArchSpec> spec = r->space->ToSpec(*median);
+  ASSIGN_OR_RETURN(search::Assignment median, search::MedianAssignment(*r.space, best, r.goal));
+  absl::StatusOr<ArchSpec> spec = r.space->ToSpec(median);
   if (!spec.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("the median architecture fails validation: ", spec.status().message()));
   }
   const json spec_json = convrnn::ToJson(*spec);
   json out = {{"top", best.size()},
-              {"metric", r->metric},
+              {"metric", r.metric},
               {"trials", ids},
-              {"params", r->space->ToJson(*median)},
+              {"params", r.space->ToJson(median)},
               {"spec", spec_json}};
   if (enqueue) {
-    auto trials = env.client->Enqueue(campaign_id, {spec_json.dump()});
-    if (!trials.ok()) return trials.status();
-    out["enqueued_trial"] = trials->front().id();
+    ASSIGN_OR_RETURN(auto trials, env.client->Enqueue(campaign_id, {spec_json.dump()}));
+    out["enqueued_trial"] = trials.front().id();
   }
   if (env.json) {
     Print(env, out);
@@ -160,11 +153,10 @@ absl::Status MedianCommand(const CommandEnv& env, int64_t campaign_id, int top, 
 }
 
 absl::Status EnrichmentCommand(const CommandEnv& env, int64_t campaign_id, int top) {
-  absl::StatusOr<Ranked> r = LoadRanked(env, campaign_id);
-  if (!r.ok()) return r.status();
-  if (absl::Status s = CheckTop(top, *r, campaign_id); !s.ok()) return s;
+  ASSIGN_OR_RETURN(Ranked r, LoadRanked(env, campaign_id));
+  if (absl::Status s = CheckTop(top, r, campaign_id); !s.ok()) return s;
   std::vector<ArchSpec> specs;
-  for (const v1::Trial& t : r->trials) {
+  for (const v1::Trial& t : r.trials) {
     absl::StatusOr<ArchSpec> s = ParseArchSpecText(t.spec_json());
     if (s.ok()) specs.push_back(*std::move(s));
   }
@@ -180,7 +172,7 @@ absl::Status EnrichmentCommand(const CommandEnv& env, int64_t campaign_id, int t
                       {"all_total", row.all_total},
                       {"p_value", row.p_value}});
     }
-    Print(env, {{"metric", r->metric}, {"top", k}, {"features", list}});
+    Print(env, {{"metric", r.metric}, {"top", k}, {"features", list}});
     return absl::OkStatus();
   }
   *env.out << absl::StrFormat("%-32s %10s %10s %10s\n", "feature", "top", "all", "p");
@@ -192,17 +184,16 @@ absl::Status EnrichmentCommand(const CommandEnv& env, int64_t campaign_id, int t
 }
 
 absl::Status CompareCommand(const CommandEnv& env, int64_t campaign_id, const std::string& by) {
-  absl::StatusOr<Ranked> r = LoadRanked(env, campaign_id);
-  if (!r.ok()) return r.status();
+  ASSIGN_OR_RETURN(Ranked r, LoadRanked(env, campaign_id));
   if (by.empty()) return absl::InvalidArgumentError("--by: cell_type or a parameter name");
-  if (by != "cell_type" && r->space->Find(by) < 0) {
+  if (by != "cell_type" && r.space->Find(by) < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--by: '", by, "' is neither cell_type nor a parameter of the campaign's space"));
   }
   std::vector<search::GroupedTrial> grouped;
-  for (const v1::Trial& t : r->trials) {
+  for (const v1::Trial& t : r.trials) {
     search::GroupedTrial g;
-    g.value = t.final_metrics().at(r->metric);
+    g.value = t.final_metrics().at(r.metric);
     auto params = t.final_metrics().find("params");
     g.params = params == t.final_metrics().end() ? 0 : params->second;
     if (by == "cell_type") {
@@ -217,7 +208,7 @@ absl::Status CompareCommand(const CommandEnv& env, int64_t campaign_id, const st
     }
     grouped.push_back(std::move(g));
   }
-  std::vector<search::GroupRow> rows = search::CompareGroups(grouped, r->goal);
+  std::vector<search::GroupRow> rows = search::CompareGroups(grouped, r.goal);
   if (env.json) {
     json list = json::array();
     for (const auto& row : rows) {
@@ -230,7 +221,7 @@ absl::Status CompareCommand(const CommandEnv& env, int64_t campaign_id, const st
                       {"params_min", row.params_min},
                       {"params_max", row.params_max}});
     }
-    Print(env, {{"by", by}, {"metric", r->metric}, {"groups", list}});
+    Print(env, {{"by", by}, {"metric", r.metric}, {"groups", list}});
     return absl::OkStatus();
   }
   *env.out << absl::StrFormat("%-36s %5s %8s %8s %8s %10s %10s\n", by, "n", "best", "median", "std",
@@ -241,8 +232,8 @@ absl::Status CompareCommand(const CommandEnv& env, int64_t campaign_id, const st
                                 row.params_min / 1000, row.params_max / 1000)
              << "";
   }
-  *env.out << "(range in thousands of parameters; " << r->metric << ", "
-           << (r->goal == search::Goal::kMaximize ? "higher" : "lower") << " is better)\n";
+  *env.out << "(range in thousands of parameters; " << r.metric << ", "
+           << (r.goal == search::Goal::kMaximize ? "higher" : "lower") << " is better)\n";
   return absl::OkStatus();
 }
 

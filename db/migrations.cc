@@ -162,17 +162,15 @@ const std::vector<Migration>& SchemaMigrations() {
 int LatestSchemaVersion() { return SchemaMigrations().back().version; }
 
 absl::StatusOr<int> SchemaVersion(Connection& conn) {
-  absl::StatusOr<Stmt> exists = conn.Prepare(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'");
-  if (!exists.ok()) return exists.status();
-  absl::StatusOr<bool> row = exists->Step();
-  if (!row.ok()) return row.status();
-  if (exists->Int64(0) == 0) return 0;
-  absl::StatusOr<Stmt> max = conn.Prepare("SELECT coalesce(max(version), 0) FROM schema_version");
-  if (!max.ok()) return max.status();
-  row = max->Step();
-  if (!row.ok()) return row.status();
-  return static_cast<int>(max->Int64(0));
+  ASSIGN_OR_RETURN(
+      Stmt exists,
+      conn.Prepare(
+          "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"));
+  RETURN_IF_ERROR(exists.Step().status());
+  if (exists.Int64(0) == 0) return 0;
+  ASSIGN_OR_RETURN(Stmt max, conn.Prepare("SELECT coalesce(max(version), 0) FROM schema_version"));
+  RETURN_IF_ERROR(max.Step().status());
+  return static_cast<int>(max.Int64(0));
 }
 
 absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
@@ -181,31 +179,29 @@ absl::Status Migrate(Connection& conn, const std::vector<Migration>& migrations,
   if (target_version < 0) target_version = latest;
   Transaction txn(&conn);
   RETURN_IF_ERROR(txn.Begin());
-  absl::StatusOr<int> current = SchemaVersion(conn);
-  if (!current.ok()) return current.status();
-  if (*current > latest) {
+  ASSIGN_OR_RETURN(int current, SchemaVersion(conn));
+  if (current > latest) {
     return absl::FailedPreconditionError(
-        absl::StrCat(conn.path(), ": database schema version ", *current,
+        absl::StrCat(conn.path(), ": database schema version ", current,
                      " is newer than this build understands (", latest,
                      "); use a newer convrnn-server or a copy of the database"));
   }
-  if (*current == 0) {
+  if (current == 0) {
     RETURN_IF_ERROR(
         conn.Exec("CREATE TABLE IF NOT EXISTS schema_version ("
                   " version INTEGER PRIMARY KEY, description TEXT NOT NULL)"));
   }
   for (const Migration& m : migrations) {
-    if (m.version <= *current || m.version > target_version) continue;
+    if (m.version <= current || m.version > target_version) continue;
     absl::Status s = conn.Exec(m.sql);
     if (!s.ok()) {
       return absl::Status(
           s.code(), absl::StrCat("migrating to schema version ", m.version, ": ", s.message()));
     }
-    absl::StatusOr<Stmt> record =
-        conn.Prepare("INSERT INTO schema_version (version, description) VALUES (?1, ?2)");
-    if (!record.ok()) return record.status();
-    s = record->Bind(1, int64_t{m.version}).Bind(2, m.description).Run();
-    if (!s.ok()) return s;
+    ASSIGN_OR_RETURN(
+        Stmt record,
+        conn.Prepare("INSERT INTO schema_version (version, description) VALUES (?1, ?2)"));
+    RETURN_IF_ERROR(record.Bind(1, int64_t{m.version}).Bind(2, m.description).Run());
   }
   return txn.Commit();
 }

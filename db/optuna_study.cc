@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "db/sqlite_connection.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 namespace {
@@ -80,9 +81,8 @@ const char* ValueType(double v) {
 absl::Status AddAttrs(Connection& conn, const std::string& sql, int64_t owner,
                       const std::map<std::string, std::string>& attrs) {
   for (const auto& [key, value_json] : attrs) {
-    absl::StatusOr<Stmt> stmt = conn.Prepare(sql);
-    if (!stmt.ok()) return stmt.status();
-    if (absl::Status s = stmt->Bind(1, owner).Bind(2, key).Bind(3, value_json).Run(); !s.ok()) {
+    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql));
+    if (absl::Status s = stmt.Bind(1, owner).Bind(2, key).Bind(3, value_json).Run(); !s.ok()) {
       return s;
     }
   }
@@ -104,27 +104,25 @@ absl::StatusOr<std::unique_ptr<OptunaStudyWriter>> OptunaStudyWriter::Create(
   }
   Connection::Options options;
   options.sync_full = false;
-  absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(path, options);
-  if (!conn.ok()) return conn.status();
-  std::unique_ptr<OptunaStudyWriter> writer(new OptunaStudyWriter(*std::move(conn)));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path, options));
+  std::unique_ptr<OptunaStudyWriter> writer(new OptunaStudyWriter(std::move(conn)));
   Connection& c = *writer->conn_;
   // Optuna opens the file itself; a rollback journal keeps it one file.
   if (absl::Status s = c.Exec("PRAGMA journal_mode=DELETE;"); !s.ok()) return s;
   if (absl::Status s = c.Exec(kSchema); !s.ok()) return s;
   if (absl::Status s = c.Exec("BEGIN;"); !s.ok()) return s;
-  absl::StatusOr<Stmt> study =
-      c.Prepare("INSERT INTO studies (study_id, study_name) VALUES (?, ?)");
-  if (!study.ok()) return study.status();
-  if (absl::Status s = study->Bind(1, writer->study_id_).Bind(2, study_name).Run(); !s.ok()) {
+  ASSIGN_OR_RETURN(Stmt study,
+                   c.Prepare("INSERT INTO studies (study_id, study_name) VALUES (?, ?)"));
+  if (absl::Status s = study.Bind(1, writer->study_id_).Bind(2, study_name).Run(); !s.ok()) {
     return s;
   }
   for (size_t i = 0; i < directions.size(); ++i) {
-    absl::StatusOr<Stmt> d =
-        c.Prepare("INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)");
-    if (!d.ok()) return d.status();
-    absl::Status s =
-        d->Bind(1, directions[i]).Bind(2, writer->study_id_).Bind(3, static_cast<int64_t>(i)).Run();
-    if (!s.ok()) return s;
+    ASSIGN_OR_RETURN(
+        Stmt d,
+        c.Prepare(
+            "INSERT INTO study_directions (direction, study_id, objective) VALUES (?, ?, ?)"));
+    RETURN_IF_ERROR(
+        d.Bind(1, directions[i]).Bind(2, writer->study_id_).Bind(3, static_cast<int64_t>(i)).Run());
   }
   if (absl::Status s = AddAttrs(c,
                                 "INSERT INTO study_user_attributes (study_id, \"key\", value_json) "
@@ -137,22 +135,23 @@ absl::StatusOr<std::unique_ptr<OptunaStudyWriter>> OptunaStudyWriter::Create(
 }
 
 absl::Status OptunaStudyWriter::AddTrialRow(const OptunaTrial& trial, int64_t* trial_id) {
-  absl::StatusOr<Stmt> stmt = conn_->Prepare(
-      "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
-      "VALUES (?, ?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, trial.number).Bind(2, study_id_).Bind(3, trial.state);
+  ASSIGN_OR_RETURN(
+      Stmt stmt,
+      conn_->Prepare(
+          "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) "
+          "VALUES (?, ?, ?, ?, ?)"));
+  stmt.Bind(1, trial.number).Bind(2, study_id_).Bind(3, trial.state);
   if (trial.start_unix_us > 0) {
-    stmt->Bind(4, DateTime(trial.start_unix_us));
+    stmt.Bind(4, DateTime(trial.start_unix_us));
   } else {
-    stmt->BindNull(4);
+    stmt.BindNull(4);
   }
   if (trial.complete_unix_us > 0) {
-    stmt->Bind(5, DateTime(trial.complete_unix_us));
+    stmt.Bind(5, DateTime(trial.complete_unix_us));
   } else {
-    stmt->BindNull(5);
+    stmt.BindNull(5);
   }
-  if (absl::Status s = stmt->Run(); !s.ok()) return s;
+  if (absl::Status s = stmt.Run(); !s.ok()) return s;
   *trial_id = conn_->last_insert_rowid();
   return absl::OkStatus();
 }
@@ -161,42 +160,41 @@ absl::Status OptunaStudyWriter::Add(const OptunaTrial& trial) {
   int64_t id = 0;
   if (absl::Status s = AddTrialRow(trial, &id); !s.ok()) return s;
   for (const OptunaParam& p : trial.params) {
-    absl::StatusOr<Stmt> stmt = conn_->Prepare(
-        "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
-        "VALUES (?, ?, ?, ?)");
-    if (!stmt.ok()) return stmt.status();
-    absl::Status s = stmt->Bind(1, id)
-                         .Bind(2, p.name)
-                         .BindDouble(3, p.internal_value)
-                         .Bind(4, p.distribution_json)
-                         .Run();
-    if (!s.ok()) return s;
+    ASSIGN_OR_RETURN(
+        Stmt stmt,
+        conn_->Prepare(
+            "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) "
+            "VALUES (?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt.Bind(1, id)
+                        .Bind(2, p.name)
+                        .BindDouble(3, p.internal_value)
+                        .Bind(4, p.distribution_json)
+                        .Run());
   }
   for (size_t i = 0; i < trial.values.size(); ++i) {
-    absl::StatusOr<Stmt> stmt = conn_->Prepare(
-        "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES (?, ?, ?, ?)");
-    if (!stmt.ok()) return stmt.status();
+    ASSIGN_OR_RETURN(Stmt stmt, conn_->Prepare("INSERT INTO trial_values (trial_id, objective, "
+                                               "value, value_type) VALUES (?, ?, ?, ?)"));
     const double v = trial.values[i];
-    stmt->Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(4, ValueType(v));
+    stmt.Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(4, ValueType(v));
     if (std::isfinite(v)) {
-      stmt->BindDouble(3, v);
+      stmt.BindDouble(3, v);
     } else {
-      stmt->BindNull(3);
+      stmt.BindNull(3);
     }
-    if (absl::Status s = stmt->Run(); !s.ok()) return s;
+    if (absl::Status s = stmt.Run(); !s.ok()) return s;
   }
   for (const auto& [step, v] : trial.intermediate_values) {
-    absl::StatusOr<Stmt> stmt = conn_->Prepare(
-        "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, "
-        "intermediate_value_type) VALUES (?, ?, ?, ?)");
-    if (!stmt.ok()) return stmt.status();
-    stmt->Bind(1, id).Bind(2, step).Bind(4, ValueType(v));
+    ASSIGN_OR_RETURN(
+        Stmt stmt,
+        conn_->Prepare("INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, "
+                       "intermediate_value_type) VALUES (?, ?, ?, ?)"));
+    stmt.Bind(1, id).Bind(2, step).Bind(4, ValueType(v));
     if (std::isfinite(v)) {
-      stmt->BindDouble(3, v);
+      stmt.BindDouble(3, v);
     } else {
-      stmt->BindNull(3);
+      stmt.BindNull(3);
     }
-    if (absl::Status s = stmt->Run(); !s.ok()) return s;
+    if (absl::Status s = stmt.Run(); !s.ok()) return s;
   }
   return AddAttrs(*conn_,
                   "INSERT INTO trial_user_attributes (trial_id, \"key\", value_json) "

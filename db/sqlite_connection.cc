@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 
@@ -52,13 +53,10 @@ absl::StatusOr<bool> Stmt::Step() {
 }
 
 absl::Status Stmt::Run() {
-  absl::StatusOr<bool> row = Step();
-  if (!row.ok()) return row.status();
-  while (*row) {
-    row = Step();
-    if (!row.ok()) return row.status();
+  while (true) {
+    ASSIGN_OR_RETURN(const bool row, Step());
+    if (!row) return absl::OkStatus();
   }
-  return absl::OkStatus();
 }
 
 std::string Stmt::Text(int column) const {
@@ -86,14 +84,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   // The first statement reads the header: a non-database file fails here.
-  absl::Status status = conn->Exec("PRAGMA foreign_keys = ON; SELECT count(*) FROM sqlite_schema;");
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys = ON; SELECT count(*) FROM sqlite_schema;"));
   if (!options.read_only) {
     // WAL: readers never block the writer nor the writer them. A WAL commit
     // is atomic under kill -9; synchronous=FULL also fsyncs it (power loss).
-    status = conn->Exec(absl::StrCat("PRAGMA journal_mode = WAL; PRAGMA synchronous = ",
-                                     options.sync_full ? "FULL" : "NORMAL", ";"));
-    if (!status.ok()) return status;
+    RETURN_IF_ERROR(conn->Exec(absl::StrCat("PRAGMA journal_mode = WAL; PRAGMA synchronous = ",
+                                            options.sync_full ? "FULL" : "NORMAL", ";")));
   }
   return conn;
 }

@@ -201,7 +201,7 @@ class SqliteStore final : public Store {
     op.done.WaitForNotification();
     static StageHistogram& wake_stage = Stage("store.write.wake");
     wake_stage.Record(absl::GetCurrentTimeNanos() / 1000 - op.finished_us);
-    if (!op.status.ok()) return op.status;
+    RETURN_IF_ERROR(op.status);
     return *std::move(result);
   }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "db/sqlite_store.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db {
 namespace {
@@ -85,20 +86,17 @@ absl::StatusOr<CampaignState> ParseCampaignState(absl::string_view name) {
 absl::StatusOr<LeaseOutcome> Store::LeaseOrInsertTrial(const LeaseRequest& request,
                                                        const TrialProposal& proposal) {
   LeaseOutcome outcome;
-  absl::StatusOr<std::optional<Trial>> pending = LeaseTrial(request);
-  if (!pending.ok()) return pending.status();
-  if (pending->has_value()) {
-    outcome.trial = *std::move(pending);
+  ASSIGN_OR_RETURN(std::optional<Trial> pending, LeaseTrial(request));
+  if (pending.has_value()) {
+    outcome.trial = std::move(pending);
     return outcome;
   }
-  absl::StatusOr<Trial> inserted =
-      InsertTrial(request.campaign_id, proposal.spec_json, proposal.params_json, request.now_us);
-  if (!inserted.ok()) return inserted.status();
+  ASSIGN_OR_RETURN(Trial inserted, InsertTrial(request.campaign_id, proposal.spec_json,
+                                               proposal.params_json, request.now_us));
   LeaseRequest mine = request;
-  mine.trial_id = inserted->id;
-  absl::StatusOr<std::optional<Trial>> leased = LeaseTrial(mine);
-  if (!leased.ok()) return leased.status();
-  outcome.trial = *std::move(leased);
+  mine.trial_id = inserted.id;
+  ASSIGN_OR_RETURN(std::optional<Trial> leased, LeaseTrial(mine));
+  outcome.trial = std::move(leased);
   outcome.inserted = outcome.trial.has_value();
   return outcome;
 }
@@ -125,9 +123,8 @@ absl::Status Store::TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>&
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const Options& options) {
-  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
-  if (!store.ok()) return store.status();
-  return std::unique_ptr<Store>(std::move(*store));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store, SqliteStore::Open(path, options));
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace convrnn::db

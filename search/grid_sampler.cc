@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 namespace {
@@ -74,8 +75,7 @@ absl::StatusOr<int64_t> Enumerate(const Space& space, int64_t limit, std::vector
 
 absl::StatusOr<std::vector<Assignment>> GridCombinations(const Space& space, int64_t limit) {
   std::vector<Assignment> grid;
-  absl::StatusOr<int64_t> n = Enumerate(space, limit, &grid);
-  if (!n.ok()) return n.status();
+  RETURN_IF_ERROR(Enumerate(space, limit, &grid).status());
   return grid;
 }
 

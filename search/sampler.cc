@@ -120,10 +120,9 @@ absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorit
     return std::make_unique<EvolutionSampler>(std::move(space), options);
   }
   if (algorithm == "grid") {
-    absl::StatusOr<std::vector<Assignment>> grid = GridCombinations(*space, kMaxGridSize);
-    if (!grid.ok()) return grid.status();
+    ASSIGN_OR_RETURN(std::vector<Assignment> grid, GridCombinations(*space, kMaxGridSize));
     if (options.repeats < 1) return absl::InvalidArgumentError("grid needs repeats >= 1");
-    return std::make_unique<GridSampler>(std::move(space), *std::move(grid), options);
+    return std::make_unique<GridSampler>(std::move(space), std::move(grid), options);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("search.algorithm: must be one of random, tpe, evolution, grid (got \"",

@@ -55,7 +55,7 @@ class Parser {
           s = Build(*it, JoinPath(path, it.key()), JoinPath(name, it.key()), parent, parent_choice,
                     &child);
         }
-        if (!s.ok()) return s;
+        RETURN_IF_ERROR(s);
         out->keys.push_back(it.key());
         out->children.push_back(std::move(child));
       }

@@ -174,9 +174,8 @@ absl::StatusOr<json> Space::ToSpecJson(const Assignment& a) const {
 }
 
 absl::StatusOr<ArchSpec> Space::ToSpec(const Assignment& a) const {
-  absl::StatusOr<json> j = ToSpecJson(a);
-  if (!j.ok()) return j.status();
-  return ParseArchSpec(*j);
+  ASSIGN_OR_RETURN(json j, ToSpecJson(a));
+  return ParseArchSpec(j);
 }
 
 absl::StatusOr<Assignment> Space::FromSpec(const json& spec) const {

@@ -94,10 +94,9 @@ void ParseTrial(const json& j, CampaignConfig* config, JsonObject* root) {
 
 // Grid: its size against max_trials, and every combination runnable.
 absl::Status CheckGrid(CampaignConfig* config) {
-  absl::StatusOr<std::vector<search::Assignment>> grid =
-      search::GridCombinations(*config->space, search::kMaxGridSize);
-  if (!grid.ok()) return grid.status();
-  const int64_t trials = static_cast<int64_t>(grid->size()) * config->repeats;
+  ASSIGN_OR_RETURN(std::vector<search::Assignment> grid,
+                   search::GridCombinations(*config->space, search::kMaxGridSize));
+  const int64_t trials = static_cast<int64_t>(grid.size()) * config->repeats;
   if (config->max_trials == 0) {
     if (trials > kMaxTrialsLimit) {
       return PathError("search.repeats", absl::StrCat("the grid needs ", trials,
@@ -108,13 +107,13 @@ absl::Status CheckGrid(CampaignConfig* config) {
   } else if (trials > config->max_trials) {
     return PathError(
         "search.max_trials",
-        absl::StrCat("the grid has ", grid->size(), " combinations x ", config->repeats,
+        absl::StrCat("the grid has ", grid.size(), " combinations x ", config->repeats,
                      " repeats = ", trials, " trials, more than max_trials ", config->max_trials));
   }
   config->max_parallel = std::min(config->max_parallel, config->max_trials);
   search::SamplerOptions options;
   options.adjust = BudgetAdjuster(config->budget);
-  search::GridSampler sampler(config->space, *std::move(grid), options);
+  search::GridSampler sampler(config->space, std::move(grid), options);
   for (size_t i = 0; i < sampler.size(); ++i) {
     absl::StatusOr<search::Suggestion> made = sampler.Make(i, 0);
     if (!made.ok())
@@ -242,9 +241,8 @@ std::function<absl::StatusOr<json>(const ArchSpec&)> BudgetAdjuster(
     const std::optional<ParamBudget>& budget) {
   if (!budget.has_value()) return nullptr;
   return [budget = *budget](const ArchSpec& spec) -> absl::StatusOr<json> {
-    absl::StatusOr<BudgetMatch> match = MatchParams(spec, budget);
-    if (!match.ok()) return match.status();
-    return ToJson(match->spec);
+    ASSIGN_OR_RETURN(BudgetMatch match, MatchParams(spec, budget));
+    return ToJson(match.spec);
   };
 }
 

@@ -70,20 +70,17 @@ absl::Status Coordinator::Load() {
   // (a full disk must not keep the server down); the reaper writes a grace
   // deadline when the stored one passes.
   restart_us_ = clock_.NowMicros();
-  absl::StatusOr<std::vector<db::Worker>> workers = store_.ListWorkers(0);
-  if (!workers.ok()) return workers.status();
-  for (const db::Worker& w : *workers) restart_seen_us_[w.id] = w.last_seen_us;
+  ASSIGN_OR_RETURN(std::vector<db::Worker> workers, store_.ListWorkers(0));
+  for (const db::Worker& w : workers) restart_seen_us_[w.id] = w.last_seen_us;
 
   int64_t before_id = 0;
   while (true) {
-    absl::StatusOr<std::vector<db::Campaign>> page = store_.ListCampaigns(before_id, 100);
-    if (!page.ok()) return page.status();
-    for (const db::Campaign& campaign : *page) {
-      absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(campaign.id);
-      if (!counts.ok()) return counts.status();
+    ASSIGN_OR_RETURN(std::vector<db::Campaign> page, store_.ListCampaigns(before_id, 100));
+    for (const db::Campaign& campaign : page) {
+      ASSIGN_OR_RETURN(db::TrialCounts counts, store_.CountTrials(campaign.id));
       const bool active = campaign.state == db::CampaignState::kRunning ||
                           campaign.state == db::CampaignState::kStopped;
-      if (!active && counts->leased + counts->running == 0) continue;  // loaded on demand
+      if (!active && counts.leased + counts.running == 0) continue;  // loaded on demand
       absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = LoadRuntime(campaign);
       if (rt.status().code() == absl::StatusCode::kDataLoss) {
         // One campaign this build cannot read must not keep the others down;
@@ -91,10 +88,10 @@ absl::Status Coordinator::Load() {
         Log("coordinator")->error("skipping {}", std::string(rt.status().message()));
         continue;
       }
-      if (!rt.ok()) return rt.status();
+      RETURN_IF_ERROR(rt.status());
     }
-    if (page->size() < 100) break;
-    before_id = page->back().id;
+    if (page.size() < 100) break;
+    before_id = page.back().id;
   }
   return absl::OkStatus();
 }
@@ -117,9 +114,8 @@ absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::Runti
     auto it = campaigns_.find(campaign_id);
     if (it != campaigns_.end()) return it->second;
   }
-  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  return LoadRuntime(*campaign);
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.GetCampaign(campaign_id));
+  return LoadRuntime(campaign);
 }
 
 absl::StatusOr<std::shared_ptr<Coordinator::CampaignRuntime>> Coordinator::LoadRuntime(
@@ -146,15 +142,13 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
       rt.state == db::CampaignState::kRunning || rt.state == db::CampaignState::kStopped;
   std::vector<db::Trial> trials;
   if (active) {
-    absl::StatusOr<std::vector<db::Trial>> all = AllTrials(rt.id, std::nullopt);
-    if (!all.ok()) return all.status();
-    trials = *std::move(all);
+    ASSIGN_OR_RETURN(std::vector<db::Trial> all, AllTrials(rt.id, std::nullopt));
+    trials = std::move(all);
   } else {
     // Ended campaign: only its leases in flight matter.
     for (db::TrialState state : {db::TrialState::kLeased, db::TrialState::kRunning}) {
-      absl::StatusOr<std::vector<db::Trial>> live = AllTrials(rt.id, state);
-      if (!live.ok()) return live.status();
-      trials.insert(trials.end(), live->begin(), live->end());
+      ASSIGN_OR_RETURN(std::vector<db::Trial> live, AllTrials(rt.id, state));
+      trials.insert(trials.end(), live.begin(), live.end());
     }
   }
   for (const db::Trial& t : trials) {
@@ -182,9 +176,8 @@ absl::Status Coordinator::RebuildHistory(CampaignRuntime& rt) {
     const std::string& metric = rt.config.objectives.front().metric;
     for (const db::Trial& t : trials) {
       if (t.state == db::TrialState::kPending) continue;
-      absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(t.id);
-      if (!epochs.ok()) return epochs.status();
-      for (const db::EpochReport& e : *epochs) {
+      ASSIGN_OR_RETURN(std::vector<db::EpochReport> epochs, store_.ListEpochs(t.id));
+      for (const db::EpochReport& e : epochs) {
         Metrics m = ParseMetricsJson(e.metrics_json);
         auto v = m.find(metric);
         if (v != m.end()) rt.stopper->Decide(t.id, e.epoch, v->second);
@@ -221,10 +214,9 @@ absl::StatusOr<std::vector<db::Trial>> Coordinator::AllTrials(int64_t campaign_i
   query.state = state;
   query.limit = 1000;
   while (true) {
-    absl::StatusOr<std::vector<db::Trial>> page = store_.ListTrials(query);
-    if (!page.ok()) return page.status();
-    for (db::Trial& t : *page) all.push_back(std::move(t));
-    if (static_cast<int>(page->size()) < query.limit) break;
+    ASSIGN_OR_RETURN(std::vector<db::Trial> page, store_.ListTrials(query));
+    for (db::Trial& t : page) all.push_back(std::move(t));
+    if (static_cast<int>(page.size()) < query.limit) break;
     query.after_number = all.back().number;
   }
   return all;
@@ -233,9 +225,8 @@ absl::StatusOr<std::vector<db::Trial>> Coordinator::AllTrials(int64_t campaign_i
 // --- Campaigns ---------------------------------------------------------------
 
 absl::StatusOr<CampaignView> Coordinator::View(const db::Campaign& campaign) {
-  absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(campaign.id);
-  if (!counts.ok()) return counts.status();
-  return CampaignView{campaign, *counts};
+  ASSIGN_OR_RETURN(db::TrialCounts counts, store_.CountTrials(campaign.id));
+  return CampaignView{campaign, counts};
 }
 
 absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json) {
@@ -265,9 +256,8 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
 }
 
 absl::StatusOr<CampaignView> Coordinator::GetCampaign(int64_t campaign_id) {
-  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  return View(*campaign);
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.GetCampaign(campaign_id));
+  return View(campaign);
 }
 
 int Coordinator::PageSize(int requested) const {
@@ -277,17 +267,15 @@ int Coordinator::PageSize(int requested) const {
 
 absl::StatusOr<CampaignPage> Coordinator::ListCampaigns(int64_t before_id, int page_size) {
   const int limit = PageSize(page_size);
-  absl::StatusOr<std::vector<db::Campaign>> campaigns = store_.ListCampaigns(before_id, limit + 1);
-  if (!campaigns.ok()) return campaigns.status();
+  ASSIGN_OR_RETURN(std::vector<db::Campaign> campaigns, store_.ListCampaigns(before_id, limit + 1));
   CampaignPage page;
-  for (const db::Campaign& c : *campaigns) {
+  for (const db::Campaign& c : campaigns) {
     if (static_cast<int>(page.campaigns.size()) == limit) {
       page.next_before_id = page.campaigns.back().campaign.id;
       break;
     }
-    absl::StatusOr<CampaignView> view = View(c);
-    if (!view.ok()) return view.status();
-    page.campaigns.push_back(*std::move(view));
+    ASSIGN_OR_RETURN(CampaignView view, View(c));
+    page.campaigns.push_back(std::move(view));
   }
   return page;
 }
@@ -301,10 +289,9 @@ absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
   query.state = state;
   query.after_number = after_number;
   query.limit = PageSize(page_size) + 1;
-  absl::StatusOr<std::vector<db::Trial>> trials = store_.ListTrials(query);
-  if (!trials.ok()) return trials.status();
+  ASSIGN_OR_RETURN(std::vector<db::Trial> trials, store_.ListTrials(query));
   TrialPage page;
-  page.trials = *std::move(trials);
+  page.trials = std::move(trials);
   if (static_cast<int>(page.trials.size()) == query.limit) {
     page.trials.pop_back();
     page.next_after_number = page.trials.back().number;
@@ -313,60 +300,55 @@ absl::StatusOr<TrialPage> Coordinator::ListTrials(int64_t campaign_id,
 }
 
 absl::StatusOr<TrialDetail> Coordinator::GetTrial(int64_t trial_id) {
-  absl::StatusOr<db::Trial> trial = store_.GetTrial(trial_id);
-  if (!trial.ok()) return trial.status();
-  absl::StatusOr<std::vector<db::EpochReport>> epochs = store_.ListEpochs(trial_id);
-  if (!epochs.ok()) return epochs.status();
-  absl::StatusOr<std::vector<db::Score>> scores = store_.ListScores(trial_id);
-  if (!scores.ok()) return scores.status();
-  return TrialDetail{*std::move(trial), *std::move(epochs), *std::move(scores)};
+  ASSIGN_OR_RETURN(db::Trial trial, store_.GetTrial(trial_id));
+  ASSIGN_OR_RETURN(std::vector<db::EpochReport> epochs, store_.ListEpochs(trial_id));
+  ASSIGN_OR_RETURN(std::vector<db::Score> scores, store_.ListScores(trial_id));
+  return TrialDetail{std::move(trial), std::move(epochs), std::move(scores)};
 }
 
 absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
-  if (!rt.ok()) return rt.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
   {
-    absl::MutexLock lock(&(*rt)->mu);
-    switch ((*rt)->state) {
+    absl::MutexLock lock(&rt->mu);
+    switch (rt->state) {
       case db::CampaignState::kStopped:
         break;
       case db::CampaignState::kRunning: {
         RETURN_IF_ERROR(
             store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros()));
-        (*rt)->state = db::CampaignState::kStopped;
+        rt->state = db::CampaignState::kStopped;
         NotifyEvents();
         break;
       }
       default:
-        return absl::FailedPreconditionError(
-            absl::StrCat("campaign ", campaign_id, " has ended (",
-                         db::CampaignStateName((*rt)->state).data(), "); nothing to stop"));
+        return absl::FailedPreconditionError(absl::StrCat("campaign ", campaign_id, " has ended (",
+                                                          db::CampaignStateName(rt->state).data(),
+                                                          "); nothing to stop"));
     }
   }
   return GetCampaign(campaign_id);
 }
 
 absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
-  if (!rt.ok()) return rt.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
   {
-    absl::MutexLock lock(&(*rt)->mu);
-    switch ((*rt)->state) {
+    absl::MutexLock lock(&rt->mu);
+    switch (rt->state) {
       case db::CampaignState::kRunning:
         break;
       case db::CampaignState::kStopped: {
         RETURN_IF_ERROR(
             store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros()));
-        (*rt)->state = db::CampaignState::kRunning;
+        rt->state = db::CampaignState::kRunning;
         NotifyEvents();
         // Everything may have finished while it was stopped.
-        RETURN_IF_ERROR(MaybeCompleteCampaign(**rt));
+        RETURN_IF_ERROR(MaybeCompleteCampaign(*rt));
         break;
       }
       default:
-        return absl::FailedPreconditionError(
-            absl::StrCat("campaign ", campaign_id, " has ended (",
-                         db::CampaignStateName((*rt)->state).data(), "); it cannot resume"));
+        return absl::FailedPreconditionError(absl::StrCat("campaign ", campaign_id, " has ended (",
+                                                          db::CampaignStateName(rt->state).data(),
+                                                          "); it cannot resume"));
     }
   }
   return GetCampaign(campaign_id);

@@ -6,6 +6,7 @@
 #include "search/importance.h"
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -14,28 +15,25 @@ absl::StatusOr<std::vector<db::EpochReport>> Coordinator::TrialEpochs(int64_t tr
 }
 
 absl::StatusOr<std::shared_ptr<const CampaignConfig>> Coordinator::Config(int64_t campaign_id) {
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
-  if (!rt.ok()) return rt.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
   // Shares ownership with the runtime; the config is immutable.
-  return std::shared_ptr<const CampaignConfig>(*rt, &(*rt)->config);
+  return std::shared_ptr<const CampaignConfig>(rt, &rt->config);
 }
 
 absl::StatusOr<ImportanceResult> Coordinator::Importance(int64_t campaign_id,
                                                          const std::string& metric) {
-  absl::StatusOr<std::shared_ptr<const CampaignConfig>> config = Config(campaign_id);
-  if (!config.ok()) return config.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<const CampaignConfig> config, Config(campaign_id));
   ImportanceResult result;
-  result.metric = metric.empty() ? (*config)->objectives.front().metric : metric;
+  result.metric = metric.empty() ? config->objectives.front().metric : metric;
   if (!IsMetricName(result.metric)) {
     return absl::InvalidArgumentError(
         absl::StrCat("metric: must be letters, digits, '_' and '.', got \"", result.metric, "\""));
   }
-  absl::StatusOr<std::vector<db::Trial>> completed =
-      AllTrials(campaign_id, db::TrialState::kCompleted);
-  if (!completed.ok()) return completed.status();
+  ASSIGN_OR_RETURN(std::vector<db::Trial> completed,
+                   AllTrials(campaign_id, db::TrialState::kCompleted));
   std::vector<search::Assignment> assignments;
   std::vector<double> values;
-  for (const db::Trial& t : *completed) {
+  for (const db::Trial& t : completed) {
     const Metrics metrics = WithCost(ParseMetricsJson(t.metrics_json), t.spec_json);
     auto value = metrics.find(result.metric);
     if (value == metrics.end() || !std::isfinite(value->second)) continue;
@@ -43,14 +41,14 @@ absl::StatusOr<ImportanceResult> Coordinator::Importance(int64_t campaign_id,
     // outside it) cannot be placed in it; it is left out.
     nlohmann::json spec = nlohmann::json::parse(t.spec_json, nullptr, false);
     if (spec.is_discarded()) continue;
-    absl::StatusOr<search::Assignment> a = (*config)->space->FromSpec(spec);
+    absl::StatusOr<search::Assignment> a = config->space->FromSpec(spec);
     if (!a.ok()) continue;
     assignments.push_back(*std::move(a));
     values.push_back(value->second);
   }
   result.trials = static_cast<int64_t>(values.size());
   absl::StatusOr<std::vector<search::ParamImportance>> params =
-      search::ParamImportances(*(*config)->space, assignments, values);
+      search::ParamImportances(*config->space, assignments, values);
   if (!params.ok()) {
     return absl::Status(params.status().code(),
                         absl::StrCat("campaign ", campaign_id, ": ", params.status().message(),

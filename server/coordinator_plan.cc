@@ -10,6 +10,7 @@
 #include "server/coordinator_runtime.h"
 #include "server/metrics.h"
 #include "util/json_object.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -61,10 +62,9 @@ absl::Status Coordinator::WarmStart(CampaignRuntime& rt, bool note) {
       skipped.push_back({{"campaign", id}, {"reason", why}});
       continue;
     }
-    absl::StatusOr<std::vector<db::Trial>> trials = AllTrials(id, db::TrialState::kCompleted);
-    if (!trials.ok()) return trials.status();
+    ASSIGN_OR_RETURN(std::vector<db::Trial> trials, AllTrials(id, db::TrialState::kCompleted));
     int64_t fed = 0;
-    for (const db::Trial& t : *trials) {
+    for (const db::Trial& t : trials) {
       json values = json::parse(t.params_json, nullptr, false);
       absl::StatusOr<search::Assignment> a = values.is_discarded()
                                                  ? absl::InvalidArgumentError("params")
@@ -118,9 +118,8 @@ void Coordinator::NoteRejected(int64_t campaign_id, const std::vector<std::strin
 
 absl::StatusOr<std::vector<db::Trial>> Coordinator::Enqueue(
     int64_t campaign_id, const std::vector<std::string>& spec_jsons) {
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> found = Runtime(campaign_id);
-  if (!found.ok()) return found.status();
-  CampaignRuntime& rt = **found;
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> found, Runtime(campaign_id));
+  CampaignRuntime& rt = *found;
   if (spec_jsons.empty()) return absl::InvalidArgumentError("specs: at least one spec is needed");
   // Every spec is checked before any is inserted.
   struct Ready {
@@ -188,11 +187,9 @@ absl::StatusOr<std::vector<db::Trial>> Coordinator::Enqueue(
 
 absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_trials,
                                                  int max_parallel) {
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> found = Runtime(campaign_id);
-  if (!found.ok()) return found.status();
-  CampaignRuntime& rt = **found;
-  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> found, Runtime(campaign_id));
+  CampaignRuntime& rt = *found;
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.GetCampaign(campaign_id));
   {
     absl::MutexLock lock(&rt.mu);
     int current = 0;
@@ -213,7 +210,7 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
       return absl::FailedPreconditionError(
           absl::StrCat("campaign ", campaign_id, " has FAILED; it cannot be extended"));
     }
-    json config = json::parse(campaign->config_json, nullptr, false);
+    json config = json::parse(campaign.config_json, nullptr, false);
     if (config.is_discarded() || !config.is_object()) {
       return absl::DataLossError(absl::StrCat("campaign ", campaign_id, ": stored config"));
     }
@@ -224,11 +221,10 @@ absl::StatusOr<CampaignView> Coordinator::Extend(int64_t campaign_id, int max_tr
                     {"previous_max_trials", current},
                     {"reason", absl::StrCat("extended: max_trials ", current, " -> ", max_trials)}};
     if (max_parallel > 0) payload["max_parallel"] = max_parallel;
-    absl::Status s = store_.UpdateCampaignConfig(
+    RETURN_IF_ERROR(store_.UpdateCampaignConfig(
         campaign_id, config.dump(),
         reopen ? std::optional<db::CampaignState>(db::CampaignState::kRunning) : std::nullopt,
-        kEventExtended, payload.dump(), clock_.NowMicros());
-    if (!s.ok()) return s;
+        kEventExtended, payload.dump(), clock_.NowMicros()));
     // Without its own max_parallel a campaign runs max_trials at once (as
     // ParseCampaign reads the rewritten config after a restart).
     const bool default_parallel = !config["search"].contains("max_parallel");

@@ -9,6 +9,7 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "server/export.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
@@ -34,9 +35,8 @@ bool IsEnded(db::CampaignState state) {
 absl::StatusOr<RankedTrials> Coordinator::Best(int64_t campaign_id, int top_k,
                                                const std::string& metric, const std::string& goal) {
   if (top_k < 0) return absl::InvalidArgumentError("top_k: must not be negative");
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(campaign_id);
-  if (!rt.ok()) return rt.status();
-  const std::vector<Objective>& objectives = (*rt)->config.objectives;
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
+  const std::vector<Objective>& objectives = rt->config.objectives;
   RankedTrials ranked;
   ranked.metric = metric.empty() ? objectives.front().metric : metric;
   if (!IsMetricName(ranked.metric)) {
@@ -53,11 +53,10 @@ absl::StatusOr<RankedTrials> Coordinator::Best(int64_t campaign_id, int top_k,
   } else {
     return absl::InvalidArgumentError(absl::StrCat("goal: must be max or min, got \"", goal, "\""));
   }
-  absl::StatusOr<std::vector<db::Trial>> trials =
-      store_.TopTrials(campaign_id, ranked.metric, ranked.maximize,
-                       top_k == 0 ? 10 : std::min(top_k, options_.max_page_size));
-  if (!trials.ok()) return trials.status();
-  ranked.trials = *std::move(trials);
+  ASSIGN_OR_RETURN(std::vector<db::Trial> trials,
+                   store_.TopTrials(campaign_id, ranked.metric, ranked.maximize,
+                                    top_k == 0 ? 10 : std::min(top_k, options_.max_page_size)));
+  ranked.trials = std::move(trials);
   return ranked;
 }
 
@@ -69,21 +68,19 @@ absl::StatusOr<ParetoFrontResult> Coordinator::Pareto(int64_t campaign_id,
                          {"params", search::Goal::kMinimize}};
   }
   for (size_t i = 0; i < objectives.size(); ++i) {
-    absl::StatusOr<Objective> o =
-        ParseObjective(objectives[i], absl::StrCat("objectives[", i, "]"));
-    if (!o.ok()) return o.status();
-    result.objectives.push_back(*std::move(o));
+    ASSIGN_OR_RETURN(Objective o,
+                     ParseObjective(objectives[i], absl::StrCat("objectives[", i, "]")));
+    result.objectives.push_back(std::move(o));
   }
   if (absl::Status s = store_.GetCampaign(campaign_id).status(); !s.ok()) return s;
-  absl::StatusOr<std::vector<db::Trial>> completed =
-      AllTrials(campaign_id, db::TrialState::kCompleted);
-  if (!completed.ok()) return completed.status();
+  ASSIGN_OR_RETURN(std::vector<db::Trial> completed,
+                   AllTrials(campaign_id, db::TrialState::kCompleted));
 
   std::vector<search::Goal> goals;
   for (const Objective& o : result.objectives) goals.push_back(o.goal);
   std::vector<const db::Trial*> candidates;
   std::vector<std::vector<double>> points;
-  for (const db::Trial& t : *completed) {
+  for (const db::Trial& t : completed) {
     std::vector<double> values =
         ObjectiveValues(result.objectives, WithCost(ParseMetricsJson(t.metrics_json), t.spec_json));
     if (std::any_of(values.begin(), values.end(), [](double v) { return std::isnan(v); })) continue;
@@ -109,10 +106,9 @@ absl::StatusOr<ExportedDocument> Coordinator::Export(int64_t campaign_id,
 
 absl::StatusOr<std::vector<WorkerView>> Coordinator::ListWorkers(bool include_dead) {
   const int64_t cutoff = clock_.NowMicros() - absl::ToInt64Microseconds(options_.worker_dead_after);
-  absl::StatusOr<std::vector<db::Worker>> workers = store_.ListWorkers(include_dead ? 0 : cutoff);
-  if (!workers.ok()) return workers.status();
+  ASSIGN_OR_RETURN(std::vector<db::Worker> workers, store_.ListWorkers(include_dead ? 0 : cutoff));
   std::vector<WorkerView> views;
-  for (db::Worker& w : *workers) {
+  for (db::Worker& w : workers) {
     const bool dead = w.last_seen_us < cutoff;
     views.push_back({std::move(w), dead});
   }
@@ -123,14 +119,12 @@ absl::StatusOr<EventBatch> Coordinator::ReadEvents(int64_t campaign_id, int64_t 
                                                    int limit) {
   // The state first: when it has ended, every event up to the end is already
   // committed, so an empty read after it means the watch is over.
-  absl::StatusOr<db::Campaign> campaign = store_.GetCampaign(campaign_id);
-  if (!campaign.ok()) return campaign.status();
-  absl::StatusOr<std::vector<db::Event>> events =
-      store_.ListEvents(campaign_id, after_id, std::max(1, limit));
-  if (!events.ok()) return events.status();
+  ASSIGN_OR_RETURN(db::Campaign campaign, store_.GetCampaign(campaign_id));
+  ASSIGN_OR_RETURN(std::vector<db::Event> events,
+                   store_.ListEvents(campaign_id, after_id, std::max(1, limit)));
   EventBatch batch;
-  batch.events = *std::move(events);
-  batch.finished = IsEnded(campaign->state) && batch.events.empty();
+  batch.events = std::move(events);
+  batch.finished = IsEnded(campaign.state) && batch.events.empty();
   return batch;
 }
 

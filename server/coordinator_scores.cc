@@ -10,16 +10,15 @@
 #include "server/coordinator.h"
 #include "server/coordinator_runtime.h"
 #include "spec/neural_spec.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
 absl::StatusOr<db::Score> Coordinator::ScoreTrial(int64_t trial_id,
                                                   const std::string& neural_json) {
-  absl::StatusOr<NeuralSpec> spec = ParseNeuralSpecText(neural_json, "neural");
-  if (!spec.ok()) return spec.status();
-  absl::StatusOr<db::Score> score =
-      store_.CreateScore(trial_id, ToJson(*spec).dump(), clock_.NowMicros());
-  if (!score.ok()) return score.status();
+  ASSIGN_OR_RETURN(NeuralSpec spec, ParseNeuralSpecText(neural_json, "neural"));
+  ASSIGN_OR_RETURN(db::Score score,
+                   store_.CreateScore(trial_id, ToJson(spec).dump(), clock_.NowMicros()));
   NotifyEvents();
   return score;
 }
@@ -31,11 +30,10 @@ absl::StatusOr<db::Score> Coordinator::GetScore(int64_t score_id) {
 absl::StatusOr<std::optional<LeaseGrant>> Coordinator::TryLeaseScore(int64_t worker_id,
                                                                      int64_t now_us) {
   const int64_t lease_us = absl::ToInt64Microseconds(options_.score_lease);
-  absl::StatusOr<std::optional<db::Score>> leased =
-      store_.LeaseScore(worker_id, now_us, now_us + lease_us);
-  if (!leased.ok()) return leased.status();
-  if (!leased->has_value()) return std::optional<LeaseGrant>();
-  db::Score& score = **leased;
+  ASSIGN_OR_RETURN(std::optional<db::Score> leased,
+                   store_.LeaseScore(worker_id, now_us, now_us + lease_us));
+  if (!leased.has_value()) return std::optional<LeaseGrant>();
+  db::Score& score = *leased;
   LeaseGrant grant;
   absl::StatusOr<db::Trial> trial = store_.GetTrial(score.trial_id);
   absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt =
@@ -76,7 +74,7 @@ absl::StatusOr<bool> Coordinator::CompleteScore(int64_t worker_id, int64_t lease
   const int64_t now = clock_.NowMicros();
   absl::StatusOr<db::Score> score = store_.CompleteScore(lease_token, result_json, now);
   if (score.status().code() == absl::StatusCode::kAlreadyExists) return true;
-  if (!score.ok()) return score.status();
+  RETURN_IF_ERROR(score.status());
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);
   return false;
@@ -88,9 +86,9 @@ absl::Status Coordinator::FailScore(int64_t worker_id, int64_t lease_token,
   if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
     code = static_cast<int>(absl::StatusCode::kUnknown);
   }
-  absl::StatusOr<db::Score> score = store_.FailScore(
-      lease_token, reason.empty() ? "failed (no reason given)" : reason, code, now);
-  if (!score.ok()) return score.status();
+  RETURN_IF_ERROR(
+      store_.FailScore(lease_token, reason.empty() ? "failed (no reason given)" : reason, code, now)
+          .status());
   NotifyEvents();
   MaybeTouchWorker(worker_id, now);
   return absl::OkStatus();

@@ -28,13 +28,12 @@ StageHistogram& LeaseStage() {
 
 absl::StatusOr<Registration> Coordinator::RegisterWorker(const db::Worker& worker) {
   const int64_t now = clock_.NowMicros();
-  absl::StatusOr<db::Worker> stored = store_.RegisterWorker(worker, now);
-  if (!stored.ok()) return stored.status();
+  ASSIGN_OR_RETURN(db::Worker stored, store_.RegisterWorker(worker, now));
   {
     absl::MutexLock lock(&mu_);
-    last_touch_us_[stored->id] = now;
+    last_touch_us_[stored.id] = now;
   }
-  return Registration{stored->id, absl::ToInt64Milliseconds(options_.heartbeat_interval)};
+  return Registration{stored.id, absl::ToInt64Milliseconds(options_.heartbeat_interval)};
 }
 
 void Coordinator::MaybeTouchWorker(int64_t worker_id, int64_t now_us) {
@@ -70,9 +69,8 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   // proposal sampled ahead (by the proposer thread, or here when none is
   // ready). No campaign lock is held across the write: admit_mu only to
   // reserve the budget and take a proposal, mu only to sample inline.
-  absl::StatusOr<std::optional<Proposal>> proposal = TakeProposal(rt, now_us);
-  if (!proposal.ok()) return proposal.status();
-  if (!proposal->has_value()) {
+  ASSIGN_OR_RETURN(std::optional<Proposal> proposal, TakeProposal(rt, now_us));
+  if (!proposal.has_value()) {
     // A completion the store refused when the last trial finished is
     // retried by every lease request until it is written.
     bool may_be_done = false;
@@ -90,9 +88,8 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     // A read first (never queued behind writes): a campaign at max_parallel
     // mostly has none, and then the lease costs no write. One requeued but
     // not yet committed is found by the worker's next try.
-    absl::StatusOr<db::TrialCounts> counts = store_.CountTrials(rt.id);
-    if (!counts.ok()) return counts.status();
-    if (counts->pending == 0) return std::nullopt;
+    ASSIGN_OR_RETURN(db::TrialCounts counts, store_.CountTrials(rt.id));
+    if (counts.pending == 0) return std::nullopt;
     static StageHistogram& lease_write = Stage("coord.lease.store");
     StageTimer lease_time(lease_write);
     absl::StatusOr<std::optional<db::Trial>> leased = store_.LeaseTrial(request);
@@ -106,23 +103,23 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   static StageHistogram& lease_write = Stage("coord.lease.store");
   StageTimer lease_time(lease_write);
   absl::StatusOr<db::LeaseOutcome> outcome =
-      store_.LeaseOrInsertTrial(request, {(*proposal)->spec_json, (*proposal)->params_json});
+      store_.LeaseOrInsertTrial(request, {proposal->spec_json, proposal->params_json});
   lease_time.Stop();
   if (!outcome.ok() || !outcome->inserted) {
     // A PENDING trial was leased instead (or nothing): keep the proposal.
-    ReturnProposal(rt, **std::move(proposal));
-    if (!outcome.ok()) return outcome.status();
+    ReturnProposal(rt, *std::move(proposal));
+    RETURN_IF_ERROR(outcome.status());
   } else {
-    NoteRejected(rt.id, (*proposal)->rejected, request.now_us);
+    NoteRejected(rt.id, proposal->rejected, request.now_us);
     absl::MutexLock lock(&rt.mu);
     rt.DrainFinished();
     const int64_t id = outcome->trial->id;
     // The trial may have ended already (it cannot before this lease is
     // answered, short of an expiry); then it is in the history as finished.
     if (rt.finished_unrecorded.erase(id) != 0) {
-      rt.history.DropPending((*proposal)->provisional_id);
+      rt.history.DropPending(proposal->provisional_id);
     } else {
-      rt.history.RenamePending((*proposal)->provisional_id, id);
+      rt.history.RenamePending(proposal->provisional_id, id);
     }
   }
   if (!outcome->trial.has_value()) return std::nullopt;
@@ -190,7 +187,7 @@ absl::StatusOr<LeaseGrant> Coordinator::LeaseTrial(int64_t worker_id, bool can_s
     absl::MutexLock lock(&mu_);
     last_touch_us_[worker_id] = now;
   }
-  if (!first_error.ok()) return first_error;
+  RETURN_IF_ERROR(first_error);
   grant.retry_after_ms = absl::ToInt64Milliseconds(options_.retry_after);
   return grant;
 }
@@ -273,9 +270,8 @@ absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_
     MaybeTouchWorker(worker_id, clock_.NowMicros());
     return result;
   }
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(info->campaign_id);
-  if (!rt.ok()) return rt.status();
-  if ((*rt)->Stopped()) {
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(info->campaign_id));
+  if (rt->Stopped()) {
     const int64_t now = clock_.NowMicros();
     absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
     EraseLease(lease_token);
@@ -283,7 +279,7 @@ absl::StatusOr<HeartbeatResult> Coordinator::Heartbeat(int64_t worker_id, int64_
     result.lease_lost = true;
     return result;
   }
-  const int64_t lease_us = int64_t{(*rt)->config.lease_seconds} * 1'000'000;
+  const int64_t lease_us = int64_t{rt->config.lease_seconds} * 1'000'000;
   int64_t now = 0, deadline = 0;
   bool write = false;
   {
@@ -328,14 +324,13 @@ absl::StatusOr<ProgressResult> Coordinator::ReportProgress(int64_t worker_id, in
   std::optional<LeaseInfo> info = FindLease(lease_token);
   if (!info.has_value()) return StaleLease(lease_token);
   if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt_or = Runtime(info->campaign_id);
-  if (!rt_or.ok()) return rt_or.status();
-  CampaignRuntime& rt = **rt_or;
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> runtime, Runtime(info->campaign_id));
+  CampaignRuntime& rt = *runtime;
   ProgressResult result;
   if (rt.Stopped()) {
     absl::StatusOr<db::Trial> released = store_.ReleaseLease(lease_token, "campaign stopped", now);
     EraseLease(lease_token);
-    if (!released.ok()) return released.status();
+    RETURN_IF_ERROR(released.status());
     NotifyEvents();
     result.stop = true;
     result.reason = "campaign stopped";
@@ -390,9 +385,8 @@ absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_toke
   if (info.has_value()) {
     if (info->worker_id != worker_id) return WrongWorker(lease_token, info->worker_id, worker_id);
     if (!metrics.count("params") || !metrics.count("flops")) {
-      absl::StatusOr<db::Trial> trial = store_.GetTrial(info->trial_id);
-      if (!trial.ok()) return trial.status();
-      final_metrics = WithCost(metrics, trial->spec_json);
+      ASSIGN_OR_RETURN(db::Trial trial, store_.GetTrial(info->trial_id));
+      final_metrics = WithCost(metrics, trial.spec_json);
     }
   }
   // Without a known lease the store still answers: ALREADY_EXISTS for a
@@ -416,9 +410,8 @@ absl::StatusOr<bool> Coordinator::Complete(int64_t worker_id, int64_t lease_toke
   MaybeTouchWorker(worker_id, now);
   // A concurrent retry of this completion may have finished it already.
   if (info.has_value() && !EraseLease(lease_token)) return false;
-  absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
-  if (!rt.ok()) return rt.status();
-  OnTrialFinished(**rt, *trial, final_metrics);
+  ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(trial->campaign_id));
+  OnTrialFinished(*rt, *trial, final_metrics);
   return false;
 }
 
@@ -447,9 +440,8 @@ absl::StatusOr<FailResult> Coordinator::Fail(int64_t worker_id, int64_t lease_to
   if (result.requeued) {
     EraseLease(lease_token);
   } else {
-    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial->campaign_id);
-    if (!rt.ok()) return rt.status();
-    OnTrialFinished(**rt, *trial, {});
+    ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(trial->campaign_id));
+    OnTrialFinished(*rt, *trial, {});
   }
   return result;
 }
@@ -476,10 +468,10 @@ absl::Status Coordinator::FlushLeaseDeadlines(int64_t now_us) {
   if (due.empty()) return absl::OkStatus();
   static StageHistogram& stage = Stage("coord.reaper.flush_deadlines");
   StageTimer timer(stage);
-  absl::StatusOr<std::vector<int64_t>> lost = store_.ExtendLeases(due, now_us);
-  if (!lost.ok()) return lost.status();  // expiring now could take a live lease
+  ASSIGN_OR_RETURN(std::vector<int64_t> lost,
+                   store_.ExtendLeases(due, now_us));  // expiring now could take a live lease
   for (const auto& [token, deadline] : due) StoredDeadline(token, deadline);
-  for (int64_t token : *lost) EraseLease(token);  // the lease ended meanwhile
+  for (int64_t token : lost) EraseLease(token);  // the lease ended meanwhile
   return absl::OkStatus();
 }
 
@@ -492,24 +484,21 @@ absl::StatusOr<int> Coordinator::ReapOnce() {
   // A failed flush of last-seen times costs nothing but freshness.
   (void)FlushWorkerTouches(now);
   if (absl::Status s = FlushLeaseDeadlines(now); !s.ok()) return s;
-  absl::StatusOr<std::vector<db::Trial>> expired = store_.ExpireLeases(now);
-  if (!expired.ok()) return expired.status();
-  for (const db::Trial& trial : *expired) {
+  ASSIGN_OR_RETURN(std::vector<db::Trial> expired, store_.ExpireLeases(now));
+  for (const db::Trial& trial : expired) {
     if (trial.state != db::TrialState::kFailed) {
       EraseLeaseOfTrial(trial.id);
       continue;
     }
-    absl::StatusOr<std::shared_ptr<CampaignRuntime>> rt = Runtime(trial.campaign_id);
-    if (!rt.ok()) return rt.status();
-    OnTrialFinished(**rt, trial, {});
+    ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(trial.campaign_id));
+    OnTrialFinished(*rt, trial, {});
   }
-  absl::StatusOr<std::vector<db::Score>> scores = store_.ExpireScoreLeases(now);
-  if (!scores.ok()) return scores.status();
-  if (!expired->empty() || !scores->empty()) NotifyEvents();
+  ASSIGN_OR_RETURN(std::vector<db::Score> scores, store_.ExpireScoreLeases(now));
+  if (!expired.empty() || !scores.empty()) NotifyEvents();
   if (options_.on_leases_expired) {
-    options_.on_leases_expired(static_cast<int>(expired->size()), static_cast<int>(scores->size()));
+    options_.on_leases_expired(static_cast<int>(expired.size()), static_cast<int>(scores.size()));
   }
-  return static_cast<int>(expired->size() + scores->size());
+  return static_cast<int>(expired.size() + scores.size());
 }
 
 void Coordinator::ReaperLoop() {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/metrics.h"
 #include "util/csv.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 namespace {
@@ -78,16 +79,15 @@ absl::StatusOr<std::unique_ptr<TrialExporter>> TrialExporter::Open(Coordinator& 
 absl::Status TrialExporter::CollectColumns() {
   int64_t after = 0;
   do {
-    absl::StatusOr<TrialPage> page =
-        coordinator_.ListTrials(campaign_id_, std::nullopt, after, options_.page_size);
-    if (!page.ok()) return page.status();
-    for (const db::Trial& t : page->trials) {
+    ASSIGN_OR_RETURN(TrialPage page, coordinator_.ListTrials(campaign_id_, std::nullopt, after,
+                                                             options_.page_size));
+    for (const db::Trial& t : page.trials) {
       const json params = ObjectOrEmpty(t.params_json);
       const json metrics = ObjectOrEmpty(t.metrics_json);
       for (auto it = params.begin(); it != params.end(); ++it) param_names_.insert(it.key());
       for (auto it = metrics.begin(); it != metrics.end(); ++it) metric_names_.insert(it.key());
     }
-    after = page->next_after_number;
+    after = page.next_after_number;
   } while (after != 0);
   return absl::OkStatus();
 }
@@ -100,10 +100,9 @@ std::string TrialExporter::Header() const {
 }
 
 absl::StatusOr<std::string> TrialExporter::Row(const db::Trial& t) {
-  absl::StatusOr<std::vector<db::EpochReport>> epochs = coordinator_.TrialEpochs(t.id);
-  if (!epochs.ok()) return epochs.status();
+  ASSIGN_OR_RETURN(std::vector<db::EpochReport> epochs, coordinator_.TrialEpochs(t.id));
   if (format_ != "csv") {
-    return TrialJson(t, EpochsJson(*epochs)).dump() + (format_ == "jsonl" ? "\n" : "");
+    return TrialJson(t, EpochsJson(epochs)).dump() + (format_ == "jsonl" ? "\n" : "");
   }
   const json params = ObjectOrEmpty(t.params_json);
   const json metrics = ObjectOrEmpty(t.metrics_json);
@@ -118,7 +117,7 @@ absl::StatusOr<std::string> TrialExporter::Row(const db::Trial& t) {
     if (metrics.contains(m)) row += CsvScalar(metrics[m]);
   }
   absl::StrAppend(&row, ",", CsvField(t.spec_json), ",", t.created_us, ",", t.updated_us, ",",
-                  CsvField(EpochsJson(*epochs).dump()), "\r\n");
+                  CsvField(EpochsJson(epochs).dump()), "\r\n");
   return row;
 }
 
@@ -131,19 +130,17 @@ absl::StatusOr<std::string> TrialExporter::Next() {
     started_ = true;
   }
   while (chunk.size() < options_.chunk_bytes) {
-    absl::StatusOr<TrialPage> page =
-        coordinator_.ListTrials(campaign_id_, std::nullopt, after_number_, options_.page_size);
-    if (!page.ok()) return page.status();
-    for (const db::Trial& t : page->trials) {
-      absl::StatusOr<std::string> row = Row(t);
-      if (!row.ok()) return row.status();
+    ASSIGN_OR_RETURN(TrialPage page, coordinator_.ListTrials(campaign_id_, std::nullopt,
+                                                             after_number_, options_.page_size));
+    for (const db::Trial& t : page.trials) {
+      ASSIGN_OR_RETURN(std::string row, Row(t));
       if (format_ == "json") chunk += written_ == 0 ? "\n" : ",\n";
-      chunk += *row;
+      chunk += row;
       ++written_;
       after_number_ = t.number;
       if (chunk.size() >= options_.chunk_bytes) return chunk;
     }
-    if (page->next_after_number == 0) {
+    if (page.next_after_number == 0) {
       if (format_ == "json") chunk += "\n]\n";
       done_ = true;
       break;
@@ -155,15 +152,13 @@ absl::StatusOr<std::string> TrialExporter::Next() {
 absl::StatusOr<ExportedDocument> ExportDocument(Coordinator& coordinator, int64_t campaign_id,
                                                 const std::string& format) {
   if (format == "jsonl") return absl::InvalidArgumentError("format: jsonl needs ExportTrials");
-  absl::StatusOr<std::unique_ptr<TrialExporter>> exporter =
-      TrialExporter::Open(coordinator, campaign_id, format, {});
-  if (!exporter.ok()) return exporter.status();
-  ExportedDocument doc{(*exporter)->content_type(), ""};
+  ASSIGN_OR_RETURN(std::unique_ptr<TrialExporter> exporter,
+                   TrialExporter::Open(coordinator, campaign_id, format, {}));
+  ExportedDocument doc{exporter->content_type(), ""};
   while (true) {
-    absl::StatusOr<std::string> chunk = (*exporter)->Next();
-    if (!chunk.ok()) return chunk.status();
-    if (chunk->empty()) return doc;
-    doc.content += *chunk;
+    ASSIGN_OR_RETURN(std::string chunk, exporter->Next());
+    if (chunk.empty()) return doc;
+    doc.content += chunk;
   }
 }
 

@@ -14,6 +14,7 @@
 #include "util/exit_code.h"
 #include "util/log.h"
 #include "util/stage_stats.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server {
 
@@ -40,13 +41,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   coordinator_options.on_leases_expired = [telemetry](int trials, int scores) {
     telemetry->OnLeasesExpired(trials, scores);
   };
-  absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(config.db_path, store_options);
-  if (!store.ok()) return store.status();
-  server->store_ = *std::move(store);
-  absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
-      Coordinator::Create(*server->store_, clock, coordinator_options);
-  if (!coordinator.ok()) return coordinator.status();
-  server->coordinator_ = *std::move(coordinator);
+  ASSIGN_OR_RETURN(server->store_, db::Store::Open(config.db_path, store_options));
+  ASSIGN_OR_RETURN(server->coordinator_,
+                   Coordinator::Create(*server->store_, clock, coordinator_options));
   server->watch_hub_ = std::make_unique<WatchHub>(*server->coordinator_);
   server->auth_ = std::make_unique<TokenAuth>(config.token);
   server->campaign_service_ = std::make_unique<CampaignServiceImpl>(

@@ -8,13 +8,6 @@
 namespace convrnn::server {
 namespace {
 
-// Returns the status of `expr` (an absl::StatusOr) as a grpc::Status unless OK.
-#define RETURN_IF_ERROR_GRPC(expr)                                   \
-  do {                                                               \
-    const absl::Status convrnn_status_ = (expr);                     \
-    if (!convrnn_status_.ok()) return ToGrpcStatus(convrnn_status_); \
-  } while (false)
-
 #define CHECK_AUTH(context)                               \
   do {                                                    \
     grpc::Status convrnn_auth_ = auth_.Check(*(context)); \
@@ -230,7 +223,7 @@ grpc::Status CampaignServiceImpl::ParamImportances(grpc::ServerContext* context,
   CHECK_AUTH(context);
   absl::StatusOr<ImportanceResult> result =
       coordinator_.Importance(request->campaign_id(), request->metric());
-  RETURN_IF_ERROR_GRPC(result.status());
+  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_metric(result->metric);
   response->set_trials(result->trials);
   for (const search::ParamImportance& p : result->params) {

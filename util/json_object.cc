@@ -135,7 +135,7 @@ void JsonObject::Enum(absl::string_view key, std::string* out,
 }
 
 absl::Status JsonObject::Finish() {
-  if (!status_.ok()) return status_;
+  RETURN_IF_ERROR(status_);
   for (auto it = json_.begin(); it != json_.end(); ++it) {
     if (seen_.count(it.key()) == 0) {
       return PathError(PathOf(it.key()),

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/dashboard/gzip.h"
 #include "server/metrics.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server::dashboard {
 namespace {
@@ -58,18 +59,16 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Get(int64
       return entry->snapshot;
     }
     // Events happened somewhere; this campaign may have none.
-    absl::StatusOr<EventBatch> newer =
-        coordinator_.ReadEvents(campaign_id, entry->snapshot->last_event_id, 1);
-    if (!newer.ok()) return newer.status();
-    if (newer->events.empty()) {
+    ASSIGN_OR_RETURN(EventBatch newer,
+                     coordinator_.ReadEvents(campaign_id, entry->snapshot->last_event_id, 1));
+    if (newer.events.empty()) {
       entry->checked_sequence = sequence;
       return entry->snapshot;
     }
   }
-  absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> built =
-      Build(campaign_id, entry->snapshot.get());
-  if (!built.ok()) return built.status();
-  entry->snapshot = *std::move(built);
+  ASSIGN_OR_RETURN(std::shared_ptr<const CampaignSnapshot> built,
+                   Build(campaign_id, entry->snapshot.get()));
+  entry->snapshot = std::move(built);
   entry->built_us = now;
   entry->checked_sequence = entry->snapshot->sequence;
   return entry->snapshot;
@@ -77,10 +76,9 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Get(int64
 
 absl::StatusOr<int64_t> SnapshotCache::LastEventId(int64_t campaign_id, int64_t after) {
   while (true) {
-    absl::StatusOr<EventBatch> batch = coordinator_.ReadEvents(campaign_id, after, 1000);
-    if (!batch.ok()) return batch.status();
-    if (batch->events.empty()) return after;
-    after = batch->events.back().id;
+    ASSIGN_OR_RETURN(EventBatch batch, coordinator_.ReadEvents(campaign_id, after, 1000));
+    if (batch.events.empty()) return after;
+    after = batch.events.back().id;
   }
 }
 
@@ -90,26 +88,22 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
   // The sequence and the newest event first: what happens during the build
   // makes the next Get look again.
   s->sequence = coordinator_.event_sequence();
-  absl::StatusOr<int64_t> last =
-      LastEventId(campaign_id, previous == nullptr ? 0 : previous->last_event_id);
-  if (!last.ok()) return last.status();
-  s->last_event_id = *last;
-  absl::StatusOr<CampaignView> view = coordinator_.GetCampaign(campaign_id);
-  if (!view.ok()) return view.status();
-  s->view = *std::move(view);
-  absl::StatusOr<std::shared_ptr<const CampaignConfig>> config = coordinator_.Config(campaign_id);
-  if (!config.ok()) return config.status();
-  s->config = *std::move(config);
+  ASSIGN_OR_RETURN(int64_t last,
+                   LastEventId(campaign_id, previous == nullptr ? 0 : previous->last_event_id));
+  s->last_event_id = last;
+  ASSIGN_OR_RETURN(CampaignView view, coordinator_.GetCampaign(campaign_id));
+  s->view = std::move(view);
+  ASSIGN_OR_RETURN(std::shared_ptr<const CampaignConfig> config, coordinator_.Config(campaign_id));
+  s->config = std::move(config);
   std::map<int64_t, const TrialRow*> before;
   if (previous != nullptr) {
     for (const TrialRow& r : previous->trials) before[r.trial.id] = &r;
   }
   int64_t after = 0;
   do {
-    absl::StatusOr<TrialPage> page =
-        coordinator_.ListTrials(campaign_id, std::nullopt, after, 1000);
-    if (!page.ok()) return page.status();
-    for (db::Trial& t : page->trials) {
+    ASSIGN_OR_RETURN(TrialPage page,
+                     coordinator_.ListTrials(campaign_id, std::nullopt, after, 1000));
+    for (db::Trial& t : page.trials) {
       auto old = before.find(t.id);
       if (old != before.end() && IsFinal(t.state) && old->second->trial.state == t.state &&
           old->second->trial.updated_us == t.updated_us) {
@@ -123,10 +117,9 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
       if (t.state == db::TrialState::kCompleted) row.final = WithCost(row.final, t.spec_json);
       row.params = ObjectOf(t.params_json);
       Wiring(t.spec_json, &row);
-      absl::StatusOr<std::vector<db::EpochReport>> epochs = coordinator_.TrialEpochs(t.id);
-      if (!epochs.ok()) return epochs.status();
+      ASSIGN_OR_RETURN(std::vector<db::EpochReport> epochs, coordinator_.TrialEpochs(t.id));
       std::map<int, double> curve;
-      for (const db::EpochReport& e : *epochs) {
+      for (const db::EpochReport& e : epochs) {
         const Metrics m = ParseMetricsJson(e.metrics_json);
         if (auto v = m.find("val_top1"); v != m.end()) curve[e.epoch] = v->second;
       }
@@ -135,7 +128,7 @@ absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> SnapshotCache::Build(
       row.trial = std::move(t);
       s->trials.push_back(std::move(row));
     }
-    after = page->next_after_number;
+    after = page.next_after_number;
   } while (after != 0);
   s->points_json = PointsJson(*s);
   s->points_gzip = Gzip(s->points_json, 1);

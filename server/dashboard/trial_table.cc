@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "util/status_macros.h"
 
 namespace convrnn::server::dashboard {
 namespace {
@@ -120,8 +121,7 @@ json RowJson(const TrialRow& r) {
 }  // namespace
 
 absl::StatusOr<json> QueryTrials(const CampaignSnapshot& s, const TableQuery& q) {
-  absl::StatusOr<std::vector<Condition>> conditions = ParseFilter(q.filter);
-  if (!conditions.ok()) return conditions.status();
+  ASSIGN_OR_RETURN(std::vector<Condition> conditions, ParseFilter(q.filter));
   const std::string state = absl::AsciiStrToUpper(q.state);
   if (!state.empty() && state != "PENDING" && state != "LEASED" && state != "RUNNING" &&
       state != "COMPLETED" && state != "FAILED" && state != "PRUNED") {
@@ -131,7 +131,7 @@ absl::StatusOr<json> QueryTrials(const CampaignSnapshot& s, const TableQuery& q)
   for (const TrialRow& r : s.trials) {
     if (!state.empty() && db::TrialStateName(r.trial.state) != state) continue;
     bool keep = true;
-    for (const Condition& c : *conditions) keep = keep && Holds(c, Lookup(r, c.key));
+    for (const Condition& c : conditions) keep = keep && Holds(c, Lookup(r, c.key));
     if (keep) rows.push_back(&r);
   }
   if (q.sort != "number" || q.descending) {

@@ -10,6 +10,7 @@
 #include "spec/cost.h"
 #include "spec/param_budget.h"
 #include "tests/search/test_spaces.h"
+#include "util/status_macros.h"
 
 namespace convrnn::search {
 namespace {
@@ -38,9 +39,8 @@ json AllCellsSpace() {
 }
 
 absl::StatusOr<json> Budgeted(const ArchSpec& spec, ParamBudget budget) {
-  absl::StatusOr<BudgetMatch> m = MatchParams(spec, budget);
-  if (!m.ok()) return m.status();
-  return ToJson(m->spec);
+  ASSIGN_OR_RETURN(BudgetMatch m, MatchParams(spec, budget));
+  return ToJson(m.spec);
 }
 
 TEST_CASE("budget: every candidate of a 200-trial random campaign is within tolerance",

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "util/status_macros.h"
 #include "worker/data/data_rng.h"
 
 namespace convrnn {
@@ -33,26 +34,23 @@ std::string IdxFile(const std::string& dir, const std::string& name) {
 
 absl::StatusOr<RawDataset> ReadIdxDataset(const std::string& dir, int num_classes) {
   RawDataset raw;
-  absl::StatusOr<ImageSet> train =
-      ReadIdxPair(IdxFile(dir, "train-images-idx3-ubyte"), IdxFile(dir, "train-labels-idx1-ubyte"),
-                  num_classes);
-  if (!train.ok()) return train.status();
+  ASSIGN_OR_RETURN(ImageSet train,
+                   ReadIdxPair(IdxFile(dir, "train-images-idx3-ubyte"),
+                               IdxFile(dir, "train-labels-idx1-ubyte"), num_classes));
   if (num_classes == 0) {
-    num_classes =
-        train->size() == 0 ? 1 : static_cast<int>(train->labels.max().item<int64_t>()) + 1;
+    num_classes = train.size() == 0 ? 1 : static_cast<int>(train.labels.max().item<int64_t>()) + 1;
   }
   const std::string test_labels = IdxFile(dir, "t10k-labels-idx1-ubyte");
-  absl::StatusOr<ImageSet> test =
-      ReadIdxPair(IdxFile(dir, "t10k-images-idx3-ubyte"), test_labels, num_classes);
-  if (!test.ok()) return test.status();
-  if (test->images.sizes().slice(1) != train->images.sizes().slice(1)) {
+  ASSIGN_OR_RETURN(ImageSet test,
+                   ReadIdxPair(IdxFile(dir, "t10k-images-idx3-ubyte"), test_labels, num_classes));
+  if (test.images.sizes().slice(1) != train.images.sizes().slice(1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(IdxFile(dir, "t10k-images-idx3-ubyte"), ": image size ", test->images.size(2),
-                     "x", test->images.size(3), " differs from the training images' ",
-                     train->images.size(2), "x", train->images.size(3)));
+        absl::StrCat(IdxFile(dir, "t10k-images-idx3-ubyte"), ": image size ", test.images.size(2),
+                     "x", test.images.size(3), " differs from the training images' ",
+                     train.images.size(2), "x", train.images.size(3)));
   }
-  raw.train = *std::move(train);
-  raw.test = *std::move(test);
+  raw.train = std::move(train);
+  raw.test = std::move(test);
   raw.num_classes = num_classes;
   return raw;
 }
@@ -81,12 +79,10 @@ absl::StatusOr<RawDataset> ReadCifarDataset(const std::string& path, int num_cla
     test_files.push_back((fs::path(dir) / "test.bin").string());
   }
   RawDataset raw;
-  absl::StatusOr<ImageSet> train = ReadCifarFiles(train_files, num_classes);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<ImageSet> test = ReadCifarFiles(test_files, num_classes);
-  if (!test.ok()) return test.status();
-  raw.train = *std::move(train);
-  raw.test = *std::move(test);
+  ASSIGN_OR_RETURN(ImageSet train, ReadCifarFiles(train_files, num_classes));
+  ASSIGN_OR_RETURN(ImageSet test, ReadCifarFiles(test_files, num_classes));
+  raw.train = std::move(train);
+  raw.test = std::move(test);
   raw.num_classes = num_classes;
   return raw;
 }
@@ -97,12 +93,12 @@ absl::StatusOr<RawDataset> ReadRaw(const DataSpec& spec, const std::string& path
   if (spec.dataset == "cifar10") return ReadCifarDataset(path, 10);
   if (spec.dataset == "cifar100") return ReadCifarDataset(path, 100);
   if (spec.dataset == "image-folder") {
-    absl::StatusOr<ImageFolder> folder = ReadImageFolder(path, spec.image_height, spec.image_width);
-    if (!folder.ok()) return folder.status();
+    ASSIGN_OR_RETURN(ImageFolder folder,
+                     ReadImageFolder(path, spec.image_height, spec.image_width));
     RawDataset raw;
-    raw.train = std::move(folder->train);
-    raw.test = std::move(folder->test);
-    raw.num_classes = static_cast<int>(folder->classes.size());
+    raw.train = std::move(folder.train);
+    raw.test = std::move(folder.test);
+    raw.num_classes = static_cast<int>(folder.classes.size());
     return raw;
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown dataset \"", spec.dataset, "\""));
@@ -148,17 +144,16 @@ void MeasureChannels(const torch::Tensor& images, std::vector<float>* mean,
 
 absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec) {
   const std::string path = ResolvedDataPath(spec);
-  absl::StatusOr<RawDataset> raw = ReadRaw(spec, path);
-  if (!raw.ok()) return raw.status();
+  ASSIGN_OR_RETURN(RawDataset raw, ReadRaw(spec, path));
 
   if (spec.image_height > 0 && spec.dataset != "image-folder") {
-    raw->train.images = ResizeImages(raw->train.images, spec.image_height, spec.image_width);
-    raw->test.images = ResizeImages(raw->test.images, spec.image_height, spec.image_width);
+    raw.train.images = ResizeImages(raw.train.images, spec.image_height, spec.image_width);
+    raw.test.images = ResizeImages(raw.test.images, spec.image_height, spec.image_width);
   }
 
   // The validation split: a seeded permutation of the training images; the
   // limits take a prefix of each part, so a smaller limit is a subset.
-  const int64_t n = raw->train.size();
+  const int64_t n = raw.train.size();
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   DataRng rng(MixSeed({static_cast<uint64_t>(spec.split_seed), 0x5eed5b1175ULL}));
@@ -178,15 +173,15 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec) {
   }
 
   Datasets d;
-  d.train = Select(raw->train, std::move(train_idx));
-  d.val = Select(raw->train, std::move(val_idx));
-  d.test = std::move(raw->test);
+  d.train = Select(raw.train, std::move(train_idx));
+  d.val = Select(raw.train, std::move(val_idx));
+  d.test = std::move(raw.test);
   if (spec.occlusion) {
     d.train.images = Occlude(d.train.images, *spec.occlusion, Split::kTrain);
     d.val.images = Occlude(d.val.images, *spec.occlusion, Split::kVal);
     d.test.images = Occlude(d.test.images, *spec.occlusion, Split::kTest);
   }
-  d.num_classes = raw->num_classes;
+  d.num_classes = raw.num_classes;
   d.channels = static_cast<int>(d.train.images.size(1));
   d.height = static_cast<int>(d.train.images.size(2));
   d.width = static_cast<int>(d.train.images.size(3));

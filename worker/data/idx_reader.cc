@@ -174,28 +174,26 @@ absl::StatusOr<torch::Tensor> ReadIdxFile(const std::string& file) {
 
 absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file, const std::string& labels_file,
                                      int num_classes) {
-  absl::StatusOr<torch::Tensor> images = ReadIdxFile(images_file);
-  if (!images.ok()) return images.status();
-  if (images->dim() != 3) {
+  ASSIGN_OR_RETURN(torch::Tensor images, ReadIdxFile(images_file));
+  if (images.dim() != 3) {
     return FileError(absl::StatusCode::kInvalidArgument, images_file,
                      absl::StrCat("expected images (magic 0x00000803, N x H x W), found ",
-                                  images->dim(), " dimensions"));
+                                  images.dim(), " dimensions"));
   }
-  absl::StatusOr<torch::Tensor> labels = ReadIdxFile(labels_file);
-  if (!labels.ok()) return labels.status();
-  if (labels->dim() != 1) {
-    return FileError(absl::StatusCode::kInvalidArgument, labels_file,
-                     absl::StrCat("expected labels (magic 0x00000801, N), found ", labels->dim(),
-                                  " dimensions"));
+  ASSIGN_OR_RETURN(torch::Tensor labels, ReadIdxFile(labels_file));
+  if (labels.dim() != 1) {
+    return FileError(
+        absl::StatusCode::kInvalidArgument, labels_file,
+        absl::StrCat("expected labels (magic 0x00000801, N), found ", labels.dim(), " dimensions"));
   }
-  if (labels->size(0) != images->size(0)) {
+  if (labels.size(0) != images.size(0)) {
     return FileError(absl::StatusCode::kInvalidArgument, labels_file,
-                     absl::StrCat(labels->size(0), " labels but ", images_file, " has ",
-                                  images->size(0), " images"));
+                     absl::StrCat(labels.size(0), " labels but ", images_file, " has ",
+                                  images.size(0), " images"));
   }
   if (num_classes > 0) {
-    const uint8_t* l = labels->data_ptr<uint8_t>();
-    for (int64_t i = 0; i < labels->size(0); ++i) {
+    const uint8_t* l = labels.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < labels.size(0); ++i) {
       if (l[i] >= num_classes) {
         return FileError(absl::StatusCode::kInvalidArgument, labels_file,
                          absl::StrCat("label ", int{l[i]}, " at index ", i, " is out of range for ",
@@ -204,8 +202,8 @@ absl::StatusOr<ImageSet> ReadIdxPair(const std::string& images_file, const std::
     }
   }
   ImageSet set;
-  set.images = images->unsqueeze(1).contiguous();
-  set.labels = labels->to(torch::kInt64);
+  set.images = images.unsqueeze(1).contiguous();
+  set.labels = labels.to(torch::kInt64);
   return set;
 }
 

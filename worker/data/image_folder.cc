@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "util/posix_fs.h"
+#include "util/status_macros.h"
 #include "worker/data/data.h"
 
 namespace convrnn {
@@ -30,10 +31,9 @@ bool IsImageFile(const fs::path& p) {
 
 // Sorted sub-folder names of `dir`.
 absl::StatusOr<std::vector<std::string>> SubFolders(const fs::path& dir) {
-  absl::StatusOr<std::vector<DirEntry>> entries = ListDirectory(dir.string());
-  if (!entries.ok()) return entries.status();
+  ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListDirectory(dir.string()));
   std::vector<std::string> names;  // sorted, as the entries are
-  for (const DirEntry& e : *entries) {
+  for (const DirEntry& e : entries) {
     if (e.is_directory) names.push_back(e.name);
   }
   return names;
@@ -58,9 +58,8 @@ class FolderDecoder {
     set.labels = torch::empty({static_cast<int64_t>(items.size())}, torch::kInt64);
     int64_t* labels = set.labels.data_ptr<int64_t>();
     for (size_t i = 0; i < items.size(); ++i) {
-      absl::StatusOr<torch::Tensor> image = DecodeOne(items[i].file);
-      if (!image.ok()) return image.status();
-      images.push_back(*std::move(image));
+      ASSIGN_OR_RETURN(torch::Tensor image, DecodeOne(items[i].file));
+      images.push_back(std::move(image));
       labels[i] = items[i].label;
     }
     set.images = images.empty() ? torch::empty({0, channels_, height_, width_}, torch::kUInt8)
@@ -111,10 +110,9 @@ class FolderDecoder {
 
 absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir,
                                                const std::vector<std::string>& classes) {
-  absl::StatusOr<std::vector<std::string>> present = SubFolders(split_dir);
-  if (!present.ok()) return present.status();
+  ASSIGN_OR_RETURN(std::vector<std::string> present, SubFolders(split_dir));
   std::vector<Decoded> items;
-  for (const std::string& name : *present) {
+  for (const std::string& name : present) {
     const auto it = std::lower_bound(classes.begin(), classes.end(), name);
     if (it == classes.end() || *it != name) {
       return absl::InvalidArgumentError(
@@ -122,9 +120,8 @@ absl::StatusOr<std::vector<Decoded>> ListSplit(const fs::path& split_dir,
     }
     const int64_t label = it - classes.begin();
     const fs::path class_dir = split_dir / name;
-    absl::StatusOr<std::vector<DirEntry>> entries = ListDirectory(class_dir.string());
-    if (!entries.ok()) return entries.status();
-    for (const DirEntry& e : *entries) {  // sorted by name
+    ASSIGN_OR_RETURN(std::vector<DirEntry> entries, ListDirectory(class_dir.string()));
+    for (const DirEntry& e : entries) {  // sorted by name
       const fs::path file = class_dir / e.name;
       if (e.is_regular_file && IsImageFile(file)) items.push_back({file.string(), label});
     }
@@ -143,30 +140,25 @@ absl::StatusOr<ImageFolder> ReadImageFolder(const std::string& root, int height,
         train_dir.string(), ": no such folder (an image folder holds train/<class>/<image>)"));
   }
   ImageFolder folder;
-  absl::StatusOr<std::vector<std::string>> classes = SubFolders(train_dir);
-  if (!classes.ok()) return classes.status();
-  if (classes->empty())
+  ASSIGN_OR_RETURN(std::vector<std::string> classes, SubFolders(train_dir));
+  if (classes.empty())
     return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no class folders"));
-  folder.classes = *std::move(classes);
+  folder.classes = std::move(classes);
 
   FolderDecoder decoder(height, width);
-  absl::StatusOr<std::vector<Decoded>> train_items = ListSplit(train_dir, folder.classes);
-  if (!train_items.ok()) return train_items.status();
-  if (train_items->empty())
+  ASSIGN_OR_RETURN(std::vector<Decoded> train_items, ListSplit(train_dir, folder.classes));
+  if (train_items.empty())
     return absl::InvalidArgumentError(absl::StrCat(train_dir.string(), ": no images"));
-  absl::StatusOr<ImageSet> train = decoder.Decode(*train_items);
-  if (!train.ok()) return train.status();
-  folder.train = *std::move(train);
+  ASSIGN_OR_RETURN(ImageSet train, decoder.Decode(train_items));
+  folder.train = std::move(train);
 
   std::vector<Decoded> test_items;
   if (fs::is_directory(test_dir, ec)) {
-    absl::StatusOr<std::vector<Decoded>> listed = ListSplit(test_dir, folder.classes);
-    if (!listed.ok()) return listed.status();
-    test_items = *std::move(listed);
+    ASSIGN_OR_RETURN(std::vector<Decoded> listed, ListSplit(test_dir, folder.classes));
+    test_items = std::move(listed);
   }
-  absl::StatusOr<ImageSet> test = decoder.Decode(test_items);
-  if (!test.ok()) return test.status();
-  folder.test = *std::move(test);
+  ASSIGN_OR_RETURN(ImageSet test, decoder.Decode(test_items));
+  folder.test = std::move(test);
   return folder;
 }
 

@@ -79,9 +79,8 @@ absl::StatusOr<std::shared_ptr<const NeuralData>> NeuralJobRunner::Data(const st
       ec ? std::string() : absl::StrCat(file, "@", mtime.time_since_epoch().count());
   if (cached_ != nullptr && !key.empty() && key == cached_key_) return cached_;
   cached_.reset();
-  absl::StatusOr<NeuralData> data = ReadNeuralData(file);
-  if (!data.ok()) return data.status();
-  cached_ = std::make_shared<const NeuralData>(*std::move(data));
+  ASSIGN_OR_RETURN(NeuralData data, ReadNeuralData(file));
+  cached_ = std::make_shared<const NeuralData>(std::move(data));
   cached_key_ = key;
   return cached_;
 }
@@ -89,23 +88,22 @@ absl::StatusOr<std::shared_ptr<const NeuralData>> NeuralJobRunner::Data(const st
 absl::StatusOr<json> NeuralJobRunner::ScoreWeights(const ArchSpec& spec, torch::nn::Module& weights,
                                                    const NeuralSpec& neural,
                                                    const Normalization& normalization) {
-  absl::StatusOr<std::shared_ptr<const NeuralData>> data = Data(neural.file);
-  if (!data.ok()) return data.status();
-  RETURN_IF_ERROR(CheckRegions(neural.file, **data, neural));
+  ASSIGN_OR_RETURN(std::shared_ptr<const NeuralData> data, Data(neural.file));
+  RETURN_IF_ERROR(CheckRegions(neural.file, *data, neural));
   const NeuralScoreOptions options =
       OptionsFor(neural, normalization, static_cast<uint64_t>(spec.train.seed));
   try {
     // A CPU model unrolled for every bin, with the trained weights.
-    ConvRnn model(SpecForBins(spec, static_cast<int>((*data)->bins()), neural.offset));
+    ConvRnn model(SpecForBins(spec, static_cast<int>(data->bins()), neural.offset));
     CopyWeights(weights, *model);
-    absl::StatusOr<NeuralScore> score = ScoreModel(*model, **data, options);
+    absl::StatusOr<NeuralScore> score = ScoreModel(*model, *data, options);
     if (!score.ok()) {
       return absl::Status(score.status().code(),
                           absl::StrCat(neural.file, ": ", score.status().message()));
     }
     json report = ToJson(*score);
     report["method"] = neural.method;
-    report["data"] = (*data)->Describe();
+    report["data"] = data->Describe();
     return report;
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -147,10 +145,9 @@ absl::StatusOr<json> NeuralJobRunner::ScoreCheckpoint(const ArchSpec& spec,
                            ": checkpoint predates recorded input statistics; recomputing them "
                            "from the data spec (loads the training set)"));
       }
-      absl::StatusOr<Datasets> train = LoadDatasets(data);
-      if (!train.ok()) return train.status();
-      normalization.mean = train->mean;
-      normalization.stddev = train->stddev;
+      ASSIGN_OR_RETURN(Datasets train, LoadDatasets(data));
+      normalization.mean = train.mean;
+      normalization.stddev = train.stddev;
     }
     return ScoreWeights(spec, *model, neural, normalization);
   } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -37,8 +38,7 @@ absl::StatusOr<NeuralData> MakeSyntheticNeuralData(ConvRnnImpl& teacher,
   FeatureOptions fo = options.features;
   fo.layers = layers;
   fo.seed = options.seed;
-  absl::StatusOr<std::vector<LayerFeatures>> features = ExtractFeatures(teacher, stimuli, fo);
-  if (!features.ok()) return features.status();
+  ASSIGN_OR_RETURN(std::vector<LayerFeatures> features, ExtractFeatures(teacher, stimuli, fo));
 
   torch::Generator gen = at::detail::createCPUGenerator(options.seed * 6364136223846793005ULL +
                                                         1442695040888963407ULL);
@@ -49,7 +49,7 @@ absl::StatusOr<NeuralData> MakeSyntheticNeuralData(ConvRnnImpl& teacher,
   const double true_rel = 1.0 / (1.0 + options.noise_sd * options.noise_sd / options.repetitions);
   NeuralData data;
   for (int i = 0; i < k; ++i) {
-    torch::Tensor f = (*features)[i].features.to(torch::kFloat64);  // [T, N, F]
+    torch::Tensor f = features[i].features.to(torch::kFloat64);  // [T, N, F]
     // z-score each feature over steps and images, so no channel dominates.
     torch::Tensor flat = f.reshape({-1, f.size(2)});
     f = (f - flat.mean(0)) / flat.std(0).clamp_min(1e-8);

@@ -155,7 +155,7 @@ absl::Status ServiceLoopImpl::Run() {
     }
     absl::Status trial = RunTrial(lease);
     ++trials_ended;
-    if (!trial.ok()) return trial;
+    RETURN_IF_ERROR(trial);
   }
   Log("stopped leasing; exiting");
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include "util/exit_code.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "util/status_macros.h"
 #include "worker/service/completion_spool.h"
 #include "worker/service/simulate.h"
 #include "worker/service/torch_executor.h"
@@ -40,18 +41,16 @@ absl::StatusOr<ServiceOptions> MakeServiceOptions(const ServiceConfig& config) {
                                                    "' is not a duration such as 90s or 10m"));
   }
   if (!config.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadFlagFile("--token-file", config.token_file);
-    if (!token.ok()) return token.status();
-    options.token = std::string(absl::StripAsciiWhitespace(*token));
+    ASSIGN_OR_RETURN(std::string token, ReadFlagFile("--token-file", config.token_file));
+    options.token = std::string(absl::StripAsciiWhitespace(token));
     if (options.token.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--token-file: ", config.token_file, " is empty"));
     }
   }
   if (!config.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> pem = ReadFlagFile("--tls-ca", config.tls_ca_file);
-    if (!pem.ok()) return pem.status();
-    options.tls_ca_pem = *pem;
+    ASSIGN_OR_RETURN(std::string pem, ReadFlagFile("--tls-ca", config.tls_ca_file));
+    options.tls_ca_pem = pem;
   }
   if (config.simulate && (config.simulate_epoch_ms < 0 || config.simulate_epochs < 0)) {
     return absl::InvalidArgumentError("--simulate-epoch-ms and --simulate-epochs must be >= 0");

@@ -9,6 +9,7 @@
 #include "spec/arch_spec.h"
 #include "spec/cost.h"
 #include "util/mix.h"
+#include "util/status_macros.h"
 
 namespace convrnn {
 
@@ -34,9 +35,8 @@ class SimulatedExecutor final : public TrialExecutor {
   explicit SimulatedExecutor(SimulateOptions options) : options_(std::move(options)) {}
 
   absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) override {
-    absl::StatusOr<ArchSpec> spec = ParseArchSpecText(task.spec_json);
-    if (!spec.ok()) return spec.status();
-    const int epochs = options_.epochs > 0 ? options_.epochs : std::max(1, spec->train.epochs);
+    ASSIGN_OR_RETURN(ArchSpec spec, ParseArchSpecText(task.spec_json));
+    const int epochs = options_.epochs > 0 ? options_.epochs : std::max(1, spec.train.epochs);
     const uint64_t hash = SpecHash(task.spec_json);
     Clock* clock = options_.clock;
     const int64_t start = clock->NowMicros();
@@ -56,7 +56,7 @@ class SimulatedExecutor final : public TrialExecutor {
         break;
       }
     }
-    CostEstimate cost = EstimateCost(*spec);
+    CostEstimate cost = EstimateCost(spec);
     outcome.final_metrics = {{"val_top1", last["val_top1"]},
                              {"train_loss", last["train_loss"]},
                              {"params", static_cast<double>(cost.params)},

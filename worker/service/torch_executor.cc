@@ -37,32 +37,25 @@ class TorchExecutor final : public TrialExecutor {
   bool CanScore() const override { return true; }
 
   absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks& hooks) override {
-    absl::StatusOr<ArchSpec> spec = ParseArchSpecText(task.spec_json);
-    if (!spec.ok()) return spec.status();
-    absl::StatusOr<NeuralSpec> neural = ParseNeuralSpecText(task.neural_json, "neural");
-    if (!neural.ok()) return neural.status();
-    absl::StatusOr<DataSpec> data_spec = ParseData(task.data_json);
-    if (!data_spec.ok()) return data_spec.status();
+    ASSIGN_OR_RETURN(ArchSpec spec, ParseArchSpecText(task.spec_json));
+    ASSIGN_OR_RETURN(NeuralSpec neural, ParseNeuralSpecText(task.neural_json, "neural"));
+    ASSIGN_OR_RETURN(DataSpec data_spec, ParseData(task.data_json));
     torch::set_num_threads(Threads());
     NeuralJobRunner& runner = Runner(hooks);
-    absl::StatusOr<nlohmann::json> report =
-        runner.ScoreCheckpoint(*spec, task.checkpoint_dir, *data_spec, *neural);
-    if (!report.ok()) return report.status();
-    (*report)["trial_id"] = task.trial_id;
-    return report->dump();
+    ASSIGN_OR_RETURN(nlohmann::json report,
+                     runner.ScoreCheckpoint(spec, task.checkpoint_dir, data_spec, neural));
+    report["trial_id"] = task.trial_id;
+    return report.dump();
   }
 
   absl::StatusOr<TrialOutcome> Run(const TrialTask& task, const TrialHooks& hooks) override {
-    absl::StatusOr<ArchSpec> spec = ParseArchSpecText(task.spec_json);
-    if (!spec.ok()) return spec.status();
+    ASSIGN_OR_RETURN(ArchSpec spec, ParseArchSpecText(task.spec_json));
     std::optional<NeuralSpec> neural;
     if (!task.neural_json.empty()) {
-      absl::StatusOr<NeuralSpec> parsed = ParseNeuralSpecText(task.neural_json, "neural");
-      if (!parsed.ok()) return parsed.status();
-      neural = *std::move(parsed);
+      ASSIGN_OR_RETURN(NeuralSpec parsed, ParseNeuralSpecText(task.neural_json, "neural"));
+      neural = std::move(parsed);
     }
-    absl::StatusOr<std::shared_ptr<const Datasets>> data = Data(task.data_json);
-    if (!data.ok()) return data.status();
+    ASSIGN_OR_RETURN(std::shared_ptr<const Datasets> data, Data(task.data_json));
 
     TrainerOptions trainer;
     trainer.device = options_.device;
@@ -76,30 +69,29 @@ class TorchExecutor final : public TrialExecutor {
         return hooks.on_epoch(EpochReport{m.epoch, EpochMetricsMap(m)});
       };
     }
-    absl::StatusOr<TrainResult> result = Train(*spec, **data, trainer);
-    if (!result.ok()) return result.status();
+    ASSIGN_OR_RETURN(TrainResult result, Train(spec, *data, trainer));
 
     TrialOutcome outcome;
-    outcome.stopped_early = result->stopped_early;
+    outcome.stopped_early = result.stopped_early;
     double wall = 0;
-    for (const EpochMetrics& m : result->epochs) wall += m.wall_seconds;
+    for (const EpochMetrics& m : result.epochs) wall += m.wall_seconds;
     auto& f = outcome.final_metrics;
-    f["val_top1"] = result->val_top1;
-    f["params"] = static_cast<double>(result->params);
-    f["flops"] = static_cast<double>(result->flops_per_image);
-    f["epochs"] = static_cast<double>(result->epochs.size());
-    f["resumed_epochs"] = result->resumed_epochs;
+    f["val_top1"] = result.val_top1;
+    f["params"] = static_cast<double>(result.params);
+    f["flops"] = static_cast<double>(result.flops_per_image);
+    f["epochs"] = static_cast<double>(result.epochs.size());
+    f["resumed_epochs"] = result.resumed_epochs;
     f["wall_s"] = wall;  // every epoch's, resumed ones included
-    if (!result->epochs.empty()) {
-      f["train_loss"] = result->epochs.back().train_loss;
-      f["images_per_s"] = result->epochs.back().images_per_sec;
+    if (!result.epochs.empty()) {
+      f["train_loss"] = result.epochs.back().train_loss;
+      f["images_per_s"] = result.epochs.back().images_per_sec;
     }
-    if (result->test_top1 >= 0) f["test_top1"] = result->test_top1;
+    if (result.test_top1 >= 0) f["test_top1"] = result.test_top1;
     if (neural.has_value() && !outcome.stopped_early) {
       // The campaign scores its trials: a failure to score fails the trial
       // (retryable when the file is missing here, final when malformed).
       absl::StatusOr<nlohmann::json> report = Runner(hooks).ScoreWeights(
-          *spec, *result->model, *neural, Normalization{(*data)->mean, (*data)->stddev});
+          spec, *result.model, *neural, Normalization{data->mean, data->stddev});
       if (!report.ok()) {
         return absl::Status(report.status().code(),
                             absl::StrCat("neural scoring: ", report.status().message()));
@@ -128,9 +120,8 @@ class TorchExecutor final : public TrialExecutor {
     if (!data_json.empty()) {
       nlohmann::json json;
       RETURN_IF_ERROR(ParseJsonText(data_json, "data spec", &json));
-      absl::StatusOr<DataSpec> parsed = ParseDataSpec(json, "data");
-      if (!parsed.ok()) return parsed.status();
-      data_spec = *parsed;
+      ASSIGN_OR_RETURN(DataSpec parsed, ParseDataSpec(json, "data"));
+      data_spec = parsed;
     }
     return data_spec;
   }
@@ -138,15 +129,13 @@ class TorchExecutor final : public TrialExecutor {
   // The datasets of `data_json`, from memory when the previous trial used
   // the same (canonical) data spec.
   absl::StatusOr<std::shared_ptr<const Datasets>> Data(const std::string& data_json) {
-    absl::StatusOr<DataSpec> parsed = ParseData(data_json);
-    if (!parsed.ok()) return parsed.status();
-    const DataSpec& data_spec = *parsed;
+    ASSIGN_OR_RETURN(DataSpec parsed, ParseData(data_json));
+    const DataSpec& data_spec = parsed;
     std::string key = ToJson(data_spec).dump();
     if (cached_ != nullptr && key == cached_key_) return cached_;
     cached_.reset();  // free the old data before loading the new
-    absl::StatusOr<Datasets> loaded = LoadDatasets(data_spec);
-    if (!loaded.ok()) return loaded.status();
-    cached_ = std::make_shared<const Datasets>(*std::move(loaded));
+    ASSIGN_OR_RETURN(Datasets loaded, LoadDatasets(data_spec));
+    cached_ = std::make_shared<const Datasets>(std::move(loaded));
     cached_key_ = key;
     return cached_;
   }
