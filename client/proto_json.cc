@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -27,8 +29,24 @@ json MetricsJson(const google::protobuf::Map<std::string, double>& metrics) {
 
 }  // namespace
 
+// The wire enum lists db::TrialState's states in order after UNSPECIFIED.
+static_assert(v1::TRIAL_STATE_PENDING == 1 + static_cast<int>(db::TrialState::kPending) &&
+              v1::TRIAL_STATE_LEASED == 1 + static_cast<int>(db::TrialState::kLeased) &&
+              v1::TRIAL_STATE_RUNNING == 1 + static_cast<int>(db::TrialState::kRunning) &&
+              v1::TRIAL_STATE_COMPLETED == 1 + static_cast<int>(db::TrialState::kCompleted) &&
+              v1::TRIAL_STATE_FAILED == 1 + static_cast<int>(db::TrialState::kFailed) &&
+              v1::TRIAL_STATE_PRUNED == 1 + static_cast<int>(db::TrialState::kPruned));
+
+std::optional<db::TrialState> DbTrialState(v1::TrialState state) {
+  if (state < v1::TRIAL_STATE_PENDING || state > v1::TRIAL_STATE_PRUNED) return std::nullopt;
+  return static_cast<db::TrialState>(state - 1);
+}
+
 std::string TrialStateName(v1::TrialState state) {
-  return ShortName(v1::TrialState_Name(state), "TRIAL_STATE_");
+  if (state == v1::TRIAL_STATE_UNSPECIFIED) return "unspecified";
+  const std::optional<db::TrialState> known = DbTrialState(state);
+  if (!known.has_value()) return "unknown";
+  return absl::AsciiStrToLower(db::TrialStateName(*known));
 }
 
 std::string CampaignStateName(v1::CampaignState state) {
@@ -40,11 +58,13 @@ std::string EventTypeName(v1::EventType type) {
 }
 
 absl::StatusOr<v1::TrialState> ParseTrialState(const std::string& name) {
-  std::string upper = absl::AsciiStrToUpper(name);
+  const std::string upper = absl::AsciiStrToUpper(name);
   if (upper.empty() || upper == "ANY" || upper == "ALL") return v1::TRIAL_STATE_UNSPECIFIED;
-  if (!absl::StartsWith(upper, "TRIAL_STATE_")) upper = "TRIAL_STATE_" + upper;
-  v1::TrialState state;
-  if (upper != "TRIAL_STATE_UNSPECIFIED" && v1::TrialState_Parse(upper, &state)) return state;
+  absl::string_view bare = upper;
+  absl::ConsumePrefix(&bare, "TRIAL_STATE_");
+  if (absl::StatusOr<db::TrialState> state = db::ParseTrialState(bare); state.ok()) {
+    return static_cast<v1::TrialState>(static_cast<int>(*state) + 1);
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("--state: unknown trial state '", name,
                    "' (one of pending, leased, running, completed, failed, pruned)"));

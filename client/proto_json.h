@@ -10,16 +10,23 @@
 #define CONVRNN_CLIENT_PROTO_JSON_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "db/store.h"
 #include "proto/convrnn.pb.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 
 namespace v1 = ::convrnn::v1;
 
-// TRIAL_STATE_RUNNING -> "running"; UNSPECIFIED -> "unspecified".
+// The wire state as db::TrialState, the one table of trial state names;
+// nullopt for UNSPECIFIED or a value this build does not know.
+std::optional<db::TrialState> DbTrialState(v1::TrialState state);
+// db::TrialStateName lower-cased: TRIAL_STATE_RUNNING -> "running";
+// UNSPECIFIED -> "unspecified".
 std::string TrialStateName(v1::TrialState state);
 std::string CampaignStateName(v1::CampaignState state);
 std::string EventTypeName(v1::EventType type);

@@ -13,6 +13,7 @@
 #include "client/spec_render.h"
 #include "spec/arch_spec.h"
 #include "util/csv.h"
+#include "util/status_macros.h"
 
 namespace convrnn::client {
 namespace {
@@ -37,6 +38,14 @@ std::string Scalar(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "";
   return v.dump();
+}
+
+// The stored spelling (db::TrialStateName, as the server's export writes
+// it), so both CSVs agree.
+std::string CsvStateName(v1::TrialState state) {
+  const std::optional<db::TrialState> known = DbTrialState(state);
+  if (known.has_value()) return std::string(db::TrialStateName(*known));
+  return absl::AsciiStrToUpper(TrialStateName(state));
 }
 
 }  // namespace
@@ -234,7 +243,7 @@ void PrintTrialText(const v1::Trial& t, std::ostream& out) {
 std::string TrialsToCsv(const std::vector<v1::Trial>& trials) {
   std::vector<CsvTrial> rows;
   for (const v1::Trial& t : trials) {
-    CsvTrial row{t.id(),         t.number(),     absl::AsciiStrToUpper(TrialStateName(t.state())),
+    CsvTrial row{t.id(),         t.number(),     CsvStateName(t.state()),
                  t.attempt(),    t.worker_id(),  t.failure_reason(),
                  json::object(), json::object(), t.spec_json()};
     json params = EmbeddedJson(t.params_json());
