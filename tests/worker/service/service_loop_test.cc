@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/clock_driver.h"
 #include "tests/test_support.h"
 #include "tests/worker/service/fake_worker_service.h"
 #include "util/clock.h"
@@ -29,39 +30,20 @@ namespace {
 const char* kSpec = R"({"time": {"steps": 4}, "layers": [{"channels": 8, "cell": {"type": "gru"}}],
                         "train": {"epochs": 3}})";
 
-// Simulated time: advances `clock` by `step` whenever a thread waits on it,
-// until destroyed. Code whose every wait goes through the clock then runs as
-// if time passed while it waited; the test itself never sleeps.
-class ClockDriver {
- public:
-  ClockDriver(FakeClock* clock, absl::Duration step)
-      : thread_([this, clock, step] {
-          while (!stop_) {
-            if (clock->WaitForBlocked(1, absl::Milliseconds(5))) clock->Advance(step);
-          }
-        }) {}
-  ~ClockDriver() {
-    stop_ = true;
-    thread_.join();
-  }
+using testing::ClockDriver;
 
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// A worker running its loop on a thread, with fast test timings; on `clock`
-// (its waits and the simulated epochs) when given.
+// A worker running its loop on a thread, with fast test timings, on a fake
+// clock (its waits and the simulated epochs): its own, which a ClockDriver
+// moves 10 ms a wait from Start() to Join(), or `clock`, which the test moves.
 class TestWorker {
  public:
   TestWorker(const std::string& server, absl::Duration epoch_time, int max_trials = 1,
-             FakeClock* clock = nullptr) {
-    if (clock != nullptr) {
-      options_.clock = clock;
-      // Simulated time runs ahead while an RPC takes real time: an outage
-      // would look long, so it never ends the run (tests may set their own).
-      options_.server_down_grace = absl::Hours(24 * 365);
-    }
+             FakeClock* clock = nullptr)
+      : clock_(clock != nullptr ? clock : &own_clock_), drive_(clock == nullptr) {
+    options_.clock = clock_;
+    // Simulated time runs ahead while an RPC takes real time: an outage
+    // would look long, so it never ends the run (tests may set their own).
+    options_.server_down_grace = absl::Hours(24 * 365);
     options_.server = server;
     options_.token = "secret-token";
     options_.max_trials = max_trials;
@@ -75,11 +57,12 @@ class TestWorker {
     };
     SimulateOptions simulate;
     simulate.epoch_time = epoch_time;
-    if (clock != nullptr) simulate.clock = clock;
+    simulate.clock = clock_;
     executor_ = NewSimulatedExecutor(simulate);
   }
   ~TestWorker() { (void)Join(); }
   ServiceOptions& options() { return options_; }
+  FakeClock& clock() { return *clock_; }
   // Replaces the simulated executor (before Start()).
   void UseExecutor(std::unique_ptr<TrialExecutor> executor) { executor_ = std::move(executor); }
 
@@ -87,10 +70,12 @@ class TestWorker {
     auto loop = ServiceLoop::Create(options_, executor_.get());
     REQUIRE(loop.ok());
     loop_ = *std::move(loop);
+    if (drive_) driver_ = std::make_unique<ClockDriver>(clock_, absl::Milliseconds(10));
     thread_ = std::thread([this] { result_ = loop_->Run(); });
   }
   absl::Status Join() {
     if (thread_.joinable()) thread_.join();
+    driver_.reset();
     std::lock_guard<std::mutex> lock(log_mu_);
     for (const std::string& line : log_) {
       if (std::getenv("CONVRNN_TEST_LOG") != nullptr) std::cerr << line << "\n";
@@ -101,6 +86,10 @@ class TestWorker {
   ServiceLoop& loop() { return *loop_; }
 
  private:
+  FakeClock own_clock_;
+  FakeClock* clock_;
+  const bool drive_;
+  std::unique_ptr<ClockDriver> driver_;
   ServiceOptions options_;
   std::unique_ptr<TrialExecutor> executor_;
   std::unique_ptr<ServiceLoop> loop_;
@@ -109,6 +98,21 @@ class TestWorker {
   std::mutex log_mu_;
   std::vector<std::string> log_;
 };
+
+// A loopback port no server listens on (one a server just gave back).
+int FreePort() {
+  FakeWorkerService probe;
+  FakeServer free_port(&probe);
+  return free_port.port();
+}
+
+// The trial ended on the worker's side: neither completed nor failed.
+void CheckAbandoned(FakeWorkerService& service, TestWorker& worker) {
+  FakeCalls calls = service.Snapshot();
+  CHECK(calls.completes.empty());
+  CHECK(calls.fails.empty());
+  CHECK(worker.loop().stats().trials_abandoned == 1);
+}
 
 TEST_CASE("a simulated trial is leased, heartbeated, reported and completed", "[worker]") {
   FakeWorkerService service;
@@ -172,15 +176,13 @@ TEST_CASE("a lost lease cancels training at once", "[worker]") {
     return grpc::Status::OK;
   };
   FakeServer server(&service);
-  TestWorker worker(server.address(), absl::Seconds(30));  // would take 90 s
-  absl::Time start = absl::Now();
+  TestWorker worker(server.address(), absl::Hours(1));  // would take 3 h
+  const int64_t start_us = worker.clock().NowMicros();
   worker.Start();
   REQUIRE(worker.Join().ok());
-  CHECK(absl::Now() - start < absl::Seconds(5));
-  FakeCalls calls = service.Snapshot();
-  CHECK(calls.completes.empty());
-  CHECK(calls.fails.empty());
-  CHECK(worker.loop().stats().trials_abandoned == 1);
+  // Cancelled at the third heartbeat, long before the first epoch's end.
+  CHECK(worker.clock().NowMicros() - start_us < absl::ToInt64Microseconds(absl::Hours(1)));
+  CheckAbandoned(service, worker);
 }
 
 TEST_CASE("a stale lease refused on report abandons the trial", "[worker]") {
@@ -193,19 +195,11 @@ TEST_CASE("a stale lease refused on report abandons the trial", "[worker]") {
   TestWorker worker(server.address(), absl::Milliseconds(20));
   worker.Start();
   REQUIRE(worker.Join().ok());
-  FakeCalls calls = service.Snapshot();
-  CHECK(calls.completes.empty());
-  CHECK(calls.fails.empty());
-  CHECK(worker.loop().stats().trials_abandoned == 1);
+  CheckAbandoned(service, worker);
 }
 
 TEST_CASE("the worker waits for a server that starts late, then registers", "[worker]") {
-  int port;
-  {
-    FakeWorkerService probe;
-    FakeServer free_port(&probe);
-    port = free_port.port();
-  }
+  const int port = FreePort();
   FakeClock clock;
   TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10), 1, &clock);
   worker.Start();
@@ -284,15 +278,9 @@ TEST_CASE("an unknown worker id makes the worker register again", "[worker]") {
 }
 
 TEST_CASE("the worker gives up after the server-down grace, timed by the clock", "[worker]") {
-  int port;
-  {
-    FakeWorkerService probe;
-    FakeServer free_port(&probe);
-    port = free_port.port();
-  }
+  const int port = FreePort();
   FakeClock clock;
-  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10));
-  worker.options().clock = &clock;
+  TestWorker worker("127.0.0.1:" + std::to_string(port), absl::Milliseconds(10), 1, &clock);
   worker.options().server_down_grace = absl::Minutes(10);
   worker.options().backoff.max = absl::Seconds(30);
   worker.Start();
@@ -310,7 +298,9 @@ TEST_CASE("shutdown cancels and hands back the trial, or lets it finish", "[work
   service.AddTrial({7, 1, kSpec, ""});
   FakeServer server(&service);
   bool cancel = GENERATE(true, false);
-  TestWorker worker(server.address(), absl::Milliseconds(cancel ? 10000 : 100),
+  // Cancelled: an epoch of an hour, which simulated time cannot reach before
+  // Shutdown; finishing: a short one.
+  TestWorker worker(server.address(), cancel ? absl::Hours(1) : absl::Milliseconds(100),
                     /*max_trials=*/0);
   worker.Start();
   // Training has begun once the trial is heartbeated (a lease answered while
@@ -516,7 +506,8 @@ TEST_CASE("the supervisor restarts a failing child until it exits 0", "[worker]"
 // Scores by rule (trial 7 has a checkpoint, others not); trains by simulation.
 class ScoringExecutor final : public TrialExecutor {
  public:
-  ScoringExecutor() : simulated_(NewSimulatedExecutor({absl::Milliseconds(10)})) {}
+  explicit ScoringExecutor(Clock* clock)
+      : simulated_(NewSimulatedExecutor({absl::Milliseconds(10), /*epochs=*/0, clock})) {}
   bool CanScore() const override { return true; }
   absl::StatusOr<std::string> Score(const ScoreTask& task, const TrialHooks&) override {
     tasks.push_back(task);
@@ -547,7 +538,7 @@ TEST_CASE("scoring jobs are scored and reported, failures with their code", "[wo
   FakeServer server(&service);
   REQUIRE(server.ok());
   TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
-  auto executor = std::make_unique<ScoringExecutor>();
+  auto executor = std::make_unique<ScoringExecutor>(&worker.clock());
   ScoringExecutor* scorer = executor.get();
   worker.UseExecutor(std::move(executor));
   worker.options().checkpoint_root = "/ckpt";
@@ -586,7 +577,7 @@ TEST_CASE(
   REQUIRE(server.ok());
   {
     TestWorker worker(server.address(), absl::Milliseconds(10), /*max_trials=*/1);
-    worker.UseExecutor(std::make_unique<ScoringExecutor>());
+    worker.UseExecutor(std::make_unique<ScoringExecutor>(&worker.clock()));
     worker.Start();
     REQUIRE(worker.Join().ok());
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "tests/clock_driver.h"
 #include "tests/test_support.h"
 #include "tests/worker/service/fake_worker_service.h"
 #include "util/posix_fs.h"
@@ -19,6 +20,7 @@
 namespace convrnn {
 namespace {
 
+using testing::ClockDriver;
 using testing::MustOk;
 using testing::TempDir;
 
@@ -41,13 +43,18 @@ ServiceOptions Options(const std::string& server, const std::string& spool_dir) 
   return options;
 }
 
-// Runs one loop to its end (max_trials or give-up) and returns Run()'s status.
-absl::Status RunLoop(const ServiceOptions& options, ServiceStats* stats = nullptr) {
+// Runs one loop to its end (max_trials or give-up) on simulated time and
+// returns Run()'s status.
+absl::Status RunLoop(ServiceOptions options, ServiceStats* stats = nullptr) {
+  FakeClock clock;
+  options.clock = &clock;
   SimulateOptions simulate;
   simulate.epoch_time = absl::Milliseconds(20);
+  simulate.clock = &clock;
   std::unique_ptr<TrialExecutor> executor = NewSimulatedExecutor(simulate);
   auto loop = ServiceLoop::Create(options, executor.get());
   REQUIRE(loop.ok());
+  ClockDriver driver(&clock, absl::Milliseconds(10));
   absl::Status result = (*loop)->Run();
   if (stats != nullptr) *stats = (*loop)->stats();
   return result;
@@ -102,7 +109,10 @@ TEST_CASE("a completion never acknowledged is re-sent by the next process", "[wo
   REQUIRE(server.ok());
   TempDir spool;
   ServiceOptions options = Options(server.address(), spool.str());
-  options.server_down_grace = absl::Milliseconds(300);
+  // Simulated time runs ahead during each RPC: a grace of an hour, and retries
+  // a minute apart at most, so the outage outlasts training, then the retries.
+  options.server_down_grace = absl::Hours(1);
+  options.backoff.max = absl::Minutes(1);
   // The first process trains, cannot deliver, gives up: the result stays on disk.
   CHECK(RunLoop(options).code() == absl::StatusCode::kUnavailable);
   REQUIRE(SpooledFiles(spool.str()) == 1);
@@ -121,15 +131,21 @@ TEST_CASE("a completion never acknowledged is re-sent by the next process", "[wo
     };
   }
   options.max_trials = 0;
+  FakeClock clock;
+  options.clock = &clock;
   SimulateOptions simulate;
+  simulate.clock = &clock;
   std::unique_ptr<TrialExecutor> executor = NewSimulatedExecutor(simulate);
   auto loop = ServiceLoop::Create(options, executor.get());
   REQUIRE(loop.ok());
   std::thread run([&] { (void)(*loop)->Run(); });
+  // The spool is sent after registering, before the first lease; with nothing
+  // to lease the loop then waits on the clock. Each wait, a second passes.
   bool removed = false;
   for (int i = 0; i < 200 && !removed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(clock.WaitForBlocked(1));
     removed = SpooledFiles(spool.str()) == 0;
+    if (!removed) clock.Advance(absl::Seconds(1));
   }
   (*loop)->Shutdown(/*cancel_current_trial=*/true);
   run.join();
