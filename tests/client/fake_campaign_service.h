@@ -349,17 +349,19 @@ class FakeCampaignService final : public v1::CampaignService::Service {
   int score_polls_ = 0;                   // guarded by mu_
 };
 
-// Runs a FakeCampaignService on 127.0.0.1 with a port the kernel picks.
+// Runs a FakeCampaignService on 127.0.0.1, on `port` (0: one the kernel picks).
 class FakeServer {
  public:
-  FakeServer() {
+  explicit FakeServer(int port = 0) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
+                             &port_);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
   }
   ~FakeServer() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)); }
 
+  int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   FakeCampaignService& service() { return service_; }
 
