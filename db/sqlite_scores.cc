@@ -51,6 +51,21 @@ absl::StatusOr<std::optional<Score>> ScoreByLease(Connection& conn, int64_t toke
 }
 
 // The job whose live lease is `token`, or FAILED_PRECONDITION.
+// Ends live score lease `score_id` (sql::kFinishScore): COMPLETED with
+// `result_json`, or FAILED with `reason` and `error_code`.
+absl::Status FinishScoreRow(Connection& conn, int64_t score_id, ScoreState state,
+                            absl::string_view result_json, absl::string_view reason, int error_code,
+                            int64_t now_us) {
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
+  stmt.Bind(1, score_id).Bind(2, ScoreStateName(state));
+  if (state == ScoreState::kCompleted) {
+    stmt.Bind(3, result_json).BindNull(4).BindNull(5);
+  } else {
+    stmt.BindNull(3).Bind(4, reason).Bind(5, int64_t{error_code});
+  }
+  return stmt.Bind(6, now_us).Run();
+}
+
 absl::StatusOr<Score> LiveScoreLease(Connection& conn, int64_t token) {
   ASSIGN_OR_RETURN(std::optional<Score> score, ScoreByLease(conn, token));
   if (!score.has_value()) {
@@ -159,14 +174,8 @@ absl::StatusOr<Score> SqliteStore::CompleteScore(int64_t lease_token,
           absl::StrCat("score ", held->id, " was already completed by lease ", lease_token));
     }
     ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
-    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-    RETURN_IF_ERROR(stmt.Bind(1, score.id)
-                        .Bind(2, ScoreStateName(ScoreState::kCompleted))
-                        .Bind(3, result.dump())
-                        .BindNull(4)
-                        .BindNull(5)
-                        .Bind(6, now_us)
-                        .Run());
+    RETURN_IF_ERROR(FinishScoreRow(conn, score.id, ScoreState::kCompleted, result.dump(),
+                                   /*reason=*/"", /*error_code=*/0, now_us));
     return GetScoreOn(conn, score.id);
   });
 }
@@ -175,14 +184,9 @@ absl::StatusOr<Score> SqliteStore::FailScore(int64_t lease_token, absl::string_v
                                              int error_code, int64_t now_us) {
   return Write([&](Connection& conn) -> absl::StatusOr<Score> {
     ASSIGN_OR_RETURN(Score score, LiveScoreLease(conn, lease_token));
-    ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-    RETURN_IF_ERROR(stmt.Bind(1, score.id)
-                        .Bind(2, ScoreStateName(ScoreState::kFailed))
-                        .BindNull(3)
-                        .Bind(4, reason.empty() ? absl::string_view("failed") : reason)
-                        .Bind(5, int64_t{error_code})
-                        .Bind(6, now_us)
-                        .Run());
+    RETURN_IF_ERROR(FinishScoreRow(conn, score.id, ScoreState::kFailed, /*result_json=*/"",
+                                   reason.empty() ? absl::string_view("failed") : reason,
+                                   error_code, now_us));
     return GetScoreOn(conn, score.id);
   });
 }
@@ -198,15 +202,11 @@ absl::StatusOr<std::vector<Score>> SqliteStore::ExpireScoreLeases(int64_t now_us
         ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kRequeueScore));
         RETURN_IF_ERROR(stmt.Bind(1, id).Bind(2, now_us).Run());
       } else {
-        ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kFinishScore));
-        RETURN_IF_ERROR(stmt.Bind(1, id)
-                            .Bind(2, ScoreStateName(ScoreState::kFailed))
-                            .BindNull(3)
-                            .Bind(4, absl::StrCat("lease ", score.lease_token, " expired (attempt ",
-                                                  score.attempt, " of ", kScoreMaxAttempts, ")"))
-                            .Bind(5, int64_t{static_cast<int>(absl::StatusCode::kDeadlineExceeded)})
-                            .Bind(6, now_us)
-                            .Run());
+        RETURN_IF_ERROR(
+            FinishScoreRow(conn, id, ScoreState::kFailed, /*result_json=*/"",
+                           absl::StrCat("lease ", score.lease_token, " expired (attempt ",
+                                        score.attempt, " of ", kScoreMaxAttempts, ")"),
+                           static_cast<int>(absl::StatusCode::kDeadlineExceeded), now_us));
       }
       ASSIGN_OR_RETURN(Score after, GetScoreOn(conn, id));
       changed.push_back(std::move(after));

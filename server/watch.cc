@@ -66,8 +66,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CampaignEvent> {
   void Pump() {
     while (true) {
       mu_.Lock();
-      if (std::optional<grpc::Status> stop = StopStatusLocked()) {
-        finished_ = true;
+      if (std::optional<grpc::Status> stop = TakeStopLocked()) {
         mu_.Unlock();
         Finish(*stop);
         return;
@@ -95,8 +94,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CampaignEvent> {
       Coordinator& coordinator = coordinator_;
       WatchHub& hub = hub_;
       mu_.Lock();
-      if (std::optional<grpc::Status> stop = StopStatusLocked()) {
-        finished_ = true;
+      if (std::optional<grpc::Status> stop = TakeStopLocked()) {
         mu_.Unlock();
         Finish(*stop);
         return;
@@ -150,10 +148,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CampaignEvent> {
     Finish(status);
   }
 
-  std::optional<grpc::Status> StopStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (cancelled_) return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
-    if (shutting_down_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
-    return std::nullopt;
+  // The status to finish with when the call was cancelled or the server is
+  // shutting down, the call then marked finished; nullopt otherwise.
+  std::optional<grpc::Status> TakeStopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::optional<grpc::Status> stop;
+    if (cancelled_) {
+      stop = grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+    } else if (shutting_down_) {
+      stop = grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+    }
+    if (stop.has_value()) finished_ = true;
+    return stop;
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -17,6 +17,7 @@ namespace convrnn::client {
 namespace {
 
 using nlohmann::json;
+using server::testing::GruSpec;
 using server::testing::Must;
 using server::testing::SmallCampaign;
 using server::testing::TempDir;
@@ -61,14 +62,6 @@ ClientConfig Command(const std::string& name, int64_t id) {
   c.command = name;
   c.id = id;
   return c;
-}
-
-json GruSpec(double lr) {
-  json spec = SmallCampaign()["space"];
-  spec["layers"][1]["cell"] = {{"type", "gru"}};
-  spec["feedback"] = json::array();
-  spec["train"]["lr"] = lr;
-  return spec;
 }
 
 TEST_CASE("plan commands through the real server / across a restart", "[client]") {

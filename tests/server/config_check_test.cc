@@ -17,6 +17,7 @@
 #include <string>
 
 #include "server/server.h"
+#include "tests/server/in_process_server.h"
 #include "tests/server/test_util.h"
 
 namespace convrnn::server::testing {
@@ -123,30 +124,20 @@ TEST_CASE("an address in use or a missing folder is refused before the database"
 }
 
 TEST_CASE("two authorization headers are refused", "[server]") {
-  TempDir dir;
-  ServerConfig config;
-  config.db_path = dir.File("server.db");
-  config.listen = "127.0.0.1:0";
-  config.token = "s3cret";
-  config.coordinator.start_reaper = false;
-  FakeClock clock;
-  std::unique_ptr<Server> server = Must(Server::Start(config, clock));
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::CampaignService::NewStub(channel);
+  InProcessServer s("s3cret");
   v1::ListCampaignsRequest request;
   v1::ListCampaignsResponse response;
   auto call = [&](std::vector<std::string> tokens) {
     grpc::ClientContext context;
     for (const std::string& t : tokens) context.AddMetadata("authorization", "Bearer " + t);
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    return stub->ListCampaigns(&context, request, &response);
+    return s.campaigns->ListCampaigns(&context, request, &response);
   };
   CHECK(call({"s3cret"}).ok());
   grpc::Status twice = call({"s3cret", "s3cret"});
   CHECK(twice.error_code() == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(call({"guess", "s3cret"}).error_code() == grpc::StatusCode::UNAUTHENTICATED);
-  server->Shutdown();
+  s.server->Shutdown();
 }
 
 }  // namespace

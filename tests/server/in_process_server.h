@@ -41,6 +41,21 @@ struct InProcessServer {
     return context;
   }
 
+  // A WatchCampaign stream from after `after_event_id`, with the context it
+  // runs in (no token).
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<v1::CampaignEvent>> reader;
+  };
+  Watch OpenWatch(int64_t campaign_id, int64_t after_event_id = 0) {
+    v1::WatchCampaignRequest request;
+    request.set_campaign_id(campaign_id);
+    request.set_after_event_id(after_event_id);
+    Watch watch{Context(), nullptr};
+    watch.reader = campaigns->WatchCampaign(watch.context.get(), request);
+    return watch;
+  }
+
   TempDir dir;
   FakeClock clock;
   std::unique_ptr<Server> server;

@@ -7,22 +7,15 @@
 #include <string>
 
 #include "server/server.h"
+#include "tests/server/in_process_server.h"
 #include "tests/server/test_util.h"
 
 namespace convrnn::server::testing {
 namespace {
 
 TEST_CASE("campaigns of ~0.5 MB each still list under the 4 MB receive limit", "[server]") {
-  TempDir dir;
-  ServerConfig config;
-  config.db_path = dir.File("server.db");
-  config.listen = "127.0.0.1:0";
-  config.coordinator.start_reaper = false;
-  FakeClock clock;
-  std::unique_ptr<Server> server = Must(Server::Start(config, clock));
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
-                                     grpc::InsecureChannelCredentials());
-  auto stub = v1::CampaignService::NewStub(channel);
+  InProcessServer s;
+  v1::CampaignService::Stub* stub = s.campaigns.get();
   auto context = [] {
     auto c = std::make_unique<grpc::ClientContext>();
     c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -58,7 +51,7 @@ TEST_CASE("campaigns of ~0.5 MB each still list under the 4 MB receive limit", "
   v1::Campaign one;
   REQUIRE(stub->GetCampaign(context().get(), get, &one).ok());
   CHECK(one.campaign_json().size() == text.size());
-  server->Shutdown();
+  s.server->Shutdown();
 }
 
 }  // namespace

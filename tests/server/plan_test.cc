@@ -22,15 +22,6 @@ using nlohmann::json;
 
 const Metrics kFinal = {{"val_top1", 0.8}, {"params", 1000}, {"flops", 5000}};
 
-// A spec inside SmallCampaign's space: a gru in layer 1, no feedback.
-json GruSpec(double lr) {
-  json spec = SmallCampaign()["space"];
-  spec["layers"][1]["cell"] = {{"type", "gru"}};
-  spec["feedback"] = json::array();
-  spec["train"]["lr"] = lr;
-  return spec;
-}
-
 std::vector<db::Event> Events(Harness& h, int64_t campaign, const std::string& type) {
   std::vector<db::Event> out;
   for (const db::Event& e : Must(h.coordinator->ReadEvents(campaign, 0, 10000)).events) {

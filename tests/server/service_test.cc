@@ -188,10 +188,7 @@ TEST_CASE("with a token, calls without it are UNAUTHENTICATED", "[server]") {
   v1::RegisterWorkerResponse worker;
   CHECK(s.workers->RegisterWorker(s.Context().get(), reg, &worker).error_code() ==
         grpc::StatusCode::UNAUTHENTICATED);
-  v1::WatchCampaignRequest watch;
-  watch.set_campaign_id(1);
-  auto context = s.Context();
-  auto reader = s.campaigns->WatchCampaign(context.get(), watch);
+  auto [context, reader] = s.OpenWatch(/*campaign_id=*/1);
   v1::CampaignEvent event;
   CHECK_FALSE(reader->Read(&event));
   CHECK(reader->Finish().error_code() == grpc::StatusCode::UNAUTHENTICATED);
@@ -205,10 +202,7 @@ TEST_CASE("WatchCampaign streams events live and ends with the campaign", "[serv
   const int64_t campaign = LaunchOne(s);
   Coordinator& coordinator = s.server->coordinator();
 
-  v1::WatchCampaignRequest request;
-  request.set_campaign_id(campaign);
-  auto context = s.Context();
-  auto reader = s.campaigns->WatchCampaign(context.get(), request);
+  auto [context, reader] = s.OpenWatch(campaign);
   v1::CampaignEvent event;
   // The history first: the launch.
   REQUIRE(reader->Read(&event));
@@ -244,9 +238,7 @@ TEST_CASE("WatchCampaign streams events live and ends with the campaign", "[serv
                                    v1::EVENT_TYPE_TRIAL_COMPLETED, v1::EVENT_TYPE_CAMPAIGN_STATE});
 
   // Resuming after an id replays only what came later.
-  request.set_after_event_id(launch_event);
-  auto again_context = s.Context();
-  auto again = s.campaigns->WatchCampaign(again_context.get(), request);
+  auto [again_context, again] = s.OpenWatch(campaign, launch_event);
   int replayed = 0;
   while (again->Read(&event)) ++replayed;
   CHECK(again->Finish().ok());
@@ -256,10 +248,7 @@ TEST_CASE("WatchCampaign streams events live and ends with the campaign", "[serv
 TEST_CASE("shutdown ends open watch streams", "[server]") {
   InProcessServer s;
   const int64_t campaign = LaunchOne(s);
-  v1::WatchCampaignRequest request;
-  request.set_campaign_id(campaign);
-  auto context = s.Context();
-  auto reader = s.campaigns->WatchCampaign(context.get(), request);
+  auto [context, reader] = s.OpenWatch(campaign);
   v1::CampaignEvent event;
   REQUIRE(reader->Read(&event));
   std::thread stopper([&] { s.server->Shutdown(); });

@@ -51,6 +51,15 @@ inline nlohmann::json SmallCampaign(const nlohmann::json& patch = nlohmann::json
   return campaign;
 }
 
+// A spec inside SmallCampaign's space: a gru in layer 1, no feedback.
+inline nlohmann::json GruSpec(double lr) {
+  nlohmann::json spec = SmallCampaign()["space"];
+  spec["layers"][1]["cell"] = {{"type", "gru"}};
+  spec["feedback"] = nlohmann::json::array();
+  spec["train"]["lr"] = lr;
+  return spec;
+}
+
 inline constexpr int64_t kSecond = 1'000'000;
 
 // A store in a temp dir and a coordinator on a fake clock, reaper off
