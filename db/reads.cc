@@ -57,22 +57,6 @@ Worker ReadWorker(const Stmt& row) {
   return w;
 }
 
-// Steps `stmt` to the end, decoding each row with `read`.
-template <typename T, typename ReadRow>
-absl::StatusOr<std::vector<T>> ReadAll(Stmt& stmt, ReadRow read) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-    if (!has_row) return out;
-    if constexpr (std::is_same_v<decltype(read(stmt)), T>) {
-      out.push_back(read(stmt));
-    } else {
-      ASSIGN_OR_RETURN(T item, read(stmt));
-      out.push_back(std::move(item));
-    }
-  }
-}
-
 bool IsMetricName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char ch : name) {

@@ -8,14 +8,34 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "db/sqlite_connection.h"
 #include "db/store.h"
+#include "util/status_macros.h"
 
 namespace convrnn::db::reads {
+
+// Steps `stmt` to the end, decoding each row with `read` (returning a T or
+// an absl::StatusOr<T>).
+template <typename T, typename ReadRow>
+absl::StatusOr<std::vector<T>> ReadAll(Stmt& stmt, ReadRow read) {
+  std::vector<T> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) return out;
+    if constexpr (std::is_same_v<decltype(read(stmt)), T>) {
+      out.push_back(read(stmt));
+    } else {
+      ASSIGN_OR_RETURN(T item, read(stmt));
+      out.push_back(std::move(item));
+    }
+  }
+}
 
 // NOT_FOUND naming the id when absent.
 absl::StatusOr<Campaign> GetCampaign(Connection& conn, int64_t campaign_id);

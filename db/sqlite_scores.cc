@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "db/lease_steps.h"
 #include "db/queries.h"
 #include "db/reads.h"
 #include "db/sqlite_store.h"
@@ -109,13 +110,7 @@ absl::StatusOr<std::vector<Score>> SqliteStore::ListScores(int64_t trial_id) {
   return Read([&](Connection& conn) -> absl::StatusOr<std::vector<Score>> {
     ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kListScores));
     stmt.Bind(1, trial_id);
-    std::vector<Score> scores;
-    while (true) {
-      ASSIGN_OR_RETURN(bool has_row, stmt.Step());
-      if (!has_row) return scores;
-      ASSIGN_OR_RETURN(Score score, ReadScore(stmt));
-      scores.push_back(std::move(score));
-    }
+    return reads::ReadAll<Score>(stmt, ReadScore);
   });
 }
 
@@ -127,15 +122,8 @@ absl::StatusOr<std::optional<Score>> SqliteStore::LeaseScore(int64_t worker_id, 
     ASSIGN_OR_RETURN(bool found, next.Step());
     if (!found) return std::optional<Score>();
     const int64_t score_id = next.Int64(0);
-    ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
-    RETURN_IF_ERROR(touch.Bind(1, worker_id).Bind(2, now_us).Run());
-    if (conn.changes() == 0) {
-      return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
-    }
-    ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
-    RETURN_IF_ERROR(token_stmt.Step().status());
-    const int64_t token = token_stmt.Int64(0);
-    RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
+    RETURN_IF_ERROR(steps::TouchWorker(conn, worker_id, now_us));
+    ASSIGN_OR_RETURN(const int64_t token, steps::NextLeaseToken(conn));
     ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseScore));
     RETURN_IF_ERROR(lease.Bind(1, score_id)
                         .Bind(2, worker_id)

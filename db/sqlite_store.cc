@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "db/lease_steps.h"
 #include "db/migrations.h"
 #include "db/queries.h"
 #include "db/reads.h"
@@ -115,15 +116,6 @@ absl::StatusOr<Trial> EndAttempt(Connection& conn, const Trial& trial, absl::str
   return after;
 }
 
-// Records that the worker was heard from; NOT_FOUND for an unknown id.
-absl::Status TouchInTx(Connection& conn, int64_t worker_id, int64_t now_us) {
-  ASSIGN_OR_RETURN(Stmt touch, conn.Prepare(sql::kTouchWorker));
-  RETURN_IF_ERROR(touch.Bind(1, worker_id).Bind(2, now_us).Run());
-  if (conn.changes() == 0)
-    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
-  return absl::OkStatus();
-}
-
 // The oldest PENDING trial (of `campaign_id`, or of any RUNNING campaign).
 absl::StatusOr<std::optional<int64_t>> NextPendingInTx(Connection& conn, int64_t campaign_id) {
   ASSIGN_OR_RETURN(Stmt next, conn.Prepare(campaign_id == 0 ? sql::kNextPendingAny
@@ -158,10 +150,7 @@ absl::StatusOr<Trial> InsertTrialInTx(Connection& conn, int64_t campaign_id,
 // Leases trial `trial_id` under a new token if it is still PENDING.
 absl::StatusOr<std::optional<Trial>> LeaseInTx(Connection& conn, const LeaseRequest& request,
                                                int64_t trial_id) {
-  ASSIGN_OR_RETURN(Stmt token_stmt, conn.Prepare(sql::kNextLeaseToken));
-  RETURN_IF_ERROR(token_stmt.Step().status());
-  const int64_t token = token_stmt.Int64(0);
-  RETURN_IF_ERROR(token_stmt.Run());  // Finish the RETURNING statement.
+  ASSIGN_OR_RETURN(const int64_t token, steps::NextLeaseToken(conn));
   ASSIGN_OR_RETURN(Stmt lease, conn.Prepare(sql::kLeaseTrial));
   RETURN_IF_ERROR(lease.Bind(1, trial_id)
                       .Bind(2, request.worker_id)
@@ -584,7 +573,7 @@ absl::StatusOr<std::optional<Trial>> SqliteStore::LeaseTrial(const LeaseRequest&
     return absl::InvalidArgumentError("lease deadline must be after now");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<std::optional<Trial>> {
-    RETURN_IF_ERROR(TouchInTx(conn, request.worker_id, request.now_us));
+    RETURN_IF_ERROR(steps::TouchWorker(conn, request.worker_id, request.now_us));
     int64_t trial_id = request.trial_id;
     if (trial_id == 0) {
       ASSIGN_OR_RETURN(std::optional<int64_t> next, NextPendingInTx(conn, request.campaign_id));
@@ -604,7 +593,7 @@ absl::StatusOr<LeaseOutcome> SqliteStore::LeaseOrInsertTrial(const LeaseRequest&
     return absl::InvalidArgumentError("LeaseOrInsertTrial: needs a campaign and no trial id");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<LeaseOutcome> {
-    RETURN_IF_ERROR(TouchInTx(conn, request.worker_id, request.now_us));
+    RETURN_IF_ERROR(steps::TouchWorker(conn, request.worker_id, request.now_us));
     LeaseOutcome outcome;
     ASSIGN_OR_RETURN(std::optional<int64_t> next, NextPendingInTx(conn, request.campaign_id));
     if (!next.has_value()) {
@@ -810,14 +799,14 @@ absl::StatusOr<Worker> SqliteStore::RegisterWorker(const Worker& worker, int64_t
 }
 
 absl::Status SqliteStore::TouchWorker(int64_t worker_id, int64_t now_us) {
-  return Write([&](Connection& conn) { return TouchInTx(conn, worker_id, now_us); });
+  return Write([&](Connection& conn) { return steps::TouchWorker(conn, worker_id, now_us); });
 }
 
 absl::Status SqliteStore::TouchWorkers(const std::vector<std::pair<int64_t, int64_t>>& seen) {
   if (seen.empty()) return absl::OkStatus();
   return Write([&](Connection& conn) -> absl::Status {
     for (const auto& [worker_id, time_us] : seen) {
-      absl::Status s = TouchInTx(conn, worker_id, time_us);
+      absl::Status s = steps::TouchWorker(conn, worker_id, time_us);
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
     }
     return absl::OkStatus();
