@@ -160,21 +160,15 @@ struct Shared {
   std::atomic<int64_t> trials_completed{0}, trials_stopped{0}, no_trial{0};
 };
 
-// One simulated worker: a chain of callbacks, one call in flight at a time.
-class SimWorker {
+// What every simulated client does around a call: a context with the token
+// and a deadline; then the call's latency, its interval count and any error
+// recorded.
+class Caller {
  public:
-  SimWorker(Shared* shared, WorkerService::Stub* stub, int index)
-      : shared_(shared), stub_(stub), index_(index) {
-    for (auto& v : latencies_us_) v.reserve(4096);
-  }
-
-  void Start() {
-    ++shared_->active;
-    Register();
-  }
   const std::vector<float>& latencies(int m) const { return latencies_us_[m]; }
 
- private:
+ protected:
+  explicit Caller(Shared* shared) : shared_(shared) {}
   std::unique_ptr<grpc::ClientContext> NewContext() {
     auto c = std::make_unique<grpc::ClientContext>();
     if (!shared_->token.empty()) c->AddMetadata("authorization", "Bearer " + shared_->token);
@@ -199,6 +193,25 @@ class SimWorker {
     }
     return true;
   }
+
+  Shared* shared_;
+  std::vector<float> latencies_us_[kMethods];
+};
+
+// One simulated worker: a chain of callbacks, one call in flight at a time.
+class SimWorker : public Caller {
+ public:
+  SimWorker(Shared* shared, WorkerService::Stub* stub, int index)
+      : Caller(shared), stub_(stub), index_(index) {
+    for (auto& v : latencies_us_) v.reserve(4096);
+  }
+
+  void Start() {
+    ++shared_->active;
+    Register();
+  }
+
+ private:
   void Later(int ms, void (SimWorker::*next)()) {
     if (ms <= 0) {
       (this->*next)();
@@ -314,7 +327,6 @@ class SimWorker {
                                   });
   }
 
-  Shared* shared_;
   WorkerService::Stub* stub_;
   const int index_;
   std::unique_ptr<grpc::ClientContext> context_;
@@ -331,44 +343,19 @@ class SimWorker {
   v1::ReportProgressResponse report_response_;
   v1::CompleteTrialRequest complete_;
   v1::CompleteTrialResponse complete_response_;
-  std::vector<float> latencies_us_[kMethods];
 };
 
 // A dashboard: once a second, the campaign list and a page of trials.
-class Reader {
+class Reader : public Caller {
  public:
   Reader(Shared* shared, v1::CampaignService::Stub* stub, int64_t campaign_id, int index)
-      : shared_(shared), stub_(stub), campaign_id_(campaign_id), index_(index) {}
+      : Caller(shared), stub_(stub), campaign_id_(campaign_id), index_(index) {}
   void Start() {
     ++shared_->active;
     Later(1000 * index_ / std::max(1, shared_->config.readers));
   }
-  const std::vector<float>& latencies(int m) const { return latencies_us_[m]; }
 
  private:
-  std::unique_ptr<grpc::ClientContext> NewContext() {
-    auto c = std::make_unique<grpc::ClientContext>();
-    if (!shared_->token.empty()) c->AddMetadata("authorization", "Bearer " + shared_->token);
-    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return c;
-  }
-  bool Done(Method m, Clock::time_point start, const grpc::Status& s) {
-    Clock::time_point end = Clock::now();
-    if (start >= shared_->measure_from && end <= shared_->measure_to) {
-      latencies_us_[m].push_back(std::chrono::duration<float, std::micro>(end - start).count());
-    }
-    RecordInterval(m, end - start, s.ok());
-    if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(shared_->error_mu);
-      ++shared_->errors[std::string(kMethodNames[m]) + ": " + std::to_string(s.error_code()) + " " +
-                        s.error_message().substr(0, 60)];
-    }
-    if (shared_->stopping || end > shared_->measure_to) {
-      --shared_->active;
-      return false;
-    }
-    return true;
-  }
   void Later(int ms) {
     shared_->timer.At(Clock::now() + std::chrono::milliseconds(ms), [this] { Poll(); });
   }
@@ -403,7 +390,6 @@ class Reader {
         });
   }
 
-  Shared* shared_;
   v1::CampaignService::Stub* stub_;
   const int64_t campaign_id_;
   const int index_;
@@ -414,7 +400,6 @@ class Reader {
   v1::ListCampaignsResponse campaigns_;
   v1::ListTrialsRequest trials_request_;
   v1::ListTrialsResponse trials_;
-  std::vector<float> latencies_us_[kMethods];
 };
 
 double Percentile(std::vector<float>& v, double q) {

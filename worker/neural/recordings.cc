@@ -204,14 +204,21 @@ absl::StatusOr<std::vector<hsize_t>> ReadResponses(const Reader& r, NeuralData* 
   return dims;
 }
 
+// The 1-D dataset `path` of `n` `what`s, one per `axis` of /responses.
+absl::StatusOr<DatasetInfo> OpenPerAxis(const Reader& r, const char* path, hsize_t n,
+                                        const char* what, const char* axis) {
+  ASSIGN_OR_RETURN(DatasetInfo info, r.Open(path));
+  if (info.dims.size() != 1 || info.dims[0] != n) {
+    return r.Error(path, absl::StrCat("expected ", n, " ", what, " (one per ", axis,
+                                      " of /responses), got ", DimsText(info.dims)));
+  }
+  return info;
+}
+
 // /sites/region: one non-empty string per site.
 absl::Status ReadRegions(const Reader& r, hsize_t sites, NeuralData* d) {
-  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/sites/region"));
-  if (info.dims.size() != 1 || info.dims[0] != sites) {
-    return r.Error("/sites/region",
-                   absl::StrCat("expected ", sites, " strings (one per site of /responses), got ",
-                                DimsText(info.dims)));
-  }
+  ASSIGN_OR_RETURN(const DatasetInfo info,
+                   OpenPerAxis(r, "/sites/region", sites, "strings", /*axis=*/"site"));
   if (info.type_class != H5T_STRING) return r.Error("/sites/region", "expected strings");
   ASSIGN_OR_RETURN(std::vector<std::string> regions, r.ReadStrings("/sites/region", sites));
   for (size_t i = 0; i < regions.size(); ++i) {
@@ -225,12 +232,8 @@ absl::Status ReadRegions(const Reader& r, hsize_t sites, NeuralData* d) {
 
 // /bins/start_ms: one increasing number per bin; bin_width_ms from the root.
 absl::Status ReadBins(const Reader& r, hsize_t bins, NeuralData* d) {
-  ASSIGN_OR_RETURN(const DatasetInfo info, r.Open("/bins/start_ms"));
-  if (info.dims.size() != 1 || info.dims[0] != bins) {
-    return r.Error("/bins/start_ms",
-                   absl::StrCat("expected ", bins, " values (one per bin of /responses), got ",
-                                DimsText(info.dims)));
-  }
+  ASSIGN_OR_RETURN(const DatasetInfo info,
+                   OpenPerAxis(r, "/bins/start_ms", bins, "values", /*axis=*/"bin"));
   if (info.type_class != H5T_FLOAT && info.type_class != H5T_INTEGER) {
     return r.Error("/bins/start_ms", "expected numbers");
   }

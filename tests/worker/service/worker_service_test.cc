@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/clock_driver.h"
 #include "tests/worker/service/fake_worker_service.h"
 #include "util/posix_fs.h"
 #include "worker/service/service_loop.h"
@@ -26,6 +27,7 @@ namespace convrnn {
 namespace {
 
 using nlohmann::json;
+using testing::ClockDriver;
 
 const std::string kData = R"({"dataset": "fashion-mnist", "train_limit": 512, "val_limit": 256})";
 
@@ -72,9 +74,11 @@ struct Outcome {
   absl::Duration elapsed;
 };
 
-// Runs a worker with the LibTorch executor until it has ended `max_trials`.
+// Runs a worker with the LibTorch executor until it has ended `max_trials`;
+// its waits (heartbeats, retries) on `clock`, moved by a ClockDriver, when
+// given.
 Outcome RunWorker(FakeWorkerService* service, int max_trials,
-                  const std::string& checkpoint_root = "") {
+                  const std::string& checkpoint_root = "", FakeClock* clock = nullptr) {
   torch::manual_seed(0);
   FakeServer server(service);
   REQUIRE(server.ok());
@@ -82,6 +86,13 @@ Outcome RunWorker(FakeWorkerService* service, int max_trials,
   options.server = server.address();
   options.max_trials = max_trials;
   options.checkpoint_root = checkpoint_root;
+  std::unique_ptr<ClockDriver> driver;
+  if (clock != nullptr) {
+    options.clock = clock;
+    // Simulated time runs ahead while training takes real time.
+    options.server_down_grace = absl::Hours(24 * 365);
+    driver = std::make_unique<ClockDriver>(clock, absl::Milliseconds(10));
+  }
   // Catch2 is not thread-safe: lines from the heartbeat thread wait here.
   auto log_mu = std::make_shared<std::mutex>();
   auto log = std::make_shared<std::vector<std::string>>();
@@ -96,6 +107,7 @@ Outcome RunWorker(FakeWorkerService* service, int max_trials,
   Outcome out;
   out.status = (*loop)->Run();
   out.elapsed = absl::Now() - start;
+  driver.reset();
   out.stats = (*loop)->stats();
   out.calls = service->Snapshot();
   std::lock_guard<std::mutex> lock(*log_mu);
@@ -142,10 +154,11 @@ TEST_CASE("a lease lost on heartbeat cancels training mid-epoch", "[worker]") {
   service.AddTrial({7, 1, TinySpec(200), kData});  // minutes of training
   std::atomic<int> beats{0};
   service.on_heartbeat = [&](const v1::HeartbeatRequest&, v1::HeartbeatResponse* r) {
-    if (++beats >= 20) r->set_lease_lost(true);  // about a second in
+    if (++beats >= 20) r->set_lease_lost(true);  // a second in, on the fake clock
     return grpc::Status::OK;
   };
-  Outcome out = RunWorker(&service, 1);
+  FakeClock clock;
+  Outcome out = RunWorker(&service, 1, /*checkpoint_root=*/"", &clock);
   REQUIRE(out.status.ok());
   CHECK(out.elapsed < absl::Seconds(20));
   CHECK(out.calls.completes.empty());
@@ -235,18 +248,37 @@ pid_t StartSupervisedWorker(const FakeServer& server, const char* devices, const
   return pid;
 }
 
-TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them all", "[worker]") {
+// A fake coordinator with 100 two-epoch trials, and a supervised
+// `convrnn-worker --devices DEVICES --simulate` against it.
+struct SupervisedRun {
+  SupervisedRun(const char* devices, const char* epoch_ms) : server(&service) {
+    for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
+    REQUIRE(server.ok());
+    pid = StartSupervisedWorker(server, devices, epoch_ms);
+    REQUIRE(pid > 0);
+  }
+  ~SupervisedRun() { (void)Stop(); }
+  // Sends SIGTERM and returns the worker's wait status (once).
+  int Stop() {
+    int status = 0;
+    if (pid <= 0) return status;
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
+
   FakeWorkerService service;
-  for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
-  FakeServer server(&service);
-  REQUIRE(server.ok());
-  pid_t pid = StartSupervisedWorker(server, "cpu,cpu", "50");
-  REQUIRE(pid > 0);
+  FakeServer server;
+  pid_t pid = -1;
+};
+
+TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them all", "[worker]") {
+  SupervisedRun run("cpu,cpu", "50");
+  FakeWorkerService& service = run.service;
   bool both = service.WaitFor(
       [](const FakeCalls& c) { return c.registers >= 2 && c.completes.size() >= 2; });
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int status = run.Stop();
   REQUIRE(both);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
@@ -277,12 +309,8 @@ TEST_CASE("convrnn-worker --match-params scales a spec to N parameters", "[worke
 }
 
 TEST_CASE("trial slots: --devices cpux2 runs two slots that train at the same time", "[worker]") {
-  FakeWorkerService service;
-  for (int i = 0; i < 100; ++i) service.AddTrial({i + 1, 1, TinySpec(2), kData});
-  FakeServer server(&service);
-  REQUIRE(server.ok());
-  pid_t pid = StartSupervisedWorker(server, "cpux2", "5000");
-  REQUIRE(pid > 0);
+  SupervisedRun run("cpux2", "5000");
+  FakeWorkerService& service = run.service;
   // Two leases before any completion: each 2-epoch trial takes 10 s, so
   // the second lease came from the other slot while the first trained.
   bool overlapped =
@@ -290,9 +318,7 @@ TEST_CASE("trial slots: --devices cpux2 runs two slots that train at the same ti
   FakeCalls at_second_lease = service.Snapshot();
   bool finished = service.WaitFor([](const FakeCalls& c) { return c.completes.size() >= 2; },
                                   absl::Seconds(120));
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int status = run.Stop();
   REQUIRE(overlapped);
   REQUIRE(finished);
   CHECK(at_second_lease.completes.empty());
