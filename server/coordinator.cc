@@ -310,21 +310,9 @@ absl::StatusOr<CampaignView> Coordinator::Stop(int64_t campaign_id) {
   ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
   {
     absl::MutexLock lock(&rt->mu);
-    switch (rt->state) {
-      case db::CampaignState::kStopped:
-        break;
-      case db::CampaignState::kRunning: {
-        RETURN_IF_ERROR(
-            store_.SetCampaignState(campaign_id, db::CampaignState::kStopped, clock_.NowMicros()));
-        rt->state = db::CampaignState::kStopped;
-        NotifyEvents();
-        break;
-      }
-      default:
-        return absl::FailedPreconditionError(absl::StrCat("campaign ", campaign_id, " has ended (",
-                                                          db::CampaignStateName(rt->state).data(),
-                                                          "); nothing to stop"));
-    }
+    RETURN_IF_ERROR(MoveCampaignState(*rt, db::CampaignState::kRunning, db::CampaignState::kStopped,
+                                      "nothing to stop")
+                        .status());
   }
   return GetCampaign(campaign_id);
 }
@@ -333,25 +321,29 @@ absl::StatusOr<CampaignView> Coordinator::Resume(int64_t campaign_id) {
   ASSIGN_OR_RETURN(std::shared_ptr<CampaignRuntime> rt, Runtime(campaign_id));
   {
     absl::MutexLock lock(&rt->mu);
-    switch (rt->state) {
-      case db::CampaignState::kRunning:
-        break;
-      case db::CampaignState::kStopped: {
-        RETURN_IF_ERROR(
-            store_.SetCampaignState(campaign_id, db::CampaignState::kRunning, clock_.NowMicros()));
-        rt->state = db::CampaignState::kRunning;
-        NotifyEvents();
-        // Everything may have finished while it was stopped.
-        RETURN_IF_ERROR(MaybeCompleteCampaign(*rt));
-        break;
-      }
-      default:
-        return absl::FailedPreconditionError(absl::StrCat("campaign ", campaign_id, " has ended (",
-                                                          db::CampaignStateName(rt->state).data(),
-                                                          "); it cannot resume"));
-    }
+    ASSIGN_OR_RETURN(const bool resumed,
+                     MoveCampaignState(*rt, db::CampaignState::kStopped,
+                                       db::CampaignState::kRunning, "it cannot resume"));
+    // Everything may have finished while it was stopped.
+    if (resumed) RETURN_IF_ERROR(MaybeCompleteCampaign(*rt));
   }
   return GetCampaign(campaign_id);
+}
+
+absl::StatusOr<bool> Coordinator::MoveCampaignState(CampaignRuntime& rt, db::CampaignState from,
+                                                    db::CampaignState to,
+                                                    absl::string_view refusal) {
+  rt.mu.AssertHeld();
+  const db::CampaignState state = rt.state;
+  if (state == to) return false;
+  if (state != from) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "campaign ", rt.id, " has ended (", db::CampaignStateName(state), "); ", refusal));
+  }
+  RETURN_IF_ERROR(store_.SetCampaignState(rt.id, to, clock_.NowMicros()));
+  rt.state = to;
+  NotifyEvents();
+  return true;
 }
 
 absl::Status Coordinator::MaybeCompleteCampaign(CampaignRuntime& rt) {

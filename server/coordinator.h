@@ -91,6 +91,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -418,6 +419,12 @@ class Coordinator {
   void OnTrialFinished(CampaignRuntime& rt, const db::Trial& trial, const Metrics& values_from);
   // REQUIRES: rt.mu held.
   absl::Status MaybeCompleteCampaign(CampaignRuntime& rt);
+  // Stop and Resume: moves the campaign from `from` to `to`, stored first,
+  // and wakes watchers; nothing when it is in `to` already. A campaign in any
+  // other state has ended: FAILED_PRECONDITION naming that state, then
+  // `refusal`. Returns whether it moved. REQUIRES: rt.mu held.
+  absl::StatusOr<bool> MoveCampaignState(CampaignRuntime& rt, db::CampaignState from,
+                                         db::CampaignState to, absl::string_view refusal);
   // Feeds the completed trials of config.warm_start campaigns whose space is
   // the same into the history; `note`: append a warm_start event naming
   // those used and those skipped, with why. REQUIRES: rt.mu held, a fresh

@@ -187,18 +187,19 @@ bool ServiceLoopImpl::DeviceHasRoom() {
   return true;
 }
 
+void ServiceLoopImpl::TakeUp(ActiveTrial* job) {
+  absl::MutexLock lock(&mu_);
+  current_ = job;
+  if (stop_leasing_.HasBeenNotified()) {
+    job->shutdown = true;
+    job->Cancel();
+  }
+}
+
 absl::Status ServiceLoopImpl::RunTrial(const v1::LeaseTrialResponse& lease) {
   ActiveTrial trial(lease);
-  {
-    absl::MutexLock lock(&mu_);
-    ++stats_.trials_leased;
-    current_ = &trial;
-    // Leased while Shutdown() ran: hand it back at once.
-    if (stop_leasing_.HasBeenNotified()) {
-      trial.shutdown = true;
-      trial.Cancel();
-    }
-  }
+  Count(&ServiceStats::trials_leased);
+  TakeUp(&trial);
   TrialTask task;
   task.trial_id = lease.trial_id();
   task.attempt = lease.attempt();

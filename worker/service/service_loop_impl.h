@@ -130,6 +130,9 @@ class ServiceLoopImpl final : public ServiceLoop {
   // Whether the device has room for a trial (ServiceOptions::min_free_memory);
   // logs when waiting for memory starts and ends.
   bool DeviceHasRoom();
+  // Makes `job` the current one (Shutdown reaches it there); one leased
+  // while Shutdown() ran is marked to be handed back at once.
+  void TakeUp(ActiveTrial* job) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RunTrial(const v1::LeaseTrialResponse& lease);
   // Sends the completions a previous process spooled; each is removed once
   // the server decided on it (completed, already recorded, or refused).

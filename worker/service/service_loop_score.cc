@@ -13,14 +13,7 @@ namespace convrnn::service_internal {
 
 absl::Status ServiceLoopImpl::RunScore(const v1::LeaseTrialResponse& lease) {
   ActiveTrial job(lease);
-  {
-    absl::MutexLock lock(&mu_);
-    current_ = &job;
-    if (stop_leasing_.HasBeenNotified()) {
-      job.shutdown = true;
-      job.Cancel();
-    }
-  }
+  TakeUp(&job);
   ScoreTask task;
   task.score_id = lease.score_id();
   task.trial_id = lease.trial_id();
