@@ -105,7 +105,8 @@ TEST_CASE("/metrics during a real campaign, and JSON server logs", "[e2e]") {
 
 // Operators (and the load bench) read where the time goes without stopping
 // the server: SIGUSR1 prints the stage timings so far and starts them afresh.
-TEST_CASE("SIGUSR1 prints the stage timings, resets them, and the server keeps serving", "[e2e]") {
+TEST_CASE("SIGUSR1 prints the stage timings and resets them while the server keeps serving",
+          "[e2e]") {
   const std::string dir = TempDir("stages");
   const int port = FreePort();
   const std::string address = "127.0.0.1:" + std::to_string(port);
