@@ -69,7 +69,10 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
   // proposal sampled ahead (by the proposer thread, or here when none is
   // ready). No campaign lock is held across the write: admit_mu only to
   // reserve the budget and take a proposal, mu only to sample inline.
+  static StageHistogram& take_stage = Stage("coord.lease.take_proposal");
+  StageTimer take_time(take_stage);
   ASSIGN_OR_RETURN(std::optional<Proposal> proposal, TakeProposal(rt, now_us));
+  take_time.Stop();
   if (!proposal.has_value()) {
     // A completion the store refused when the last trial finished is
     // retried by every lease request until it is written.
@@ -111,6 +114,8 @@ absl::StatusOr<std::optional<db::Trial>> Coordinator::TryLease(CampaignRuntime& 
     RETURN_IF_ERROR(outcome.status());
   } else {
     NoteRejected(rt.id, proposal->rejected, request.now_us);
+    static StageHistogram& record_stage = Stage("coord.lease.record");
+    StageTimer record_time(record_stage);
     absl::MutexLock lock(&rt.mu);
     rt.DrainFinished();
     const int64_t id = outcome->trial->id;

@@ -130,6 +130,7 @@ int Run(const ServerConfig& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::shared_ptr<spdlog::logger> log = Log("server");
@@ -146,12 +147,17 @@ int Run(const ServerConfig& config) {
               config.tls_cert_pem.empty() ? "http" : "https",
               config.http.open_metrics ? ", /metrics and /healthz open" : "");
   }
+  // SIGUSR1 prints the stage timings so far and starts them afresh (the load
+  // bench measures its window only); SIGINT and SIGTERM stop the server.
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGUSR1) {
+    std::cerr << "convrnn-server: stage timings (SIGUSR1), reset\n" << StageTable();
+    ResetStages();
+  }
   log->warn("{}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();
   if (const char* stats = std::getenv("CONVRNN_STAGE_STATS"); stats != nullptr && *stats == '1') {
-    std::cerr << "convrnn-server: stage timings since start\n" << StageTable();
+    std::cerr << "convrnn-server: stage timings since start or the last SIGUSR1\n" << StageTable();
   }
   log->info("stopped");
   return kExitOk;

@@ -8,7 +8,8 @@
 //   std::cerr << StageTable();           // count, mean, p50, p99, max per stage
 //
 // `convrnn-server` prints the table on shutdown when the environment has
-// CONVRNN_STAGE_STATS=1 (docs/performance.md, "Coordinator latency").
+// CONVRNN_STAGE_STATS=1, and on SIGUSR1 (then starts every stage afresh) at
+// any time (docs/performance.md, "Coordinator latency").
 // Times are real elapsed time (steady clock), not the injected Clock: they
 // measure the machine, not the protocol.
 //

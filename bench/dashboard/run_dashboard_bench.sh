@@ -7,6 +7,9 @@
 #
 # Usage: bench/dashboard/run_dashboard_bench.sh [BUILD_DIR]   (default: build)
 # Environment: TRIALS=10000 WORKERS=100 DURATION=20 VIEWERS=10 PORT=50171
+#              THINK_MS=20 (each simulated worker's pause between calls; 20 ms
+#              keeps 2 cores busy, 1000 with WORKERS=1000 is the fleet of
+#              issue 15 at one call a second)  JITTER=0 (see run_load_bench.sh)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +19,8 @@ TRIALS=${TRIALS:-10000}
 WORKERS=${WORKERS:-100}
 DURATION=${DURATION:-20}
 VIEWERS=${VIEWERS:-10}
+THINK_MS=${THINK_MS:-20}
+JITTER=${JITTER:-0}
 PORT=${PORT:-50171}
 HTTP=$((PORT + 1))
 work=$(mktemp -d /tmp/convrnn-dash.XXXXXX)
@@ -54,7 +59,7 @@ load() {  # $1: viewers (0 = none)
     viewers_pid=$!
   fi
   "$build/bench/load/convrnn_load_driver" --server "127.0.0.1:$PORT" --token-file "$work/token" \
-    --workers "$WORKERS" --duration-s "$DURATION" --warmup-s 3 --think-ms 20 \
+    --workers "$WORKERS" --duration-s "$DURATION" --warmup-s 3 --think-ms "$THINK_MS" --think-jitter "$JITTER" \
     --json "$work/load-$1.json" >/dev/null
   [[ -n $viewers_pid ]] && wait "$viewers_pid"
   /usr/bin/python3 - "$work/load-$1.json" "$1" "$work/viewers.json" <<'PY'
@@ -69,6 +74,6 @@ PY
 }
 "$build/client/convrnn" --server "127.0.0.1:$PORT" --token-file "$work/token" \
   launch "$repo/bench/load/campaign.json" >/dev/null
-echo "## LeaseTrial latency, $WORKERS simulated workers, ${DURATION}s"
+echo "## LeaseTrial latency, $WORKERS simulated workers, think ${THINK_MS} ms (jitter $JITTER), ${DURATION}s"
 load 0
 load "$VIEWERS"

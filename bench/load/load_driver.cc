@@ -31,6 +31,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -68,6 +69,10 @@ struct Config {
   double duration_s = 30;
   double warmup_s = 5;
   int think_ms = 0;
+  // Each pause drawn uniformly from think_ms * [1 - jitter, 1 + jitter]: real
+  // workers' epochs differ, so their calls drift apart instead of arriving
+  // in the same phase (jitter 0: every worker keeps its start's phase).
+  double think_jitter = 0;
   int epochs = 3;
   int heartbeats_per_epoch = 1;
   std::string campaign_file;
@@ -202,7 +207,7 @@ class Caller {
 class SimWorker : public Caller {
  public:
   SimWorker(Shared* shared, WorkerService::Stub* stub, int index)
-      : Caller(shared), stub_(stub), index_(index) {
+      : Caller(shared), stub_(stub), index_(index), rng_(0x5eed0000u + index) {
     for (auto& v : latencies_us_) v.reserve(4096);
   }
 
@@ -220,7 +225,15 @@ class SimWorker : public Caller {
     shared_->timer.At(Clock::now() + std::chrono::milliseconds(ms),
                       [this, next] { (this->*next)(); });
   }
-  void Think(void (SimWorker::*next)()) { Later(shared_->config.think_ms, next); }
+  void Think(void (SimWorker::*next)()) {
+    const Config& c = shared_->config;
+    int ms = c.think_ms;
+    if (c.think_jitter > 0 && ms > 0) {
+      std::uniform_real_distribution<double> spread(1 - c.think_jitter, 1 + c.think_jitter);
+      ms = static_cast<int>(ms * spread(rng_));
+    }
+    Later(ms, next);
+  }
 
   void Register() {
     register_ = {};
@@ -329,6 +342,7 @@ class SimWorker : public Caller {
 
   WorkerService::Stub* stub_;
   const int index_;
+  std::mt19937 rng_;
   std::unique_ptr<grpc::ClientContext> context_;
   int64_t worker_id_ = 0;
   int epoch_ = 0, beats_ = 0;
@@ -502,6 +516,7 @@ int Run(const Config& config) {
   nlohmann::json out = {{"workers", config.workers},
                         {"channels", channels},
                         {"think_ms", config.think_ms},
+                        {"think_jitter", config.think_jitter},
                         {"epochs", config.epochs},
                         {"heartbeats_per_epoch", config.heartbeats_per_epoch},
                         {"seconds", window}};
@@ -578,6 +593,10 @@ int main(int argc, char** argv) {
   app.add_option("--duration-s", c.duration_s, "Measured seconds")->capture_default_str();
   app.add_option("--warmup-s", c.warmup_s, "Unmeasured seconds first")->capture_default_str();
   app.add_option("--think-ms", c.think_ms, "Pause of each worker between its calls")
+      ->capture_default_str();
+  app.add_option("--think-jitter", c.think_jitter,
+                 "Each pause uniform in think-ms * [1 - J, 1 + J] (calls drift out of phase)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--epochs", c.epochs, "Epochs reported per trial")->capture_default_str();
   app.add_option("--heartbeats-per-epoch", c.heartbeats_per_epoch, "Heartbeats before each report")

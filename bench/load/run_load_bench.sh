@@ -9,6 +9,9 @@
 #
 # Usage: bench/load/run_load_bench.sh [BUILD_DIR]        (default: build)
 # Environment: WORKERS="100 1000"  DURATION=30  WARMUP=5  THINK_MS=0
+#              JITTER=0 (each pause uniform in THINK_MS * [1-J, 1+J]; with 0
+#                every worker keeps the phase it started in, so a campaign's
+#                equal-length trials finish in waves)
 #              HEARTBEATS=1 (per epoch)  PORT=50161  OUT=dir for JSON results
 #              SERVER_ARGS="--sync normal" (extra convrnn-server flags)
 #              SERVER=path (another convrnn-server build, e.g. the old one, to
@@ -19,6 +22,7 @@
 #                (e.g. a TPE campaign with 10,000 finished trials)
 #              READERS=N dashboard-style readers polling once a second
 #              STAGES=1: print the server's stage timings (util/stage_stats.h)
+#                of the measured window (reset by SIGUSR1 after the warm-up)
 #              RSS_EVERY=S: print the server's resident memory, and the
 #                latency of the calls of each S seconds, every S seconds (soak)
 set -euo pipefail
@@ -36,6 +40,7 @@ WORKERS=${WORKERS:-"100 1000"}
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-5}
 THINK_MS=${THINK_MS:-0}
+JITTER=${JITTER:-0}
 HEARTBEATS=${HEARTBEATS:-1}
 SERVER_ARGS=${SERVER_ARGS:-}
 PORT=${PORT:-50161}
@@ -63,7 +68,7 @@ cpu_seconds() {  # utime + stime of a process, in seconds
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# duration ${DURATION}s after ${WARMUP}s warm-up, think ${THINK_MS} ms, ${HEARTBEATS} heartbeat(s) per epoch, server flags: ${SERVER_ARGS:-none}"
+echo "# duration ${DURATION}s after ${WARMUP}s warm-up, think ${THINK_MS} ms (jitter ${JITTER}), ${HEARTBEATS} heartbeat(s) per epoch, server flags: ${SERVER_ARGS:-none}"
 echo "# server $server_bin; campaign $(basename "$CAMPAIGN"), prefill $PREFILL, readers $READERS; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $WORKERS; do
   db=$work/load-$n.db
@@ -88,11 +93,14 @@ for n in $WORKERS; do
       done ) &
     rss_pid=$!
   fi
+  # The server's stage timings start afresh when the measured window does
+  # (SIGUSR1), so a prefill or the warm-up is not in them.
+  [[ ${STAGES:-0} == 1 ]] && { sleep "$WARMUP"; kill -USR1 "$server_pid" 2>/dev/null; } &
   cpu0=$(cpu_seconds "$server_pid")
   echo
   echo "## $n simulated workers"
   "$driver" --server "127.0.0.1:$PORT" --workers "$n" "${campaign_args[@]}" --readers "$READERS" \
-    --duration-s "$DURATION" --warmup-s "$WARMUP" --think-ms "$THINK_MS" \
+    --duration-s "$DURATION" --warmup-s "$WARMUP" --think-ms "$THINK_MS" --think-jitter "$JITTER" \
     --heartbeats-per-epoch "$HEARTBEATS" --report-every-s "$RSS_EVERY" --json "$OUT/load-$n.json"
   cpu1=$(cpu_seconds "$server_pid")
   awk -v a="$cpu0" -v b="$cpu1" -v t="$DURATION" -v w="$WARMUP" \
@@ -101,5 +109,5 @@ for n in $WORKERS; do
   kill -TERM "$server_pid"; wait "$server_pid" || true
   server_pid=
   if [[ -n $rss_pid ]]; then kill "$rss_pid" 2>/dev/null || true; wait "$rss_pid" 2>/dev/null || true; rss_pid=; fi
-  [[ ${STAGES:-0} == 1 ]] && sed -n '/stage timings/,/stopped/p' "$work/server-$n.log" | grep -v stopped
+  [[ ${STAGES:-0} == 1 ]] && sed -n '/stage timings since/,/stopped/p' "$work/server-$n.log" | grep -v stopped
 done

@@ -103,5 +103,47 @@ TEST_CASE("/metrics during a real campaign, and JSON server logs", "[e2e]") {
   CHECK(parsed >= 3);  // listening, HTTP, SIGTERM, stopped
 }
 
+// Operators (and the load bench) read where the time goes without stopping
+// the server: SIGUSR1 prints the stage timings so far and starts them afresh.
+TEST_CASE("SIGUSR1 prints the stage timings and resets them while the server keeps serving",
+          "[e2e]") {
+  const std::string dir = TempDir("stages");
+  const int port = FreePort();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Process server({kServer, "--db", dir + "/campaigns.db", "--listen", address}, dir + "/server");
+  REQUIRE(WaitForPort(port, 30s));
+  const std::string file = dir + "/campaign.json";
+  std::ofstream(file) << TinyCampaign(2, 1, 1, 60).dump();
+  auto launch = [&] {
+    return Run({kClient, "--server", address, "launch", file}, 60s, dir + "/launch").exit_code;
+  };
+  REQUIRE(launch() == 0);  // a store write: the "store.write" stage has a sample
+
+  auto tables = [&] {
+    std::vector<std::string> found;
+    const std::string err = server.Stderr();
+    const std::string marker = "stage timings (SIGUSR1), reset";
+    for (size_t at = err.find(marker); at != std::string::npos;) {
+      const size_t next = err.find(marker, at + marker.size());
+      found.push_back(err.substr(at, next == std::string::npos ? std::string::npos : next - at));
+      at = next;
+    }
+    return found;
+  };
+  server.Signal(SIGUSR1);
+  REQUIRE(WaitFor([&] { return tables().size() == 1; }, 30s));
+  CHECK(tables()[0].find("store.write ") != std::string::npos);
+  // Reset: with no call in between, the next table has no write in it.
+  server.Signal(SIGUSR1);
+  REQUIRE(WaitFor([&] { return tables().size() == 2; }, 30s));
+  CHECK(tables()[1].find("store.write ") == std::string::npos);
+  // Still serving; SIGTERM still stops it cleanly.
+  CHECK(launch() == 0);
+  server.Signal(SIGTERM);
+  const std::optional<int> code = server.Wait(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
 }  // namespace
 }  // namespace convrnn::e2e
