@@ -62,8 +62,7 @@ TEST_CASE("the canonical JSON form round-trips", "[spec]") {
   CHECK(canonical["time"]["loss"] == "last");
 }
 
-TEST_CASE("train.cuda_graphs: auto by default, on and off kept, anything else refused",
-          "[spec]") {
+TEST_CASE("train.cuda_graphs: auto by default, on and off kept, anything else refused", "[spec]") {
   absl::StatusOr<ArchSpec> spec = ParseArchSpec(Good());
   REQUIRE(spec.ok());
   CHECK(spec->train.cuda_graphs == "auto");
