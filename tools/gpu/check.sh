@@ -49,8 +49,8 @@
 # an already configured build folder (the local dry run of run_all.sh).
 #
 # Environment: OUT (default /tmp/gpucheck-out), BUILD (/tmp/convrnn-gpu-build),
-# FULL (0), SLOTS ("1 2 4 8"), CAMPAIGN_SECONDS (90), CAMPAIGN_TRAIN_LIMIT
-# (0: all), CAMPAIGN_EPOCHS (2), SLOT_SECONDS (30), SLOT_TRAIN_LIMIT (6000),
+# FULL (0), SLOTS ("1 2 4 8"), CAMPAIGN_SECONDS (60), CAMPAIGN_TRAIN_LIMIT
+# (0: all), CAMPAIGN_EPOCHS (2), SLOT_SECONDS (20), SLOT_TRAIN_LIMIT (6000),
 # CARRY (.gpu-carry), JOBS (nproc), NICE (empty), BUDGET (420), PYTHON
 # (first of python3, python, /usr/bin/python3 that imports torch), BENCH_CELLS
 # ("feedforward rgc lstm"), BENCH_BATCHES ("64 256"), SCALE (1: multiplies the
@@ -67,6 +67,7 @@ NICE=${NICE:-}
 BUDGET=${BUDGET:-420}
 BENCH_CELLS=${BENCH_CELLS:-"feedforward rgc lstm"}
 BENCH_BATCHES=${BENCH_BATCHES:-"64 256"}
+COMPILE_BATCHES=${COMPILE_BATCHES:-${BENCH_BATCHES##* }}  # torch.compile: the largest only
 SCALE=${SCALE:-1}
 DEPS=$BUILD/deps
 B=${REUSE_BUILD:-$BUILD/build}
@@ -376,10 +377,10 @@ gpu_bench() {
     done
   done
 }
-compile_bench() {  # DEVICE WARMUP STEPS TIMEOUT: torch.compile(mode="reduce-overhead")
+compile_bench() {  # DEVICE WARMUP STEPS TIMEOUT BATCHES: torch.compile(mode="reduce-overhead")
   export OMP_WAIT_POLICY=PASSIVE
-  local device=$1 warmup=$2 steps=$3 limit=$4 batch cell
-  for batch in $BENCH_BATCHES; do
+  local device=$1 warmup=$2 steps=$3 limit=$4 batches=$5 batch cell
+  for batch in $batches; do
     for cell in $BENCH_CELLS; do
       run_side "$device $cell b$batch pytorch compile" "$limit" "$PY" \
         "$ROOT/bench/reference/convrnn_ref.py" bench --spec "$SPEC" --cell "$cell" \
@@ -432,16 +433,6 @@ if [ -z "${SKIP_BENCH:-}" ] && [ -n "$BENCH" ] && [ -n "$PY" ]; then
   else
     step bench_cpu $((60 * SCALE)) 30 cpu_bench
   fi
-  # torch.compile needs torch 2.x (Debian's python3-torch is 1.13).
-  if "$PY" -c 'import torch, sys; sys.exit(0 if hasattr(torch, "compile") else 1)' 2>/dev/null; then
-    if [ "$TORCH_CUDA" = 1 ]; then
-      step bench_compile 240 60 compile_bench cuda:0 10 60 150
-    else
-      step bench_compile $((120 * SCALE)) 30 compile_bench cpu 2 2 $((100 * SCALE))
-    fi
-  else
-    printf 'bench_compile\tSKIPPED (torch without torch.compile)\t0\n' >> "$SUMMARY"
-  fi
   [ -s "$BENCH_OUT" ] && bench_table > "$OUT/bench_table.md" 2>&1
 fi
 
@@ -484,10 +475,10 @@ WORKER=$(bin convrnn-worker)
 CLIENT=$(bin convrnn)
 if [ "$TORCH_CUDA" = 1 ]; then DEVICES=all; SLOT_DEVICE=cuda:0; else DEVICES=cpu; SLOT_DEVICE=cpu; fi
 # CAMPAIGN_TRAIN_LIMIT (0: all 54,000 images) and the rest size the runs.
-CAMPAIGN_SECONDS=${CAMPAIGN_SECONDS:-90}
+CAMPAIGN_SECONDS=${CAMPAIGN_SECONDS:-60}
 CAMPAIGN_TRAIN_LIMIT=${CAMPAIGN_TRAIN_LIMIT:-0}
 CAMPAIGN_EPOCHS=${CAMPAIGN_EPOCHS:-2}
-SLOT_SECONDS=${SLOT_SECONDS:-30}
+SLOT_SECONDS=${SLOT_SECONDS:-20}
 SLOT_TRAIN_LIMIT=${SLOT_TRAIN_LIMIT:-6000}
 
 # make_campaign FILE NAME TRAIN_LIMIT EPOCHS MAX_TRIALS MAX_PARALLEL SMALL
@@ -595,17 +586,30 @@ slots_bench() {
 export -f make_campaign completed_trials run_campaign campaign slots_bench
 : > "$OUT/campaigns.tsv"
 if [ "$FULL" = 1 ]; then
-  if [ -n "$B" ] && [ -d "$B" ]; then
-    # Every suite but the [.gpu] ones (step 1 ran them), side by side.
-    # CTEST_REGEX limits it (the local dry run: a few suites, not the whole).
-    step ctest_full $((240 * SCALE)) 60 bash -c "cd '$B' && ctest -j '$JOBS' --timeout $((200 * SCALE)) -E '^gpu_' ${CTEST_REGEX:+-R '$CTEST_REGEX'} --output-on-failure"
-  fi
   if [ -n "$SERVER" ] && [ -n "$WORKER" ] && [ -n "$CLIENT" ]; then
     step campaign $((CAMPAIGN_SECONDS + 60)) 40 campaign
     step slots_bench $(( (SLOT_SECONDS + 20) * $(echo $SLOTS | wc -w) + 30 )) 60 slots_bench
   else
     printf 'campaign\tSKIPPED (server, worker or client not built)\t0\n' >> "$SUMMARY"
   fi
+fi
+# torch.compile(mode="reduce-overhead") after the GPU steps that matter
+# most: compiling an unrolled network takes a minute or more per shape.
+if [ -z "${SKIP_BENCH:-}" ] && [ -n "$PY" ] &&
+  "$PY" -c 'import torch, sys; sys.exit(0 if hasattr(torch, "compile") else 1)' 2>/dev/null; then
+  if [ "$TORCH_CUDA" = 1 ]; then
+    step bench_compile 330 60 compile_bench cuda:0 10 60 110 "$COMPILE_BATCHES"
+  else
+    step bench_compile $((120 * SCALE)) 30 compile_bench cpu 2 2 $((100 * SCALE)) "$COMPILE_BATCHES"
+  fi
+  [ -s "$BENCH_OUT" ] && bench_table > "$OUT/bench_table.md" 2>&1
+else
+  printf 'bench_compile\tSKIPPED (no torch.compile: torch 1.x, or SKIP_BENCH)\t0\n' >> "$SUMMARY"
+fi
+# Last: every suite but the [.gpu] ones (step 1 ran them), side by side.
+# CTEST_REGEX limits it (the local dry run: a few cases, not the whole).
+if [ "$FULL" = 1 ] && [ "$configured" = 1 ]; then
+  step ctest_full $((240 * SCALE)) 60 bash -c "cd '$B' && ctest -j '$JOBS' --timeout $((200 * SCALE)) -E '^gpu_' ${CTEST_REGEX:+-R '$CTEST_REGEX'} --output-on-failure"
 fi
 slots_table() {
   "$PY" - "$OUT/campaigns.tsv" "$SLOT_SECONDS" <<'EOF'

@@ -105,7 +105,8 @@ if [ -n "${SERVICE:-}" ]; then
     libc-ares-dev libc-ares2 libssl-dev libssl3 libsqlite3-dev libsqlite3-0 libhdf5-dev libhdf5-103-1
     libhdf5-hl-100 libhdf5-cpp-103-1 libsz2 libaec0 libaec-dev libcurl4 libspdlog-dev libspdlog1.10
     libfmt-dev libfmt9 libcpp-httplib-dev libcpp-httplib0.11 libbrotli1 libbrotli-dev prometheus-cpp-dev
-    libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libyaml-cpp-dev libyaml-cpp0.7 libnghttp2-14
+    libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0
+    libcurl4-openssl-dev libyaml-cpp-dev libyaml-cpp0.7 libnghttp2-14
     libidn2-0 librtmp1 libssh2-1 libpsl5 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0
     libldap-2.5-0 libsasl2-2 libzstd1 libunistring2 libgnutls30 libhogweed6 libnettle8 libgmp10
     libp11-kit0 libtasn1-6 libffi8 libstb0 zlib1g-dev"
