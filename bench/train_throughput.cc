@@ -10,8 +10,12 @@
 // threads) and peak RSS (VmHWM).
 //
 // --device cuda:0 (with --precision bf16, --channels-last) times the same
-// path on a GPU; the images are still prepared on the CPU by the loader, as
-// in training. CPU time and RSS are then of the host process only.
+// path on a GPU. CPU time and RSS are then of the host process only.
+// --cuda-graphs auto|on|off (train.cuda_graphs: whole steps replayed as one
+// CUDA graph; the first 3 steps and the capture fall in the warm-up epoch
+// when --warmup >= 4) and --device-data auto|on|off (batches gathered on the
+// training device, or made by the host loader thread) pick the variant; the
+// JSON line says which ran ("cuda_graphs", "graph_replays", "device_data").
 //
 // Memory mode (--memory-steps N): trains N steps and prints RSS after step
 // 100 and after step N, and their growth.
@@ -81,6 +85,8 @@ struct Flags {
   std::string device = "cpu";
   std::string precision = "fp32";
   bool channels_last = false;
+  std::string cuda_graphs = "auto";
+  std::string device_data = "auto";
 };
 
 int Run(const Flags& f) {
@@ -106,6 +112,7 @@ int Run(const Flags& f) {
   spec.train.epochs = 1;
   spec.train.precision = f.precision;
   spec.train.channels_last = f.channels_last;
+  spec.train.cuda_graphs = f.cuda_graphs;
   const bool memory = f.memory_steps > 0;
   // Throughput: epochs of `warmup` batches; memory: one long epoch of 20 batches repeated.
   const int64_t per_epoch = memory ? 20 : f.warmup;
@@ -117,6 +124,7 @@ int Run(const Flags& f) {
   options.threads = f.threads;
   options.prefetch = 2;
   options.device = f.device;
+  options.device_data = f.device_data;
   std::vector<double> epoch_wall, epoch_cpu;
   options.on_epoch = [&](const EpochMetrics&) {
     epoch_wall.push_back(std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
@@ -143,7 +151,11 @@ int Run(const Flags& f) {
                {"precision", f.precision},
                {"channels_last", f.channels_last},
                {"peak_rss_mib", StatusMiB("VmHWM")},
-               {"params", result->params}};
+               {"params", result->params},
+               {"cuda_graphs", result->cuda_graphs},
+               {"graph_replays", result->graph_replays},
+               {"device_data", result->device_data}};
+  if (!result->eager_reason.empty()) line["eager_reason"] = result->eager_reason;
   if (memory) {
     line["steps"] = f.memory_steps;
     line["rss_step100_mib"] = rss_100;
@@ -185,6 +197,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   app.add_flag("--channels-last", f.channels_last, "Channels-last memory format (CUDA only)");
+  app.add_option("--cuda-graphs", f.cuda_graphs, "train.cuda_graphs: auto, on or off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--device-data", f.device_data,
+                 "Batches on the training device (on), from the host loader (off), or auto")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   app.add_option("--memory-steps", f.memory_steps,
                  "Memory mode: train this many steps, print RSS growth from step 100");
   CLI11_PARSE(app, argc, argv);

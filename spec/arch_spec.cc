@@ -192,6 +192,7 @@ void ParseTrain(JsonObject& parent, TrainSpec* t) {
   o.Int64("seed", &t->seed, 0, (int64_t{1} << 53));
   o.Enum("precision", &t->precision, {"fp32", "bf16"});
   o.Bool("channels_last", &t->channels_last);
+  o.Enum("cuda_graphs", &t->cuda_graphs, {"auto", "on", "off"});
   if (o.ok() && t->optimizer == "sgd" && t->nesterov && t->momentum <= 0.0) {
     o.Fail("nesterov", "requires momentum > 0");
   }
@@ -411,6 +412,9 @@ json ToJson(const ArchSpec& spec) {
                 {"seed", t.seed},
                 {"precision", t.precision},
                 {"channels_last", t.channels_last}};
+  // Only when set: the canonical JSON of every spec written before the
+  // option existed stays the same (checkpoints compare it).
+  if (t.cuda_graphs != "auto") j["train"]["cuda_graphs"] = t.cuda_graphs;
   if (t.steps > 0) {
     j["train"]["steps"] = t.steps;
   } else {

@@ -124,6 +124,11 @@ struct TrainSpec {
   int64_t seed = 0;
   std::string precision = "fp32";  // fp32 | bf16 (autocast; CUDA only)
   bool channels_last = false;      // memory format; CUDA only
+  // Whole-step CUDA graph capture (worker/train/graph_step.h): "auto" uses
+  // it where it can (a CUDA device, LibTorch 2.x built with CUDA) and trains
+  // eagerly otherwise; "on" makes an impossible capture an error; "off"
+  // always trains eagerly. Results equal eager within float tolerance.
+  std::string cuda_graphs = "auto";  // auto | on | off
 };
 
 struct InputSpec {

@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
                      "Write a checkpoint every epoch here and resume from it"),
       app.add_flag("--no-resume", no_resume, "Ignore an existing checkpoint"),
       app.add_flag("--test", standalone.evaluate_test, "Also report top-1 on the test split"),
+      app.add_option("--device-data", standalone.device_data,
+                     "Training batches gathered on the training device (on), by a host loader "
+                     "thread (off), or on CUDA when the split fits (auto)")
+          ->check(CLI::IsMember({"auto", "on", "off"}))
+          ->capture_default_str(),
       app.add_flag("--dry-run", standalone.dry_run,
                    "Validate the specs and print the canonical spec, parameters and FLOPs"),
       app.add_option("--match-params", standalone.match_params,

@@ -73,6 +73,7 @@ int RunStandalone(const StandaloneConfig& config) {
   options.checkpoint_dir = config.checkpoint_dir;
   options.resume = config.resume;
   options.evaluate_test = config.evaluate_test;
+  options.device_data = config.device_data;
   options.on_epoch = [](const EpochMetrics& m) {
     json line = ToJson(m);
     line["event"] = "epoch";

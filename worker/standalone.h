@@ -11,14 +11,15 @@
 namespace convrnn {
 
 struct StandaloneConfig {
-  std::string spec_file;       // architecture spec (required)
-  std::string data_file;       // data spec; empty: Fashion-MNIST defaults
-  std::string device = "cpu";  // cpu | cuda:N
-  int threads = 0;             // intra-op threads; 0: DefaultThreads(1)
-  std::string checkpoint_dir;  // empty: no checkpoints
-  bool resume = true;          // resume from checkpoint_dir
-  bool evaluate_test = false;  // also report test top-1
-  bool dry_run = false;        // validate, print the canonical spec and its cost, no training
+  std::string spec_file;             // architecture spec (required)
+  std::string data_file;             // data spec; empty: Fashion-MNIST defaults
+  std::string device = "cpu";        // cpu | cuda:N
+  int threads = 0;                   // intra-op threads; 0: DefaultThreads(1)
+  std::string checkpoint_dir;        // empty: no checkpoints
+  bool resume = true;                // resume from checkpoint_dir
+  bool evaluate_test = false;        // also report test top-1
+  bool dry_run = false;              // validate, print the canonical spec and its cost, no training
+  std::string device_data = "auto";  // TrainerOptions::device_data: auto | on | off
   // > 0: scale the widths to this many parameters first (spec/param_budget.h,
   // within match_tolerance); a spec that cannot reach it is bad input.
   int64_t match_params = 0;

@@ -6,7 +6,10 @@ A reference for two purposes:
     gradients from this independent implementation;
   * speed: `bench` times full training steps (forward, UnrolledLoss,
     backward, sync-free gradient clipping, SGD Nesterov step) exactly as
-    worker/train/trainer.cc does them, for bench/run_train_bench.sh.
+    worker/train/trainer.cc does them, for bench/run_train_bench.sh;
+    `bench --compile reduce-overhead` times the same steps with the forward
+    pass and loss under torch.compile(mode="reduce-overhead") (Inductor and
+    CUDA graphs; compile time reported apart, in the warm-up).
 
 Everything mirrors worker/model/cells.cc, worker/model/rgc_cell.cc and worker/model/model.cc:
 the same layers, cells (same fused gate layout), zero-state shortcuts (a
@@ -533,6 +536,18 @@ def bench(args):
     raw = [torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen) for _ in range(4)]
     labels = [torch.randint(0, spec.num_classes, (args.batch,), generator=gen) for _ in range(4)]
     total = args.warmup + args.steps
+
+    def forward_loss(images, step_labels):
+        if autocast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = model(images)
+            logits = logits.float()
+        else:
+            logits = model(images)
+        return unrolled_loss(logits, step_labels, spec)
+
+    if args.compile:
+        forward_loss = torch.compile(forward_loss, mode=args.compile)
     check_every = 25 if cuda else 1  # the trainer reads the loss back every 25 steps on CUDA
 
     def one_step(i):
@@ -543,13 +558,9 @@ def bench(args):
         if args.channels_last and cuda:
             images = images.contiguous(memory_format=torch.channels_last)
         opt.zero_grad()
-        if autocast:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                logits = model(images)
-            logits = logits.float()
-        else:
-            logits = model(images)
-        loss = unrolled_loss(logits, labels[i % 4].to(device, non_blocking=cuda), spec)
+        if args.compile and cuda:
+            torch.compiler.cudagraph_mark_step_begin()
+        loss = forward_loss(images, labels[i % 4].to(device, non_blocking=cuda))
         loss.backward()
         if t["clip_grad_norm"] > 0:
             clip_grad_norm(params, t["clip_grad_norm"])
@@ -562,9 +573,11 @@ def bench(args):
         if cuda:
             torch.cuda.synchronize(device)
 
+    c0 = time.perf_counter()
     for i in range(args.warmup):
         one_step(i)
     sync()
+    warmup_seconds = time.perf_counter() - c0
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     w0 = time.perf_counter()
     for i in range(args.warmup, total):
@@ -573,7 +586,9 @@ def bench(args):
     wall = time.perf_counter() - w0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(json.dumps({"impl": "pytorch", "cell": args.cell or "spec", "batch": args.batch,
+    print(json.dumps({"impl": "pytorch-compile" if args.compile else "pytorch",
+                      "compile": args.compile or "", "warmup_seconds": warmup_seconds,
+                      "cell": args.cell or "spec", "batch": args.batch,
                       "threads": torch.get_num_threads(), "device": args.device,
                       "precision": args.precision, "channels_last": args.channels_last,
                       "steps": args.steps,
@@ -602,6 +617,8 @@ def main():
     b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: autocast around the forward pass (CUDA only)")
     b.add_argument("--channels-last", action="store_true", help="channels-last memory format (CUDA only)")
+    b.add_argument("--compile", default="", choices=["", "default", "reduce-overhead", "max-autotune"],
+                   help="torch.compile the forward pass and loss with this mode (torch 2.x)")
     args = parser.parse_args()
     if args.command == "check":
         torch.set_num_threads(1)

@@ -62,6 +62,33 @@ TEST_CASE("the canonical JSON form round-trips", "[spec]") {
   CHECK(canonical["time"]["loss"] == "last");
 }
 
+TEST_CASE("train.cuda_graphs: auto by default, on and off kept, anything else refused", "[spec]") {
+  absl::StatusOr<ArchSpec> spec = ParseArchSpec(Good());
+  REQUIRE(spec.ok());
+  CHECK(spec->train.cuda_graphs == "auto");
+  // The default is not written: specs from before the option keep their
+  // canonical JSON (checkpoints compare it).
+  CHECK_FALSE(ToJson(*spec)["train"].contains("cuda_graphs"));
+  for (const char* mode : {"on", "off", "auto"}) {
+    json j = Good();
+    j["train"]["cuda_graphs"] = mode;
+    absl::StatusOr<ArchSpec> parsed = ParseArchSpec(j);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->train.cuda_graphs == mode);
+    absl::StatusOr<ArchSpec> again = ParseArchSpec(ToJson(*parsed));
+    REQUIRE(again.ok());
+    CHECK(again->train.cuda_graphs == mode);
+  }
+  for (const json& bad : {json("yes"), json(true), json(1), json("ON")}) {
+    json j = Good();
+    j["train"]["cuda_graphs"] = bad;
+    absl::StatusOr<ArchSpec> refused = ParseArchSpec(j);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(std::string(refused.status().message()) ==
+          "train.cuda_graphs: must be one of auto, on, off");
+  }
+}
+
 TEST_CASE("loss from a step, and geometry", "[spec]") {
   json j = Good();
   j["time"]["loss"] = {{"from_step", 5}};

@@ -10,6 +10,15 @@
 #      bf16 + channels-last, for a C++ / PyTorch ratio;
 #   3. the CPU suites under LibTorch 2.x (model + cells, data, train) and the
 #      bit-exactness check of the reference against the C++ model.
+# With FULL=1 (tools/gpu/run_all.sh sets it when the service's own
+# dependencies - gRPC, protobuf, SQLite, HDF5, spdlog, httplib,
+# prometheus-cpp, yaml-cpp - are found) it configures the whole project
+# instead of the LibTorch core, builds every target, and adds:
+#   4. the full CTest suite (the [.gpu] tests ran in 1.);
+#   5. a real Fashion-MNIST campaign: convrnn-server, `convrnn-worker
+#      --devices all`, the convrnn client;
+#   6. the slots benchmark: a small-model campaign's finished trials per
+#      hour with `--devices cuda:0xN`, N in $SLOTS.
 # Every step has a timeout, logs to $OUT/<step>.log and goes on after a
 # failure; $OUT/summary.tsv (step, status, seconds) grows as steps end and
 # $OUT/SUMMARY.md gathers it at the end. The whole run stays within $BUDGET
@@ -36,10 +45,15 @@
 #   (tools/gpu/hide_system_deps.sh runs it with Debian's copies of the
 #   carried packages hidden, to prove the carry complete.)
 #
+# REUSE_BUILD=DIR skips the third-party build and configure and builds in
+# an already configured build folder (the local dry run of run_all.sh).
+#
 # Environment: OUT (default /tmp/gpucheck-out), BUILD (/tmp/convrnn-gpu-build),
+# FULL (0), SLOTS ("1 2 4 8"), CAMPAIGN_SECONDS (60), CAMPAIGN_TRAIN_LIMIT
+# (0: all), CAMPAIGN_EPOCHS (2), SLOT_SECONDS (20), SLOT_TRAIN_LIMIT (6000),
 # CARRY (.gpu-carry), JOBS (nproc), NICE (empty), BUDGET (420), PYTHON
 # (first of python3, python, /usr/bin/python3 that imports torch), BENCH_CELLS
-# ("feedforward rgc lstm"), BENCH_BATCHES ("256"), SCALE (1: multiplies the
+# ("feedforward rgc lstm"), BENCH_BATCHES ("64 256"), SCALE (1: multiplies the
 # build's and the CPU suites' timeouts, for slow local machines).
 set -u
 set -a  # steps run their functions in child shells (bash -c): export every variable
@@ -52,10 +66,13 @@ JOBS=${JOBS:-$(nproc)}
 NICE=${NICE:-}
 BUDGET=${BUDGET:-420}
 BENCH_CELLS=${BENCH_CELLS:-"feedforward rgc lstm"}
-BENCH_BATCHES=${BENCH_BATCHES:-256}
+BENCH_BATCHES=${BENCH_BATCHES:-"64 256"}
+COMPILE_BATCHES=${COMPILE_BATCHES:-${BENCH_BATCHES##* }}  # torch.compile: the largest only
 SCALE=${SCALE:-1}
 DEPS=$BUILD/deps
-B=$BUILD/build
+B=${REUSE_BUILD:-$BUILD/build}
+FULL=${FULL:-0}
+SLOTS=${SLOTS:-"1 2 4 8"}
 mkdir -p "$OUT" "$DEPS/prefix/include" "$DEPS/prefix/lib" "$B"
 SUMMARY=$OUT/summary.tsv
 printf 'step\tstatus\tseconds\n' > "$SUMMARY"
@@ -202,7 +219,7 @@ build_deps() {
   ls -l "$DEPS/prefix/lib"
 }
 export -f build_deps
-step deps 90 10 build_deps
+[ -z "${REUSE_BUILD:-}" ] && step deps 90 10 build_deps
 
 # ------------------------------------------------------------------ configure
 CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$TORCH_ABI -isystem $DEPS/prefix/include -isystem $CARRY/prefix/include"
@@ -210,8 +227,14 @@ PREFIXES="$CARRY/prefix"
 if [ -n "${TORCH_PREFIX:-}" ] && [ -f "$TORCH_PREFIX/Torch/TorchConfig.cmake" ]; then
   PREFIXES="$TORCH_PREFIX;$PREFIXES"
 fi
-BASE_ARGS=(-S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  -DCONVRNN_TORCH_ONLY=ON -DCONVRNN_ABSL_SOURCE_DIR="$DEPS/src/abseil-20220623.1"
+# The whole project links gRPC, which links the abseil it was built with:
+# then that abseil, not the carried sources.
+if [ "$FULL" = 1 ]; then
+  SCOPE_ARGS=(-DCONVRNN_TORCH_ONLY=OFF -DCONVRNN_ABSL_SOURCE_DIR=)
+else
+  SCOPE_ARGS=(-DCONVRNN_TORCH_ONLY=ON -DCONVRNN_ABSL_SOURCE_DIR="$DEPS/src/abseil-20220623.1")
+fi
+BASE_ARGS=(-S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${SCOPE_ARGS[@]}"
   -DCMAKE_PREFIX_PATH="$PREFIXES" -DCMAKE_CXX_FLAGS="$CXX_FLAGS"
   -DZLIB_INCLUDE_DIR="$DEPS/prefix/include" -DZLIB_LIBRARY="$DEPS/prefix/lib/libz.a"
   -DSTB_LIBRARY="$DEPS/prefix/lib/libstb.a"
@@ -232,6 +255,10 @@ if [ "$CUDA_ON" = 1 ]; then
   fi
 fi
 configured=0
+if [ -n "${REUSE_BUILD:-}" ]; then
+  configured=1
+  printf 'configure\tREUSED %s\t0\n' "$B" >> "$SUMMARY"
+else
 step configure 150 20 cmake "${BASE_ARGS[@]}" ${CUDA_ARGS[@]+"${CUDA_ARGS[@]}"}
 rc=$?
 if [ "$rc" = 0 ]; then
@@ -241,6 +268,7 @@ elif [ "$rc" != 99 ]; then
   # Second try: a fresh cache and only the essentials (the hints above may be what failed).
   rm -rf "$B/CMakeCache.txt" "$B/CMakeFiles"
   step configure_retry 120 20 cmake "${BASE_ARGS[@]}" && configured=1
+fi
 fi
 if [ "$configured" = 1 ]; then
   grep -E '^(CMAKE_CXX_COMPILER|CMAKE_CUDA_COMPILER|Torch_DIR|Caffe2_DIR|CUDNN_|CAFFE2_USE|CUDAToolkit_|absl_|nlohmann_json_DIR|Catch2_DIR|CLI11_DIR|ZLIB_|STB_)' \
@@ -255,11 +283,15 @@ fi
 # .ninja_log gives every file's compile time.
 FIRST="convrnn_train_test convrnn_train_bench"
 REST="convrnn_model_test convrnn_data_test convrnn_export_reference convrnn_util_test"
+[ "$FULL" = 1 ] && REST=all
+REST=${REST_TARGETS:-$REST}  # the local dry run names fewer than all
 bin() { [ "$configured" = 1 ] && find "$B" -type f -name "$1" -perm -u+x 2>/dev/null | head -1; }
 rest_pid=""
 if [ "$configured" = 1 ]; then
   step build $((240 * SCALE)) 30 $NICE ninja -C "$B" -k 0 -j "$JOBS" $FIRST
-  step build_rest $((150 * SCALE)) 30 $NICE ninja -C "$B" -k 0 -j "$JOBS" $REST &
+  rest_timeout=150
+  [ "$FULL" = 1 ] && rest_timeout=360
+  step build_rest $((rest_timeout * SCALE)) 30 $NICE ninja -C "$B" -k 0 -j "$JOBS" $REST &
   rest_pid=$!
 fi
 TRAIN_TEST=$(bin convrnn_train_test)
@@ -277,9 +309,10 @@ else note "fashion-mnist: MISSING at $FASHION (the data, train and [.gpu] tests 
 
 # ------------------------------------------------------------ 1. [.gpu] test
 if [ -n "$TRAIN_TEST" ]; then
-  (cd "$B" && ctest -N -R gpu_training) > "$OUT/ctest_gpu_registration.log" 2>&1
+  (cd "$B" && ctest -N -R '^gpu_') > "$OUT/ctest_gpu_registration.log" 2>&1
   if [ "$TORCH_CUDA" = 1 ]; then
-    step gpu_test 150 20 "$TRAIN_TEST" "[.gpu]" --durations yes
+    # bf16 + channels-last training, and CUDA graphs against eager training.
+    step gpu_test 180 20 "$TRAIN_TEST" "[.gpu]" --durations yes
   else
     printf 'gpu_test\tSKIPPED (no usable CUDA GPU)\t0\n' >> "$SUMMARY"
   fi
@@ -307,27 +340,27 @@ done
 SPEC=$ROOT/bench/train_spec.json
 BENCH_OUT=$OUT/bench.jsonl
 : > "$BENCH_OUT"
-bench_pair() {  # DEVICE CELL BATCH WARMUP STEPS EXTRA...: C++ and PyTorch back to back
-  local device=$1 cell=$2 batch=$3 warmup=$4 steps=$5 i=$6
-  shift 6
-  local cpp=("$BENCH" --spec "$SPEC" --cell "$cell" --batch "$batch" --threads 4 --device "$device"
-    --warmup "$warmup" --steps "$steps" "$@")
-  local py=("$PY" "$ROOT/bench/reference/convrnn_ref.py" bench --spec "$SPEC" --cell "$cell"
-    --batch "$batch" --threads 4 --device "$device" --warmup "$warmup" --steps "$steps" "$@")
-  local tag="$device $cell b$batch $*"
-  if [ $((i % 2)) -eq 0 ]; then
-    run_side "$tag c++" "${cpp[@]}"; run_side "$tag pytorch" "${py[@]}"
-  else
-    run_side "$tag pytorch" "${py[@]}"; run_side "$tag c++" "${cpp[@]}"
-  fi
+# Variants of one (cell, batch), one process each, back to back:
+#   c++ eager + host loader (the trainer before issue 16), c++ eager + device
+#   data, c++ CUDA graphs + device data, PyTorch eager, and (a separate step,
+#   compiling takes long) torch.compile(mode="reduce-overhead").
+bench_variants() {  # DEVICE CELL BATCH WARMUP STEPS
+  local device=$1 cell=$2 batch=$3 warmup=$4 steps=$5
+  local common=(--spec "$SPEC" --cell "$cell" --batch "$batch" --threads 4 --device "$device"
+    --warmup "$warmup" --steps "$steps")
+  local tag="$device $cell b$batch"
+  run_side "$tag c++ eager host" 60 "$BENCH" "${common[@]}" --cuda-graphs off --device-data off
+  run_side "$tag c++ eager device" 60 "$BENCH" "${common[@]}" --cuda-graphs off --device-data on
+  run_side "$tag c++ graphs device" 60 "$BENCH" "${common[@]}" --cuda-graphs auto --device-data on
+  run_side "$tag pytorch" 60 "$PY" "$ROOT/bench/reference/convrnn_ref.py" bench "${common[@]}"
 }
-run_side() {  # TAG CMD...: one process, 60 s at most, its JSON line into bench.jsonl
-  local tag=$1
-  shift
+run_side() {  # TAG TIMEOUT CMD...: one process, its JSON line into bench.jsonl
+  local tag=$1 limit=$2
+  shift 2
   if [ "$(left)" -lt 40 ]; then echo "skip $tag: budget"; return; fi
   echo "== $tag: $*"
   local tmp=$OUT/.bench_line rc
-  timeout -k 5 60 "$@" > "$tmp"
+  timeout -k 5 "$limit" "$@" > "$tmp"
   rc=$?
   echo "rc=$rc $(cat "$tmp")"
   grep '^{' "$tmp" >> "$BENCH_OUT"
@@ -335,47 +368,70 @@ run_side() {  # TAG CMD...: one process, 60 s at most, its JSON line into bench.
 }
 gpu_bench() {
   export OMP_WAIT_POLICY=PASSIVE
-  local i=0 batch cell
+  local batch cell
   for batch in $BENCH_BATCHES; do
     for cell in $BENCH_CELLS; do
-      # Epochs of 10 steps on the C++ side (each ends in a loss read-back).
-      bench_pair cuda:0 "$cell" "$batch" 10 40 $i
-      bench_pair cuda:0 "$cell" "$batch" 10 40 $((i + 1)) --precision bf16 --channels-last
-      i=$((i + 1))  # the next cell starts with the other side
+      # Epochs of 10 steps on the C++ side (each ends in a loss read-back);
+      # the graph is captured in the first (warm-up) epoch.
+      bench_variants cuda:0 "$cell" "$batch" 10 60
     done
   done
 }
-cpu_bench() {  # local stand-in: one short CPU pair, proves both sides run
+compile_bench() {  # DEVICE WARMUP STEPS TIMEOUT BATCHES: torch.compile(mode="reduce-overhead")
   export OMP_WAIT_POLICY=PASSIVE
-  bench_pair cpu feedforward 64 1 2 0
+  local device=$1 warmup=$2 steps=$3 limit=$4 batches=$5 batch cell
+  for batch in $batches; do
+    for cell in $BENCH_CELLS; do
+      run_side "$device $cell b$batch pytorch compile" "$limit" "$PY" \
+        "$ROOT/bench/reference/convrnn_ref.py" bench --spec "$SPEC" --cell "$cell" \
+        --batch "$batch" --threads 4 --device "$device" --warmup "$warmup" --steps "$steps" \
+        --compile reduce-overhead
+    done
+  done
+}
+cpu_bench() {  # local stand-in: every variant once, tiny, proves each side runs
+  export OMP_WAIT_POLICY=PASSIVE
+  bench_variants cpu feedforward 16 4 4
 }
 bench_table() {
   "$PY" - "$BENCH_OUT" <<'EOF'
 import json, sys
+cols = ["c++ eager host", "c++ eager device", "c++ graphs device", "pytorch", "pytorch compile"]
 rows = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    key = (r.get("device", "cpu"), r["batch"], r["cell"], r.get("precision", "fp32"), r.get("channels_last", False))
-    rows.setdefault(key, {})[r["impl"]] = r
-print("C++ / PyTorch on the same device and the same torch; above 1 means C++ faster.\n")
-print("| device | batch | cell | precision | channels-last | C++ img/s | PyTorch img/s | ratio | C++ ms/step | PyTorch ms/step |")
-print("| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-for (dev, batch, cell, prec, cl), r in sorted(rows.items()):
-    c, p = r.get("c++"), r.get("pytorch")
-    ci = f"{c['images_per_sec']:.0f}" if c else "-"
-    pi = f"{p['images_per_sec']:.0f}" if p else "-"
-    ratio = f"{c['images_per_sec'] / p['images_per_sec']:.2f}" if c and p else "-"
-    cm = f"{c['step_ms']:.2f}" if c else "-"
-    pm = f"{p['step_ms']:.2f}" if p else "-"
-    print(f"| {dev} | {batch} | {cell} | {prec} | {'yes' if cl else 'no'} | {ci} | {pi} | {ratio} | {cm} | {pm} |")
+    if r["impl"] == "c++":
+        name = "c++ %s %s" % ("graphs" if r.get("cuda_graphs") else "eager",
+                              "device" if r.get("device_data") else "host")
+    else:
+        name = "pytorch compile" if r["impl"] == "pytorch-compile" else "pytorch"
+    rows.setdefault((r.get("device", "cpu"), r["batch"], r["cell"]), {})[name] = r
+def ips(r, name):
+    return r[name]["images_per_sec"] if name in r else None
+print("Training images/s on one device, same torch, fp32, the network of bench/train_spec.json")
+print("with every cell replaced by the one named. c++ graphs = train.cuda_graphs replay;")
+print("device = batches gathered on the training device; host = the loader thread.\n")
+print("| device | batch | cell | " + " | ".join(cols) + " | graphs / eager host | graphs / compile |")
+print("| --- | ---: | --- | " + " | ".join("---:" for _ in cols) + " | ---: | ---: |")
+for (dev, batch, cell), r in sorted(rows.items()):
+    cells = [f"{ips(r, c):,.0f}" if ips(r, c) else "-" for c in cols]
+    g, e, c = ips(r, "c++ graphs device"), ips(r, "c++ eager host"), ips(r, "pytorch compile")
+    ratio1 = f"{g / e:.2f}" if g and e else "-"
+    ratio2 = f"{g / c:.2f}" if g and c else "-"
+    print(f"| {dev} | {batch} | {cell} | " + " | ".join(cells) + f" | {ratio1} | {ratio2} |")
+# A "graphs" run that fell back is listed as "eager device" twice; say why.
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["impl"] == "c++" and r.get("eager_reason") and "cuda_graphs is off" not in r["eager_reason"]:
+        print(f"\n{r['device']} {r['cell']} b{r['batch']}: eager because {r['eager_reason']}")
 EOF
 }
-export -f bench_pair run_side gpu_bench cpu_bench
+export -f bench_variants run_side gpu_bench compile_bench cpu_bench
 if [ -z "${SKIP_BENCH:-}" ] && [ -n "$BENCH" ] && [ -n "$PY" ]; then
   if [ "$TORCH_CUDA" = 1 ]; then
-    step bench_gpu 150 50 gpu_bench
+    step bench_gpu 200 50 gpu_bench
   else
-    step bench_cpu 300 30 cpu_bench
+    step bench_cpu $((60 * SCALE)) 30 cpu_bench
   fi
   [ -s "$BENCH_OUT" ] && bench_table > "$OUT/bench_table.md" 2>&1
 fi
@@ -402,12 +458,180 @@ cpu_suites() {
   return $rc
 }
 export -f cpu_suites
-step cpu_suites $((200 * SCALE)) 30 cpu_suites
+if [ "$FULL" = 1 ]; then
+  printf 'cpu_suites\tSKIPPED (the full CTest run below has them)\t0\n' >> "$SUMMARY"
+else
+  step cpu_suites $((200 * SCALE)) 30 cpu_suites
+fi
 
 if [ -n "$EXPORTER" ] && [ -n "$PY" ]; then
   step reference_check 60 15 "$PY" "$ROOT/bench/reference/convrnn_ref.py" check \
     --exporter "$EXPORTER" --work "$B/reference_check"
 fi
+
+# ------------------------------------------- 4-6. the whole service (FULL=1)
+SERVER=$(bin convrnn-server)
+WORKER=$(bin convrnn-worker)
+CLIENT=$(bin convrnn)
+if [ "$TORCH_CUDA" = 1 ]; then DEVICES=all; SLOT_DEVICE=cuda:0; else DEVICES=cpu; SLOT_DEVICE=cpu; fi
+# CAMPAIGN_TRAIN_LIMIT (0: all 54,000 images) and the rest size the runs.
+CAMPAIGN_SECONDS=${CAMPAIGN_SECONDS:-60}
+CAMPAIGN_TRAIN_LIMIT=${CAMPAIGN_TRAIN_LIMIT:-0}
+CAMPAIGN_EPOCHS=${CAMPAIGN_EPOCHS:-2}
+SLOT_SECONDS=${SLOT_SECONDS:-20}
+SLOT_TRAIN_LIMIT=${SLOT_TRAIN_LIMIT:-6000}
+
+# make_campaign FILE NAME TRAIN_LIMIT EPOCHS MAX_TRIALS MAX_PARALLEL SMALL
+make_campaign() {
+  "$PY" - "$@" <<'EOF'
+import json, sys
+out, name, limit, epochs, max_trials, parallel, small = sys.argv[1:8]
+data = {"dataset": "fashion-mnist", "val_fraction": 0.1, "split_seed": 0, "val_limit": 2000}
+if int(limit) > 0:
+    data["train_limit"] = int(limit)
+if small == "1":  # a small model: a launch-bound step, the case for several slots per GPU
+    layers = [
+        {"channels": 16, "kernel": 5, "stride": 2, "pool": False, "cell": {"type": "feedforward"}},
+        {"channels": {"choice": [16, 24]}, "kernel": 3, "pool": True,
+         "cell": {"choice": [{"type": "feedforward"}, {"type": "lstm"}, {"type": "gru"}]}}]
+    batch = 128
+else:
+    layers = [
+        {"channels": 32, "kernel": 5, "stride": 1, "pool": True, "cell": {"type": "feedforward"}},
+        {"channels": {"choice": [32, 64]}, "kernel": 3, "pool": True,
+         "cell": {"choice": [{"type": "feedforward"}, {"type": "lstm"},
+                             {"type": "rgc", "cell_channels": {"choice": [16, 32]},
+                              "tau_kernel": {"choice": [3, 5]}, "gate_kernel": {"choice": [3, 5]}}]}},
+        {"channels": 64, "kernel": 3, "pool": True,
+         "cell": {"choice": [{"type": "feedforward"}, {"type": "gru"}, {"type": "rgc"}]}}]
+    batch = 256
+space = {"input": {"channels": 1, "height": 28, "width": 28}, "num_classes": 10,
+         "time": {"steps": 5 if small == "1" else 6, "loss": "last"}, "layers": layers,
+         "train": {"optimizer": "sgd", "lr": {"loguniform": [0.02, 0.2]}, "momentum": 0.9,
+                   "nesterov": True, "weight_decay": 5e-4, "batch_size": batch,
+                   "epochs": int(epochs), "schedule": "cosine", "clip_grad_norm": 1.0, "seed": 0}}
+if small != "1":
+    space["feedback"] = {"candidates": "all_descending"}
+json.dump({"name": name, "data": data, "space": space,
+           "search": {"algorithm": "random", "seed": 0, "max_trials": int(max_trials),
+                      "max_parallel": int(parallel)},
+           "objectives": [{"metric": "val_top1", "goal": "max"}, {"metric": "params", "goal": "min"}],
+           "trial": {"max_attempts": 2, "lease_seconds": 120}}, open(out, "w"), indent=1)
+EOF
+}
+# completed_trials ADDRESS ID: the campaign's completed trials (client JSON).
+completed_trials() {
+  "$CLIENT" --server "$1" --json status "$2" | "$PY" -c '
+import json, sys
+def find(j):
+    if isinstance(j, dict):
+        if "completed" in j and not isinstance(j["completed"], (dict, list)):
+            return int(j["completed"])
+        for v in j.values():
+            r = find(v)
+            if r is not None:
+                return r
+    if isinstance(j, list):
+        for v in j:
+            r = find(v)
+            if r is not None:
+                return r
+    return None
+print(find(json.load(sys.stdin)) or 0)'
+}
+# run_campaign TAG PORT FILE SECONDS WORKER_ARGS...: server + one worker
+# command + the campaign for SECONDS (or until it ends); prints
+# "completed N seconds S" and the client's view into $OUT/TAG.*.
+run_campaign() {
+  local tag=$1 port=$2 file=$3 seconds=$4
+  shift 4
+  local dir=$OUT/$tag address=127.0.0.1:$port
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$SERVER" --db "$dir/campaigns.db" --listen "$address" 2> "$dir/server.log" &
+  local server_pid=$!
+  for _ in $(seq 1 100); do "$CLIENT" --server "$address" campaigns > /dev/null 2>&1 && break; sleep 0.2; done
+  "$WORKER" --server "$address" --checkpoint-root "$dir/checkpoints" "$@" 2> "$dir/worker.log" &
+  local worker_pid=$!
+  local id
+  id=$("$CLIENT" --server "$address" --json launch "$file" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  local start=$(date +%s) done=0 n=0
+  while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
+    sleep 2
+    "$CLIENT" --server "$address" --json status "$id" > "$dir/status.json" 2>/dev/null
+    grep -qE '"(state|status)": *"(COMPLETED|FINISHED|DONE)"' "$dir/status.json" && { done=1; break; }
+  done
+  local elapsed=$(($(date +%s) - start))
+  n=$(completed_trials "$address" "$id")
+  "$CLIENT" --server "$address" status "$id" > "$dir/status.txt" 2>&1
+  "$CLIENT" --server "$address" best "$id" --top 5 > "$dir/best.txt" 2>&1
+  "$CLIENT" --server "$address" workers > "$dir/workers.txt" 2>&1
+  kill -TERM "$worker_pid" 2> /dev/null; wait "$worker_pid" 2> /dev/null
+  kill -TERM "$server_pid" 2> /dev/null; wait "$server_pid" 2> /dev/null
+  echo "$tag: completed $n seconds $elapsed finished $done"
+  printf '%s\t%s\t%s\n' "$tag" "$n" "$elapsed" >> "$OUT/campaigns.tsv"
+}
+campaign() {
+  make_campaign "$OUT/campaign.json" fashion-mnist-gpu "$CAMPAIGN_TRAIN_LIMIT" "$CAMPAIGN_EPOCHS" 64 4 0
+  run_campaign campaign 50661 "$OUT/campaign.json" "$CAMPAIGN_SECONDS" --devices "$DEVICES"
+  cat "$OUT/campaign/best.txt"
+}
+slots_bench() {
+  local n
+  for n in $SLOTS; do
+    make_campaign "$OUT/slots$n.json" "slots-$n" "$SLOT_TRAIN_LIMIT" 1 1000 "$n" 1
+    run_campaign "slots$n" $((50670 + n)) "$OUT/slots$n.json" "$SLOT_SECONDS" \
+      --devices "${SLOT_DEVICE}x$n" --threads 1
+  done
+}
+export -f make_campaign completed_trials run_campaign campaign slots_bench
+: > "$OUT/campaigns.tsv"
+if [ "$FULL" = 1 ]; then
+  if [ -n "$SERVER" ] && [ -n "$WORKER" ] && [ -n "$CLIENT" ]; then
+    step campaign $((CAMPAIGN_SECONDS + 60)) 40 campaign
+    step slots_bench $(( (SLOT_SECONDS + 20) * $(echo $SLOTS | wc -w) + 30 )) 60 slots_bench
+  else
+    printf 'campaign\tSKIPPED (server, worker or client not built)\t0\n' >> "$SUMMARY"
+  fi
+fi
+# torch.compile(mode="reduce-overhead") after the GPU steps that matter
+# most: compiling an unrolled network takes a minute or more per shape.
+if [ -z "${SKIP_BENCH:-}" ] && [ -n "$PY" ] &&
+  "$PY" -c 'import torch, sys; sys.exit(0 if hasattr(torch, "compile") else 1)' 2>/dev/null; then
+  if [ "$TORCH_CUDA" = 1 ]; then
+    step bench_compile 330 60 compile_bench cuda:0 10 60 110 "$COMPILE_BATCHES"
+  else
+    step bench_compile $((120 * SCALE)) 30 compile_bench cpu 2 2 $((100 * SCALE)) "$COMPILE_BATCHES"
+  fi
+  [ -s "$BENCH_OUT" ] && bench_table > "$OUT/bench_table.md" 2>&1
+else
+  printf 'bench_compile\tSKIPPED (no torch.compile: torch 1.x, or SKIP_BENCH)\t0\n' >> "$SUMMARY"
+fi
+# Last: every suite but the [.gpu] ones (step 1 ran them), side by side.
+# CTEST_REGEX limits it (the local dry run: a few cases, not the whole).
+if [ "$FULL" = 1 ] && [ "$configured" = 1 ]; then
+  step ctest_full $((240 * SCALE)) 60 bash -c "cd '$B' && ctest -j '$JOBS' --timeout $((200 * SCALE)) -E '^gpu_' ${CTEST_REGEX:+-R '$CTEST_REGEX'} --output-on-failure"
+fi
+slots_table() {
+  "$PY" - "$OUT/campaigns.tsv" "$SLOT_SECONDS" <<'EOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+slots = [(int(t[5:]), int(n), int(s)) for t, n, s in rows if t.startswith("slots")]
+if slots:
+    print("Small-model campaign (Fashion-MNIST subset, 1 epoch per trial), one device,")
+    print("trial slots = worker processes on it; finished trials in the window, per hour:\n")
+    print("| slots | finished | seconds | trials / hour | vs 1 slot |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    base = None
+    for n, done, secs in sorted(slots):
+        rate = done * 3600.0 / max(secs, 1)
+        base = base if base is not None else rate
+        rel = f"{rate / base:.2f}" if base else "-"
+        print(f"| {n} | {done} | {secs} | {rate:,.0f} | {rel} |")
+for t, n, s in rows:
+    if t == "campaign":
+        print(f"\nFashion-MNIST campaign with --devices all: {n} trials completed in {s} s")
+EOF
+}
 
 # -------------------------------------------------------------------- summary
 {
@@ -419,11 +643,17 @@ fi
   column -t -s "$(printf '\t')" "$SUMMARY" 2>/dev/null || cat "$SUMMARY"
   echo '```'
   echo
-  echo "gpu_training registered in CTest: $(grep -q 'gpu_training' "$OUT/ctest_gpu_registration.log" 2>/dev/null && echo yes || echo no)"
+  for t in gpu_training gpu_cuda_graphs; do
+    echo "$t registered in CTest: $(grep -q "$t" "$OUT/ctest_gpu_registration.log" 2>/dev/null && echo yes || echo no)"
+  done
   for f in gpu_test model_test data_test train_test util_test reference_check; do
     [ -f "$OUT/$f.log" ] && echo "$f: $(grep -E '^(All tests passed|test cases:)|cases match' "$OUT/$f.log" | tail -1)"
   done
+  [ -f "$OUT/ctest_full.log" ] && echo "ctest_full: $(grep -E 'tests passed|tests failed' "$OUT/ctest_full.log" | tail -1)"
+  [ -f "$OUT/ctest_full.log" ] && grep -E '^\s+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess)' "$OUT/ctest_full.log" | head -20
   [ -f "$OUT/bench_table.md" ] && { echo; cat "$OUT/bench_table.md"; }
+  [ -s "$OUT/campaigns.tsv" ] && { echo; slots_table; }
+  [ -f "$OUT/campaign/best.txt" ] && { echo; echo '```'; cat "$OUT/campaign/best.txt"; echo '```'; }
   [ -s "$OUT/build_errors.txt" ] && { echo; echo "first build errors:"; head -20 "$OUT/build_errors.txt"; }
 } > "$OUT/SUMMARY.md" 2>&1
 cat "$OUT/SUMMARY.md"

@@ -18,16 +18,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "worker/data/batch_plan.h"
 #include "worker/data/data.h"
-#include "worker/data/data_rng.h"
 
 namespace convrnn {
-namespace {
-
-constexpr uint64_t kOrderKey = 0x0d3e5;
-constexpr uint64_t kAugmentKey = 0xa06;
-
-}  // namespace
 
 class BatchLoader::Impl {
  public:
@@ -50,12 +44,7 @@ class BatchLoader::Impl {
         "BatchLoader: need a mean and stddev per channel");
     batches_ = options_.drop_last ? n_ / options_.batch_size
                                   : (n_ + options_.batch_size - 1) / options_.batch_size;
-    // (v / 255 - mean) / std for every byte value v, per channel.
-    lut_.resize(c_);
-    for (int64_t ch = 0; ch < c_; ++ch) {
-      for (int v = 0; v < 256; ++v)
-        lut_[ch][v] = (static_cast<float>(v) / 255.0f - mean[ch]) / stddev[ch];
-    }
+    lut_ = NormalisationTable(mean, stddev, c_);
     producer_ = std::thread([this] { Produce(); });
   }
 
@@ -135,13 +124,7 @@ class BatchLoader::Impl {
   }
 
   std::vector<int64_t> EpochOrder(int64_t epoch) const {
-    std::vector<int64_t> order(n_);
-    for (int64_t i = 0; i < n_; ++i) order[i] = i;
-    if (options_.shuffle) {
-      DataRng rng(MixSeed({options_.seed, static_cast<uint64_t>(epoch), kOrderKey}));
-      rng.Shuffle(&order);
-    }
-    return order;
+    return ::convrnn::EpochOrder(n_, options_.shuffle, options_.seed, epoch);
   }
 
   // Plain loops over bytes: no LibTorch RNG and no intra-op threads here.
@@ -156,10 +139,9 @@ class BatchLoader::Impl {
     const uint8_t* images = set_.images.data_ptr<uint8_t>();
     const int64_t* all_labels = set_.labels.data_ptr<int64_t>();
     const int64_t plane = h_ * w_;
-    const int pad = options_.augment.crop_padding;
-    const bool augment = pad > 0 || options_.augment.flip;
-    DataRng rng(MixSeed(
-        {options_.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(b), kAugmentKey}));
+    const bool augment = Augments(options_.augment);
+    const std::vector<AugmentDraw> draws =
+        AugmentDraws(options_.augment, options_.seed, epoch, b, size);
 
     for (int64_t s = 0; s < size; ++s) {
       const int64_t index = order[begin + s];
@@ -175,9 +157,8 @@ class BatchLoader::Impl {
       }
       // Crop (shift by dy, dx; outside is black), then flip, as torchvision's
       // RandomCrop(padding) followed by RandomHorizontalFlip.
-      const int64_t dy = pad > 0 ? rng.Between(-pad, pad) : 0;
-      const int64_t dx = pad > 0 ? rng.Between(-pad, pad) : 0;
-      const bool flip = options_.augment.flip && rng.Coin();
+      const int64_t dy = draws[s].dy, dx = draws[s].dx;
+      const bool flip = draws[s].flip;
       for (int64_t ch = 0; ch < c_; ++ch) {
         const float* lut = lut_[ch].data();
         const uint8_t* sp = src + ch * plane;

@@ -1,7 +1,8 @@
 // worker/data/: datasets for training. This header is the folder's face;
 // idx_reader.cc, cifar_reader.cc and image_folder.cc read each format,
-// occlusion.cc overlays occluders, batch_loader.cc prefetches batches, and
-// data_rng.h holds the seeded generator they share.
+// occlusion.cc overlays occluders, batch_loader.cc prefetches batches on the
+// host, device_batches.cc gathers them on the training device, batch_plan.h
+// holds what the two share, and data_rng.h the seeded generator.
 //
 // Datasets and batches for training and evaluation.
 //
@@ -110,23 +111,67 @@ struct LoaderOptions {
   int prefetch = 4;  // batches prepared ahead by the producer thread (>= 1)
 };
 
-class BatchLoader {
+// Where training batches come from: BatchLoader (host thread) or
+// DeviceBatches (resident on the training device). For the same split and
+// options both yield the same batches.
+class BatchSource {
  public:
-  // REQUIRES: `set` and the tensors in it outlive the loader.
-  BatchLoader(const ImageSet& set, std::vector<float> mean, std::vector<float> stddev,
-              LoaderOptions options);
-  ~BatchLoader();
-  BatchLoader(const BatchLoader&) = delete;
-  BatchLoader& operator=(const BatchLoader&) = delete;
-
+  virtual ~BatchSource() = default;
   // Begins epoch `epoch` (batch order and augmentation depend only on seed
   // and epoch), skipping its first `skip_batches` batches. Stops any epoch
   // in progress; batches of it not yet taken are dropped. Next() before the
   // first StartEpoch returns nullopt.
-  void StartEpoch(int64_t epoch, int64_t skip_batches = 0);
+  virtual void StartEpoch(int64_t epoch, int64_t skip_batches = 0) = 0;
   // The next batch of the current epoch, or nullopt when it is exhausted.
-  std::optional<Batch> Next();
-  int64_t BatchesPerEpoch() const;
+  virtual std::optional<Batch> Next() = 0;
+  virtual int64_t BatchesPerEpoch() const = 0;
+};
+
+// Batches made on the CPU by a producer thread, ahead of the consumer.
+class BatchLoader final : public BatchSource {
+ public:
+  // REQUIRES: `set` and the tensors in it outlive the loader.
+  BatchLoader(const ImageSet& set, std::vector<float> mean, std::vector<float> stddev,
+              LoaderOptions options);
+  ~BatchLoader() override;
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  void StartEpoch(int64_t epoch, int64_t skip_batches = 0) override;
+  std::optional<Batch> Next() override;
+  int64_t BatchesPerEpoch() const override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The split resident on `device` as uint8, one copy (Fashion-MNIST's
+// training split is 42 MB), and batches gathered by index there: the
+// normalisation table lookup, crop and flip are tensor ops on that device,
+// so a step needs no host thread and no host-to-device copy. Per epoch the
+// host computes the order and the augmentation draws (the functions the
+// host loader uses) and uploads them once. Batches equal BatchLoader's for
+// the same options, bit for bit, on the CPU as on a GPU (the same float
+// table is looked up). Occlusion is already in the split's bytes
+// (LoadDatasets draws it once per image), so it costs nothing per step.
+//
+// Next() queues device work and returns without waiting for it; on a CUDA
+// device the batch is ready in stream order.
+class DeviceBatches final : public BatchSource {
+ public:
+  DeviceBatches(const ImageSet& set, std::vector<float> mean, std::vector<float> stddev,
+                LoaderOptions options, torch::Device device);
+  ~DeviceBatches() override;
+  DeviceBatches(const DeviceBatches&) = delete;
+  DeviceBatches& operator=(const DeviceBatches&) = delete;
+
+  void StartEpoch(int64_t epoch, int64_t skip_batches = 0) override;
+  std::optional<Batch> Next() override;
+  int64_t BatchesPerEpoch() const override;
+
+  // Bytes `set` takes on a device (images and labels).
+  static int64_t ResidentBytes(const ImageSet& set);
 
  private:
   class Impl;

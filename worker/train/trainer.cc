@@ -17,6 +17,8 @@
 #include "worker/model/model.h"
 #include "worker/model/torch_compat.h"
 #include "worker/train/checkpoint.h"
+#include "worker/train/graph_safe_step.h"
+#include "worker/train/graph_step.h"
 
 namespace convrnn {
 
@@ -138,7 +140,26 @@ struct Learner {
   ConvRnn model{nullptr};
   std::vector<torch::Tensor> params;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  // With CUDA graphs (set up after any resume, over the optimizer's state):
+  // the update that reads no host state, and the captured step.
+  std::unique_ptr<GraphSafeStep> graph_safe;
+  std::unique_ptr<GraphStep> graph;
 };
+
+// One eager training step: device work only (the loss is not read back).
+torch::Tensor StepOnce(const Context& ctx, Learner& l, const torch::Tensor& images,
+                       const torch::Tensor& labels) {
+  l.optimizer->zero_grad();
+  torch::Tensor loss = UnrolledLoss(Forward(ctx, l.model, images), labels, ctx.spec.time);
+  loss.backward();
+  if (ctx.spec.train.clip_grad_norm > 0) ClipGradNorm(l.params, ctx.spec.train.clip_grad_norm);
+  if (l.graph_safe) {
+    l.graph_safe->Step();
+  } else {
+    l.optimizer->step();
+  }
+  return loss.detach();
+}
 
 // A freshly seeded model on the context's device, with its optimizer.
 Learner NewLearner(const Context& ctx) {
@@ -203,8 +224,8 @@ struct StepPlan {
 
 // One epoch of optimizer steps (ending early at plan->total_steps), then
 // validation. CANCELLED when options.cancel is set, ABORTED on a diverged loss.
-absl::StatusOr<EpochMetrics> TrainEpoch(const Context& ctx, Learner& l, BatchLoader& loader,
-                                        int epoch, StepPlan* plan) {
+absl::StatusOr<EpochMetrics> TrainEpoch(const Context& ctx, Learner& l, BatchSource& loader,
+                                        int epoch, StepPlan* plan, TrainResult* result) {
   const TrainSpec& t = ctx.spec.train;
   const int check_every = ctx.cuda ? 25 : 1;
   const int64_t epoch_start_us = ctx.options.clock->NowMicros();
@@ -221,14 +242,25 @@ absl::StatusOr<EpochMetrics> TrainEpoch(const Context& ctx, Learner& l, BatchLoa
     if (!batch) break;
     lr = LearningRate(t, plan->step, plan->total_steps, epoch);
     for (auto& group : l.optimizer->param_groups()) group.options().set_lr(lr);
+    if (l.graph_safe) l.graph_safe->Prepare(lr, plan->step + 1);
     torch::Tensor images = ToDevice(ctx, batch->images);
     torch::Tensor labels = batch->labels.to(ctx.device, /*non_blocking=*/ctx.cuda);
-    l.optimizer->zero_grad();
-    torch::Tensor loss = UnrolledLoss(Forward(ctx, l.model, images), labels, ctx.spec.time);
-    loss.backward();
-    if (t.clip_grad_norm > 0) ClipGradNorm(l.params, t.clip_grad_norm);
-    l.optimizer->step();
-    loss_sum += loss.detach();
+    torch::Tensor loss;
+    if (l.graph) {
+      try {
+        loss = l.graph->Run(images, labels);
+      } catch (const c10::Error& e) {
+        const std::string why =
+            absl::StrCat("CUDA graph capture failed: ", e.what_without_backtrace());
+        if (t.cuda_graphs == "on") return absl::FailedPreconditionError(why);
+        Warn(ctx.options, absl::StrCat(why, "; training eagerly"));
+        result->eager_reason = why;
+        loss = l.graph->Run(images, labels);  // eager from now on
+      }
+    } else {
+      loss = StepOnce(ctx, l, images, labels);
+    }
+    loss_sum += loss;
     ++batches;
     const int64_t step = ++plan->step;
     if (step % check_every == 0) {
@@ -292,16 +324,51 @@ absl::StatusOr<Context> MakeContext(const ArchSpec& spec, const Datasets& data,
                  cuda && spec.train.channels_last};
 }
 
-BatchLoader TrainingLoader(const Context& ctx) {
+// The training batches: on the training device or from the host loader
+// thread (TrainerOptions::device_data); the same batches either way.
+absl::StatusOr<std::unique_ptr<BatchSource>> TrainingBatches(const Context& ctx) {
   const TrainSpec& t = ctx.spec.train;
   LoaderOptions lo;
   lo.batch_size = t.batch_size;
   lo.shuffle = true;
-  lo.drop_last = true;  // static shapes in every training step
+  lo.drop_last = true;  // static shapes in every training step (and graph)
   lo.augment = {};
   lo.seed = static_cast<uint64_t>(t.seed);
   lo.prefetch = ctx.options.prefetch;
-  return BatchLoader(ctx.data.train, ctx.data.mean, ctx.data.stddev, lo);
+  const std::string& mode = ctx.options.device_data;
+  if (mode != "auto" && mode != "on" && mode != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device data must be auto, on or off, not \"", mode, "\""));
+  }
+  const bool on_device = mode == "on" || (mode == "auto" && ctx.cuda &&
+                                          DeviceBatches::ResidentBytes(ctx.data.train) <=
+                                              ctx.options.device_data_budget_bytes);
+  if (on_device) {
+    return std::unique_ptr<BatchSource>(std::make_unique<DeviceBatches>(
+        ctx.data.train, ctx.data.mean, ctx.data.stddev, lo, ctx.device));
+  }
+  return std::unique_ptr<BatchSource>(
+      std::make_unique<BatchLoader>(ctx.data.train, ctx.data.mean, ctx.data.stddev, lo));
+}
+
+// Sets up CUDA graphs when the spec, device and LibTorch allow; otherwise
+// records (and on a CUDA device reports once) why steps run eagerly.
+absl::Status SetUpCudaGraphs(const Context& ctx, Learner& l, TrainResult* result) {
+  ASSIGN_OR_RETURN(const CudaGraphsChoice choice,
+                   ChooseCudaGraphs(ctx.spec.train, ctx.device, kTorchHasCudaGraphs));
+  if (!choice.use) {
+    result->eager_reason = choice.reason;
+    if (ctx.cuda && ctx.spec.train.cuda_graphs != "off") {
+      Warn(ctx.options, absl::StrCat("CUDA graphs not used: ", choice.reason));
+    }
+    return absl::OkStatus();
+  }
+  l.graph_safe = std::make_unique<GraphSafeStep>(*l.optimizer, ctx.spec.train, l.params);
+  l.graph = std::make_unique<GraphStep>(
+      [&ctx, &l](const torch::Tensor& images, const torch::Tensor& labels) {
+        return StepOnce(ctx, l, images, labels);
+      });
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data,
@@ -311,8 +378,8 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
   if (options.threads > 0) torch::set_num_threads(options.threads);
   const TrainSpec& t = spec.train;
   Learner learner = NewLearner(ctx);
-  BatchLoader loader = TrainingLoader(ctx);
-  const int64_t steps_per_epoch = loader.BatchesPerEpoch();
+  ASSIGN_OR_RETURN(std::unique_ptr<BatchSource> loader, TrainingBatches(ctx));
+  const int64_t steps_per_epoch = loader->BatchesPerEpoch();
   if (steps_per_epoch == 0) {
     return absl::InvalidArgumentError(absl::StrCat("train.batch_size: ", t.batch_size,
                                                    " exceeds the ", data.train.size(),
@@ -338,10 +405,14 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
     }
   }
 
+  result.device_data = dynamic_cast<DeviceBatches*>(loader.get()) != nullptr;
+  RETURN_IF_ERROR(SetUpCudaGraphs(ctx, learner, &result));
+
   const int64_t run_start_us = options.clock->NowMicros();
   learner.model->train();
   for (int epoch = start_epoch; epoch < num_epochs && plan.step < plan.total_steps; ++epoch) {
-    ASSIGN_OR_RETURN(const EpochMetrics m, TrainEpoch(ctx, learner, loader, epoch, &plan));
+    ASSIGN_OR_RETURN(const EpochMetrics m,
+                     TrainEpoch(ctx, learner, *loader, epoch, &plan, &result));
     result.epochs.push_back(m);
     result.val_top1 = m.val_top1;
     if (!checkpoint.empty()) {
@@ -351,6 +422,10 @@ absl::StatusOr<TrainResult> TrainImpl(const ArchSpec& spec, const Datasets& data
       result.stopped_early = true;
       break;
     }
+  }
+  if (learner.graph) {
+    result.graph_replays = learner.graph->replays();
+    result.cuda_graphs = result.graph_replays > 0 && !learner.graph->failed();
   }
   if (options.evaluate_test) result.test_top1 = Evaluate(ctx, learner.model, data.test);
   result.wall_seconds = Seconds(options, run_start_us);
@@ -379,6 +454,10 @@ json ToJson(const TrainResult& r) {
             {"wall_seconds", r.wall_seconds},
             {"stopped_early", r.stopped_early}};
   if (r.test_top1 >= 0) j["test_top1"] = r.test_top1;
+  j["cuda_graphs"] = r.cuda_graphs;
+  if (r.graph_replays > 0) j["graph_replays"] = r.graph_replays;
+  if (!r.eager_reason.empty()) j["eager_reason"] = r.eager_reason;
+  j["device_data"] = r.device_data;
   return j;
 }
 

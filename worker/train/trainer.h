@@ -55,6 +55,15 @@ struct TrainResult {
   double wall_seconds = 0;     // this run's, resumed epochs excluded
   int resumed_epochs = 0;      // epochs restored from a checkpoint
   bool stopped_early = false;  // on_epoch asked to stop
+  // How the training steps ran: replayed as one CUDA graph each (from the
+  // first capture on; the warm-up steps before it ran eagerly), or eagerly,
+  // with the reason graphs were not used (graph_step.h).
+  bool cuda_graphs = false;
+  int64_t graph_replays = 0;
+  std::string eager_reason;
+  // Whether the training batches came from the split resident on the
+  // training device (DeviceBatches) rather than the host loader thread.
+  bool device_data = false;
   // The trained model, on TrainerOptions::device (e.g. to score it).
   std::shared_ptr<ConvRnnImpl> model;
 };
@@ -75,6 +84,14 @@ struct TrainerOptions {
   bool evaluate_test = false;
   // Batches prepared ahead by the loader thread.
   int prefetch = 4;
+  // Where training batches are made (data.h): "auto" keeps the training
+  // split on a CUDA device when it takes at most device_data_budget_bytes
+  // there and uses the host loader thread otherwise (and on the CPU, where
+  // the thread overlaps batch making with training); "on" always gathers
+  // batches on the training device, the CPU included; "off" always uses the
+  // host loader. Either way the batches are the same.
+  std::string device_data = "auto";
+  int64_t device_data_budget_bytes = int64_t{2} << 30;
   // Called after every epoch; return false to stop training (early stopping).
   std::function<bool(const EpochMetrics&)> on_epoch;
   // Called for conditions worth telling the user that do not stop training.
