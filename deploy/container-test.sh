@@ -5,10 +5,12 @@
 #   runtime BUILD_DIR  an image from the binaries already built in BUILD_DIR
 #                      (deploy/Dockerfile.runtime; what CI runs), or
 #   full BUILD_DIR     the full image (deploy/Dockerfile: compiles everything
-#                      in the image; `make test-deploy`),
+#                      in the image; `make test-deploy`; BUILD_DIR unused),
 # and a small campaign with the server and a worker each in a container.
-# Prints the image size and the campaign's time. Exit 3 (with the reason)
-# when podman cannot run containers on this machine.
+# The client that launches and watches the campaign runs from the image too.
+# CONVRNN_REUSE_IMAGE=1 skips the build when the tag exists (a rerun of the
+# campaign after a full build). Prints the image size and the campaign's
+# time. Exit 3 (with the reason) when podman cannot run containers here.
 set -euo pipefail
 mode=${1:?runtime|full}
 build=$(realpath "${2:?BUILD_DIR}")
@@ -45,7 +47,9 @@ if ! "${podman[@]}" image exists docker.io/library/debian:12; then
 fi
 
 start=$(date +%s)
-if [ "$mode" = full ]; then
+if [ "${CONVRNN_REUSE_IMAGE:-0}" = 1 ] && "${podman[@]}" image exists "$tag"; then
+  echo "container-test: reusing the image $tag (CONVRNN_REUSE_IMAGE=1)"
+elif [ "$mode" = full ]; then
   "${podman[@]}" build --network host -f "$repo/deploy/Dockerfile" -t "$tag" "$repo"
 else
   ctx="$work/context"
@@ -80,11 +84,13 @@ cat > "$work/campaign.json" <<'JSON'
  "search": {"algorithm": "random", "seed": 1, "max_trials": 2, "max_parallel": 1},
  "objectives": [{"metric": "val_top1", "goal": "max"}]}
 JSON
+# The client from the image itself: a full test needs nothing built on the host.
+client() { "${podman[@]}" run --rm --network host --entrypoint convrnn -v "$work:$work:ro" "$tag" "$@"; }
 start=$(date +%s)
-id=$("$build/client/convrnn" --server "127.0.0.1:$port" --json launch "$work/campaign.json" |
+id=$(client --server "127.0.0.1:$port" --json launch "$work/campaign.json" |
      python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 for _ in $(seq 1 600); do
-  state=$("$build/client/convrnn" --server "127.0.0.1:$port" --json status "$id" |
+  state=$(client --server "127.0.0.1:$port" --json status "$id" |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
   [ "$state" = completed ] && break
   sleep 1
