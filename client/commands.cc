@@ -76,8 +76,8 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file,
   for (int attempt = 2; attempt <= kLaunchAttempts && absl::IsUnavailable(campaign.status());
        ++attempt) {
     *env.err << "convrnn launch: " << TerminalSafe(campaign.status().message()) << "; retrying in "
-             << absl::FormatDuration(backoff) << " with request id " << id << " (attempt "
-             << attempt << " of " << kLaunchAttempts << ")" << std::endl;
+             << absl::FormatDuration(backoff) << " with request id " << TerminalSafe(id)
+             << " (attempt " << attempt << " of " << kLaunchAttempts << ")" << std::endl;
     env.clock->SleepUntil(env.clock->NowMicros() + absl::ToInt64Microseconds(backoff), nullptr);
     backoff *= 2;
     campaign = env.client->Launch(text, id);

@@ -159,6 +159,12 @@ TEST_CASE("cli: a launch whose reply is lost is sent again with the same request
   r = RunCli("--server " + server.address() + " launch --request-id nightly-2026-11-30 " + file);
   CHECK(r.rc == 0);
   CHECK(server.service().launch_request_ids().back() == "nightly-2026-11-30");
+  // An id the server will refuse is still printed escaped while retrying.
+  server.service().FailLaunches(1);
+  r = RunCli("--server " + server.address() + " launch --request-id \"$(printf 'a\\033[2Jb')\" " +
+             file);
+  CHECK(r.err.find("with request id a\\x1b[2Jb (attempt 2 of 5)") != std::string::npos);
+  CHECK(r.err.find('\x1b') == std::string::npos);
   // --help says so.
   r = RunCli("launch --help");
   CHECK(r.rc == 0);
