@@ -61,11 +61,13 @@ absl::Status CampaignClient::Convert(const grpc::Status& status) const {
   }
 }
 
-absl::StatusOr<v1::Campaign> CampaignClient::Launch(const std::string& campaign_json) {
+absl::StatusOr<v1::Campaign> CampaignClient::Launch(const std::string& campaign_json,
+                                                    const std::string& request_id) {
   grpc::ClientContext context;
   Prepare(&context, true);
   v1::LaunchCampaignRequest request;
   request.set_campaign_json(campaign_json);
+  request.set_request_id(request_id);
   v1::LaunchCampaignResponse response;
   RETURN_IF_ERROR(Convert(stub_->LaunchCampaign(&context, request, &response)));
   return response.campaign();

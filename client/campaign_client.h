@@ -48,7 +48,9 @@ class CampaignClient final {
  public:
   explicit CampaignClient(ConnectionOptions options);
 
-  absl::StatusOr<v1::Campaign> Launch(const std::string& campaign_json);
+  // One attempt; `request_id` makes it idempotent (LaunchCampaignRequest).
+  absl::StatusOr<v1::Campaign> Launch(const std::string& campaign_json,
+                                      const std::string& request_id = "");
   // Every campaign, following page tokens.
   absl::StatusOr<std::vector<v1::Campaign>> ListCampaigns();
   absl::StatusOr<v1::Campaign> GetCampaign(int64_t campaign_id);

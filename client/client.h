@@ -29,6 +29,7 @@ struct ClientConfig {
   // command does not use are ignored.
   std::string command;
   std::string file;                     // launch
+  std::string request_id;               // launch --request-id (empty: a random one)
   int64_t id = 0;                       // campaign id, or trial id for show
   std::string state;                    // trials --state
   int top = 0;                          // best --top (0: server default, 10)

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -50,7 +51,17 @@ absl::Status PrintCampaignChange(const CommandEnv& env, const absl::StatusOr<v1:
 
 }  // namespace
 
-absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
+std::string NewRequestId() {
+  std::random_device entropy;  // The OS's generator (getrandom), not a seeded PRNG.
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppend(&id, absl::Hex(static_cast<uint32_t>(entropy()), absl::kZeroPad8));
+  }
+  return id;
+}
+
+absl::Status LaunchCommand(const CommandEnv& env, const std::string& file,
+                           const std::string& request_id) {
   ASSIGN_OR_RETURN(const std::string text, ReadFile(file));
   // Refused here, before the server sees it: the reason is the parser's position.
   json parsed;
@@ -58,12 +69,32 @@ absl::Status LaunchCommand(const CommandEnv& env, const std::string& file) {
   if (!parsed.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(file, ": a campaign must be a JSON object"));
   }
-  ASSIGN_OR_RETURN(v1::Campaign campaign, env.client->Launch(text));
+  // One id for every attempt of this launch: the server makes one campaign.
+  const std::string id = request_id.empty() ? NewRequestId() : request_id;
+  absl::StatusOr<v1::Campaign> campaign = env.client->Launch(text, id);
+  absl::Duration backoff = kLaunchFirstBackoff;
+  for (int attempt = 2; attempt <= kLaunchAttempts && absl::IsUnavailable(campaign.status());
+       ++attempt) {
+    *env.err << "convrnn launch: " << TerminalSafe(campaign.status().message()) << "; retrying in "
+             << absl::FormatDuration(backoff) << " with request id " << TerminalSafe(id)
+             << " (attempt " << attempt << " of " << kLaunchAttempts << ")" << std::endl;
+    env.clock->SleepUntil(env.clock->NowMicros() + absl::ToInt64Microseconds(backoff), nullptr);
+    backoff *= 2;
+    campaign = env.client->Launch(text, id);
+  }
+  if (absl::IsUnavailable(campaign.status())) {
+    // The campaign may exist: say how to ask again without making a second.
+    return absl::UnavailableError(
+        absl::StrCat(campaign.status().message(), " (", kLaunchAttempts,
+                     " attempts; the campaign may have been created: `convrnn launch --request-id ",
+                     id, " ", file, "` retries without a duplicate)"));
+  }
+  RETURN_IF_ERROR(campaign.status());
   if (env.json) {
-    PrintJson(env, ToJson(campaign, /*with_document=*/true));
+    PrintJson(env, ToJson(*campaign, /*with_document=*/true));
   } else {
-    *env.out << "launched campaign " << campaign.id() << " (" << TerminalSafe(campaign.name())
-             << "), " << CampaignStateName(campaign.state()) << '\n';
+    *env.out << "launched campaign " << campaign->id() << " (" << TerminalSafe(campaign->name())
+             << "), " << CampaignStateName(campaign->state()) << '\n';
   }
   return absl::OkStatus();
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "client/campaign_client.h"
 #include "util/clock.h"
 
@@ -33,8 +34,20 @@ struct CommandEnv {
   Clock* clock = Clock::Real();
 };
 
-// Reads FILE, refuses text that is not JSON locally, sends it; prints the new campaign.
-absl::Status LaunchCommand(const CommandEnv& env, const std::string& file);
+// Reads FILE, refuses text that is not JSON locally, sends it; prints the
+// new campaign. The launch carries `request_id` (NewRequestId() when empty):
+// when its reply is lost (UNAVAILABLE or DEADLINE_EXCEEDED: a deadline, a
+// dropped connection, a restarting server) it is sent again with the same
+// id, up to kLaunchAttempts times in all, waiting kLaunchFirstBackoff and
+// then twice as long each time (env.clock). The server answers an id it
+// has seen with the campaign it made then, so a retry never makes a second
+// campaign. Each retry is noted on env.err; the final error names the id.
+inline constexpr int kLaunchAttempts = 5;
+inline constexpr absl::Duration kLaunchFirstBackoff = absl::Milliseconds(500);
+absl::Status LaunchCommand(const CommandEnv& env, const std::string& file,
+                           const std::string& request_id = "");
+// 128 random bits as 32 lowercase hex digits: one per `convrnn launch`.
+std::string NewRequestId();
 absl::Status CampaignsCommand(const CommandEnv& env);
 absl::Status StatusCommand(const CommandEnv& env, int64_t campaign_id);
 // Streams events until the campaign ends (or the server ends the stream).

@@ -40,6 +40,14 @@ int main(int argc, char** argv) {
 
   CLI::App* launch = app.add_subcommand("launch", "Launch a campaign from its JSON file");
   launch->add_option("FILE", config.file, "Campaign JSON")->required();
+  launch->add_option("--request-id", config.request_id,
+                     "Id that makes the launch idempotent (default: 32 random hex digits): the "
+                     "server answers a repeated id with the campaign it already made, and refuses "
+                     "it (exit 2) for a different file. Up to 128 of A-Z a-z 0-9 - _ . :");
+  launch->footer(
+      "A launch whose reply is lost (timeout, dropped connection, restarting server) is sent "
+      "again with the same request id, up to 5 attempts over about 8 s plus each --timeout: it "
+      "never creates a second campaign. If all fail, the message names the id to retry with.");
   app.add_subcommand("campaigns", "List campaigns");
   campaign_id(app.add_subcommand("status", "One campaign's state and trial counts"));
   campaign_id(app.add_subcommand("watch", "Follow a campaign live until it ends"));

@@ -20,7 +20,7 @@ namespace {
 
 absl::Status Dispatch(const ClientConfig& c, const CommandEnv& env) {
   const std::string& cmd = c.command;
-  if (cmd == "launch") return LaunchCommand(env, c.file);
+  if (cmd == "launch") return LaunchCommand(env, c.file, c.request_id);
   if (cmd == "campaigns") return CampaignsCommand(env);
   if (cmd == "status") return StatusCommand(env, c.id);
   if (cmd == "watch") return WatchCommand(env, c.id);

@@ -148,6 +148,16 @@ CREATE INDEX scores_by_deadline ON scores(lease_deadline_us)
   WHERE lease_deadline_us IS NOT NULL;
 )sql";
 
+// A launch's request id, so a client retrying a launch whose reply it lost
+// gets the campaign it created instead of a second one; with the digest of
+// the document it launched, to tell a retry from a different launch that
+// reuses the id. Campaigns stored before v4 have neither (NULL).
+constexpr char kSchemaV4[] = R"sql(
+ALTER TABLE campaigns ADD COLUMN request_id TEXT;
+ALTER TABLE campaigns ADD COLUMN request_digest TEXT;
+CREATE UNIQUE INDEX campaigns_by_request ON campaigns(request_id) WHERE request_id IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& SchemaMigrations() {
@@ -155,6 +165,7 @@ const std::vector<Migration>& SchemaMigrations() {
       {1, "campaigns, trials with leases, epochs, workers, events", kSchemaV1},
       {2, "trial counts per campaign and state, kept by triggers", kSchemaV2},
       {3, "neural-predictivity scoring jobs of completed trials", kSchemaV3},
+      {4, "launch request ids of campaigns (idempotent launch)", kSchemaV4},
   };
   return *kMigrations;
 }

@@ -15,7 +15,8 @@ inline const std::string kTrialColumns =
     "id, campaign_id, number, state, attempt, worker_id, lease_token, lease_deadline_us, "
     "spec_json, params_json, metrics_json, failure_reason, created_us, updated_us";
 inline const std::string kCampaignColumns =
-    "id, name, state, config_json, max_attempts, created_us, updated_us";
+    "id, name, state, config_json, max_attempts, created_us, updated_us, request_id, "
+    "request_digest";
 inline const std::string kWorkerColumns =
     "w.id, w.hostname, w.pid, w.device, w.version, w.registered_us, w.last_seen_us, "
     "(SELECT t.id FROM trials t WHERE t.worker_id = w.id AND t.state IN ('LEASED', 'RUNNING') "
@@ -23,8 +24,11 @@ inline const std::string kWorkerColumns =
 
 // --- Campaigns ---
 inline const std::string kInsertCampaign =  // ?1 name ?2 config ?3 max_attempts ?4 now
-    "INSERT INTO campaigns (name, state, config_json, max_attempts, created_us, updated_us) "
-    "VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?4)";
+                                            // ?5 request_id (NULL: none) ?6 request_digest
+    "INSERT INTO campaigns (name, state, config_json, max_attempts, created_us, updated_us, "
+    "request_id, request_digest) VALUES (?1, 'RUNNING', ?2, ?3, ?4, ?4, ?5, ?6)";
+inline const std::string kCampaignByRequest =  // ?1 request_id
+    "SELECT " + kCampaignColumns + " FROM campaigns WHERE request_id = ?1";
 inline const std::string kGetCampaign =
     "SELECT " + kCampaignColumns + " FROM campaigns WHERE id = ?1";
 inline const std::string kListCampaigns =  // ?1 before_id (NULL: newest) ?2 limit

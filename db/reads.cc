@@ -41,6 +41,8 @@ absl::StatusOr<Campaign> ReadCampaign(const Stmt& row) {
   c.max_attempts = static_cast<int>(row.Int64(4));
   c.created_us = row.Int64(5);
   c.updated_us = row.Int64(6);
+  c.request_id = row.Text(7);
+  c.request_digest = row.Text(8);
   return c;
 }
 
@@ -73,6 +75,16 @@ absl::StatusOr<Campaign> GetCampaign(Connection& conn, int64_t campaign_id) {
   ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return absl::NotFoundError(absl::StrCat("campaign ", campaign_id, " not found"));
   return ReadCampaign(stmt);
+}
+
+absl::StatusOr<std::optional<Campaign>> CampaignByRequest(Connection& conn,
+                                                          absl::string_view request_id) {
+  ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kCampaignByRequest));
+  stmt.Bind(1, request_id);
+  ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return std::optional<Campaign>();
+  ASSIGN_OR_RETURN(Campaign campaign, ReadCampaign(stmt));
+  return std::optional<Campaign>(std::move(campaign));
 }
 
 absl::StatusOr<std::vector<Campaign>> ListCampaigns(Connection& conn, int64_t before_id,

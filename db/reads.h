@@ -39,6 +39,8 @@ absl::StatusOr<std::vector<T>> ReadAll(Stmt& stmt, ReadRow read) {
 
 // NOT_FOUND naming the id when absent.
 absl::StatusOr<Campaign> GetCampaign(Connection& conn, int64_t campaign_id);
+absl::StatusOr<std::optional<Campaign>> CampaignByRequest(Connection& conn,
+                                                          absl::string_view request_id);
 absl::StatusOr<std::vector<Campaign>> ListCampaigns(Connection& conn, int64_t before_id, int limit);
 absl::StatusOr<Trial> GetTrial(Connection& conn, int64_t trial_id);
 // The trial holding (or last ended by) `lease_token`; nullopt when none.

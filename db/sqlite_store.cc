@@ -481,12 +481,27 @@ absl::StatusOr<Campaign> SqliteStore::CreateCampaign(const NewCampaign& campaign
     return absl::InvalidArgumentError("trial.max_attempts: must be at least 1");
   }
   return Write([&](Connection& conn) -> absl::StatusOr<Campaign> {
+    if (!campaign.request_id.empty()) {
+      // Checked in the write transaction (writes are serialized), so two
+      // launches with one id cannot both pass; the unique index backs it.
+      ASSIGN_OR_RETURN(std::optional<Campaign> prior,
+                       reads::CampaignByRequest(conn, campaign.request_id));
+      if (prior.has_value()) {
+        return absl::AlreadyExistsError(absl::StrCat("request id '", campaign.request_id,
+                                                     "' already launched campaign ", prior->id));
+      }
+    }
     ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(sql::kInsertCampaign));
-    RETURN_IF_ERROR(stmt.Bind(1, campaign.name)
-                        .Bind(2, campaign.config_json)
-                        .Bind(3, int64_t{campaign.max_attempts})
-                        .Bind(4, now_us)
-                        .Run());
+    stmt.Bind(1, campaign.name)
+        .Bind(2, campaign.config_json)
+        .Bind(3, int64_t{campaign.max_attempts})
+        .Bind(4, now_us);
+    if (campaign.request_id.empty()) {
+      stmt.BindNull(5).BindNull(6);
+    } else {
+      stmt.Bind(5, campaign.request_id).Bind(6, campaign.request_digest);
+    }
+    RETURN_IF_ERROR(stmt.Run());
     const int64_t id = conn.last_insert_rowid();
     json payload = {{"state", CampaignStateName(CampaignState::kRunning)}};
     RETURN_IF_ERROR(InsertEvent(conn, id, 0, kEventCampaignState, payload.dump(), now_us).status());
@@ -496,6 +511,11 @@ absl::StatusOr<Campaign> SqliteStore::CreateCampaign(const NewCampaign& campaign
 
 absl::StatusOr<Campaign> SqliteStore::GetCampaign(int64_t campaign_id) {
   return Read([&](Connection& conn) { return reads::GetCampaign(conn, campaign_id); });
+}
+
+absl::StatusOr<std::optional<Campaign>> SqliteStore::FindCampaignByRequest(
+    absl::string_view request_id) {
+  return Read([&](Connection& conn) { return reads::CampaignByRequest(conn, request_id); });
 }
 
 absl::StatusOr<std::vector<Campaign>> SqliteStore::ListCampaigns(int64_t before_id, int limit) {

@@ -103,6 +103,8 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) override;
   absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) override;
+  absl::StatusOr<std::optional<Campaign>> FindCampaignByRequest(
+      absl::string_view request_id) override;
   absl::StatusOr<std::vector<Campaign>> ListCampaigns(int64_t before_id, int limit) override;
   absl::Status SetCampaignState(int64_t campaign_id, CampaignState state, int64_t now_us) override;
   absl::Status UpdateCampaignConfig(int64_t campaign_id, const std::string& config_json,

@@ -65,6 +65,10 @@ struct Campaign {
   int max_attempts = 3;     // Leases a trial may use before it fails.
   int64_t created_us = 0;
   int64_t updated_us = 0;
+  // The launch's request id and the digest of the document it launched
+  // (schema v4, see NewCampaign); "" when launched without one.
+  std::string request_id;
+  std::string request_digest;
 };
 
 struct Trial {
@@ -158,6 +162,12 @@ struct NewCampaign {
   std::string name;
   std::string config_json;
   int max_attempts = 3;  // REQUIRES: >= 1.
+  // The client's launch request id, unique over the database (a client
+  // retrying a launch whose reply it lost sends the same one); "": none.
+  std::string request_id;
+  // Kept beside request_id, opaque to the store: what the coordinator
+  // compares a retried launch against (a digest of the launched document).
+  std::string request_digest;
 };
 
 struct LeaseRequest {
@@ -238,9 +248,14 @@ class Store {
   // On a full disk every write fails with RESOURCE_EXHAUSTED ("disk full:
   // ... writes are refused until space is freed"); reads go on, and writes
   // work again as soon as there is space, without reopening.
-  // Stores a new campaign in state RUNNING.
+  // Stores a new campaign in state RUNNING. ALREADY_EXISTS (naming the
+  // request id) when a campaign with the same non-empty request_id is stored.
   virtual absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) = 0;
   virtual absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) = 0;
+  // The campaign launched with `request_id`; nullopt when there is none.
+  // REQUIRES: request_id is not empty.
+  virtual absl::StatusOr<std::optional<Campaign>> FindCampaignByRequest(
+      absl::string_view request_id) = 0;
   // Newest first; campaigns with id < before_id (0: from the newest).
   virtual absl::StatusOr<std::vector<Campaign>> ListCampaigns(int64_t before_id, int limit) = 0;
   // Appends a campaign_state event when the state changes.

@@ -18,6 +18,10 @@ class StoreWrapper : public Store {
   absl::StatusOr<Campaign> CreateCampaign(const NewCampaign& campaign, int64_t now_us) override {
     return target_->CreateCampaign(campaign, now_us);
   }
+  absl::StatusOr<std::optional<Campaign>> FindCampaignByRequest(
+      absl::string_view request_id) override {
+    return target_->FindCampaignByRequest(request_id);
+  }
   absl::StatusOr<Campaign> GetCampaign(int64_t campaign_id) override {
     return target_->GetCampaign(campaign_id);
   }

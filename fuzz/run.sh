@@ -6,7 +6,8 @@
 # new coverage goes to BUILD_DIR/fuzz-corpus/<name>, crashes, hangs and
 # out-of-memory inputs to BUILD_DIR/fuzz-artifacts/ (copy each one into
 # fuzz/regressions/<name>/ once fixed: CTest replays them on every build).
-# Exit status 1 when any target found something.
+# Exit status 1 when any target found something. CI runs every target for
+# 20 s (.ci/run: `make fuzz FUZZ_SECONDS=20`).
 set -uo pipefail
 build=${1:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 seconds=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
@@ -28,6 +29,8 @@ for name in "${targets[@]}"; do
       2> "$build/fuzz-$name.log"; then
     status=1
     echo "fuzz_$name: FOUND a failure, see $build/fuzz-$name.log and $artifacts/"
+    # The sanitizer's report and the input's path, for a CI log read later.
+    tail -n 40 "$build/fuzz-$name.log"
   fi
   grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE" "$build/fuzz-$name.log" | tail -3
 done

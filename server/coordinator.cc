@@ -4,10 +4,14 @@
 // coordinator_worker.cc; the read-only queries in coordinator_queries.cc.
 #include "server/coordinator.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "search/early_stopping.h"
 #include "search/sampler.h"
@@ -29,6 +33,30 @@ bool IsLive(db::TrialState state) {
 bool IsFinal(db::TrialState state) {
   return state == db::TrialState::kCompleted || state == db::TrialState::kFailed ||
          state == db::TrialState::kPruned;
+}
+
+// A request id is what a script or the client made up: printable, short,
+// no spaces (it is echoed in messages and kept in the store).
+absl::Status CheckRequestId(const std::string& request_id) {
+  const bool ok = request_id.size() <= kMaxRequestIdBytes &&
+                  std::all_of(request_id.begin(), request_id.end(), [](char c) {
+                    return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+                  });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("request_id: at most ", kMaxRequestIdBytes,
+                                                 " characters of A-Z a-z 0-9 - _ . :"));
+}
+
+// SHA-256 of the launched document, hex: a retry is the same launch only
+// when it carries the same bytes.
+std::string DocumentDigest(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    return "";  // Never in practice; an empty digest matches no stored one (Relaunch).
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(size)));
 }
 
 }  // namespace
@@ -229,7 +257,29 @@ absl::StatusOr<CampaignView> Coordinator::View(const db::Campaign& campaign) {
   return CampaignView{campaign, counts};
 }
 
-absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json) {
+absl::StatusOr<CampaignView> Coordinator::Relaunch(const db::Campaign& prior,
+                                                   const std::string& digest) {
+  if (digest.empty() || prior.request_digest != digest) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("request id '", prior.request_id, "' already launched campaign ", prior.id,
+                     " with a different document; launch with a new request id"));
+  }
+  // The first attempt may have stored it and then failed before the
+  // campaign was in memory (a store error after the commit): load it, so
+  // the campaign this answer reports does run.
+  RETURN_IF_ERROR(Runtime(prior.id).status());
+  return View(prior);
+}
+
+absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_json,
+                                                 const std::string& request_id) {
+  RETURN_IF_ERROR(CheckRequestId(request_id));
+  const std::string digest = request_id.empty() ? "" : DocumentDigest(campaign_json);
+  // A retry of a launch whose reply was lost: the campaign it made.
+  if (!request_id.empty()) {
+    ASSIGN_OR_RETURN(std::optional<db::Campaign> prior, store_.FindCampaignByRequest(request_id));
+    if (prior.has_value()) return Relaunch(*prior, digest);
+  }
   ASSIGN_OR_RETURN(CampaignConfig config, ParseCampaignText(campaign_json));
   // The search is built before the campaign is stored: a campaign in the
   // store can always propose trials.
@@ -238,7 +288,16 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
   fresh.name = config.name;
   fresh.config_json = campaign_json;
   fresh.max_attempts = config.max_attempts;
-  ASSIGN_OR_RETURN(db::Campaign campaign, store_.CreateCampaign(fresh, clock_.NowMicros()));
+  fresh.request_id = request_id;
+  fresh.request_digest = digest;
+  absl::StatusOr<db::Campaign> created = store_.CreateCampaign(fresh, clock_.NowMicros());
+  if (created.status().code() == absl::StatusCode::kAlreadyExists && !request_id.empty()) {
+    // A concurrent attempt with the same id stored it first.
+    ASSIGN_OR_RETURN(std::optional<db::Campaign> prior, store_.FindCampaignByRequest(request_id));
+    if (prior.has_value()) return Relaunch(*prior, digest);
+  }
+  if (!created.ok()) return created.status();
+  db::Campaign campaign = *std::move(created);
   NotifyEvents();
   auto rt = std::make_shared<CampaignRuntime>(campaign.id, std::move(config), campaign.state);
   {

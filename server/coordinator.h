@@ -77,6 +77,7 @@
 #ifndef CONVRNN_SERVER_COORDINATOR_H_
 #define CONVRNN_SERVER_COORDINATOR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -102,6 +103,9 @@
 #include "util/clock.h"
 
 namespace convrnn::server {
+
+// Longest launch request id accepted (the client makes 32 hex digits).
+inline constexpr size_t kMaxRequestIdBytes = 128;
 
 struct CoordinatorOptions {
   // How often the reaper thread expires overdue leases. Default: 1 s.
@@ -257,7 +261,12 @@ class Coordinator {
   // --- Campaigns (CampaignService) ---------------------------------------
   // Validates (INVALID_ARGUMENT naming the key path) and stores a campaign
   // in state RUNNING. Its trials are proposed as workers ask for them.
-  absl::StatusOr<CampaignView> Launch(const std::string& campaign_json);
+  // A non-empty `request_id` (at most kMaxRequestIdBytes of A-Z a-z 0-9
+  // - _ . :) makes the launch idempotent: when a campaign was already
+  // launched with it, the same document returns that campaign (OK, nothing
+  // new stored) and a different one is ALREADY_EXISTS naming the id.
+  absl::StatusOr<CampaignView> Launch(const std::string& campaign_json,
+                                      const std::string& request_id = "");
   // Newest first; before_id 0 starts at the newest. page_size 0: default.
   absl::StatusOr<CampaignPage> ListCampaigns(int64_t before_id, int page_size);
   absl::StatusOr<CampaignView> GetCampaign(int64_t campaign_id);
@@ -433,6 +442,9 @@ class Coordinator {
   // A budget_resample event when the sampler redrew candidates.
   void NoteRejected(int64_t campaign_id, const std::vector<std::string>& rejected, int64_t now_us);
   absl::StatusOr<CampaignView> View(const db::Campaign& campaign);
+  // Launch's answer when `prior` holds its request id: `prior` when it was
+  // launched from the document of SHA-256 `digest`, else ALREADY_EXISTS.
+  absl::StatusOr<CampaignView> Relaunch(const db::Campaign& prior, const std::string& digest);
   // A pending scoring job leased to the worker, with its trial and data
   // spec; nullopt when there is none.
   absl::StatusOr<std::optional<LeaseGrant>> TryLeaseScore(int64_t worker_id, int64_t now_us);

@@ -42,7 +42,8 @@ grpc::Status CampaignServiceImpl::LaunchCampaign(grpc::ServerContext* context,
                                                  const v1::LaunchCampaignRequest* request,
                                                  v1::LaunchCampaignResponse* response) {
   CHECK_AUTH(context);
-  absl::StatusOr<CampaignView> view = coordinator_.Launch(request->campaign_json());
+  absl::StatusOr<CampaignView> view =
+      coordinator_.Launch(request->campaign_json(), request->request_id());
   RETURN_IF_ERROR_AS(view.status(), ToGrpcStatus);
   ToProto(*view, response->mutable_campaign());
   return grpc::Status::OK;

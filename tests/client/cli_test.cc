@@ -132,6 +132,68 @@ TEST_CASE("cli: launch reports the server's INVALID_ARGUMENT with exit 2", "[cli
   CHECK(j["campaign"]["name"] == "fresh");
 }
 
+TEST_CASE("cli: a launch whose reply is lost is sent again with the same request id", "[client]") {
+  FakeServer server;
+  TempDir dir;
+  const std::string file = dir.File("ok.json", "{\"name\": \"fresh\"}");
+  server.service().FailLaunches(2);
+  Result r = RunCli("--server " + server.address() + " --json launch " + file);
+  CHECK(ParseOut(r)["id"] == 8);
+  const std::vector<std::string> ids = server.service().launch_request_ids();
+  REQUIRE(ids.size() == 3);
+  CHECK(ids[0].size() == 32);
+  CHECK(ids[0].find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(ids[1] == ids[0]);
+  CHECK(ids[2] == ids[0]);
+  // One note per retry, with the backoff doubling.
+  CHECK(r.err.find("retrying in 500ms with request id " + ids[0] + " (attempt 2 of 5)") !=
+        std::string::npos);
+  CHECK(r.err.find("retrying in 1s with request id " + ids[0] + " (attempt 3 of 5)") !=
+        std::string::npos);
+
+  // Each invocation is a new launch: a new id.
+  r = RunCli("--server " + server.address() + " launch " + file);
+  CHECK(r.rc == 0);
+  CHECK(server.service().launch_request_ids().back() != ids[0]);
+  // A script's own id is sent as given.
+  r = RunCli("--server " + server.address() + " launch --request-id nightly-2026-11-30 " + file);
+  CHECK(r.rc == 0);
+  CHECK(server.service().launch_request_ids().back() == "nightly-2026-11-30");
+  // An id the server will refuse is still printed escaped while retrying.
+  server.service().FailLaunches(1);
+  r = RunCli("--server " + server.address() + " launch --request-id \"$(printf 'a\\033[2Jb')\" " +
+             file);
+  CHECK(r.err.find("with request id a\\x1b[2Jb (attempt 2 of 5)") != std::string::npos);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  // --help says so.
+  r = RunCli("launch --help");
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("--request-id") != std::string::npos);
+  CHECK(r.out.find("sent again with the same request id") != std::string::npos);
+}
+
+TEST_CASE("cli: a launch that never gets a reply gives up after 5 attempts, naming its id",
+          "[client]") {
+  FakeServer server;
+  TempDir dir;
+  const std::string file = dir.File("ok.json", "{\"name\": \"fresh\"}");
+  server.service().FailLaunches(100);
+  Result r = RunCli("--server " + server.address() + " launch --request-id abc123 " + file);
+  CHECK(r.rc == 1);
+  CHECK(server.service().launches() == 5);
+  INFO("stderr: " << r.err);
+  CHECK(r.err.find("5 attempts; the campaign may have been created: `convrnn launch "
+                   "--request-id abc123 " +
+                   file + "` retries without a duplicate") != std::string::npos);
+  // Bounded: 0.5 + 1 + 2 + 4 s of backoff.
+  CHECK(r.seconds < 30);
+  // Other errors are not retried.
+  server.service().FailLaunches(0);
+  r = RunCli("--server " + server.address() + " launch " + dir.File("c.json", "{\"data\": {}}"));
+  CHECK(r.rc == 2);
+  CHECK(server.service().launches() == 6);
+}
+
 TEST_CASE("cli: an unreachable server fails fast with exit 1", "[client]") {
   std::string address;
   {

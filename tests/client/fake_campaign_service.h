@@ -59,6 +59,11 @@ class FakeCampaignService final : public v1::CampaignService::Service {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++launches_;
+      launch_request_ids_.push_back(req->request_id());
+      if (unavailable_launches_ > 0) {
+        --unavailable_launches_;
+        return {grpc::StatusCode::UNAVAILABLE, "injected: launch reply lost"};
+      }
     }
     nlohmann::json doc = nlohmann::json::parse(req->campaign_json(), nullptr, false);
     if (doc.is_discarded() || !doc.contains("name")) {
@@ -310,6 +315,16 @@ class FakeCampaignService final : public v1::CampaignService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return launches_;
   }
+  // The request id of every LaunchCampaign, in order.
+  std::vector<std::string> launch_request_ids() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return launch_request_ids_;
+  }
+  // The next `n` LaunchCampaign calls answer UNAVAILABLE (a reply lost).
+  void FailLaunches(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    unavailable_launches_ = n;
+  }
 
  private:
   static grpc::Status NotFound(const char* what, int64_t id) {
@@ -342,11 +357,13 @@ class FakeCampaignService final : public v1::CampaignService::Service {
 
   std::vector<v1::Trial> trials_;  // immutable after construction
   std::mutex mu_;
-  std::vector<std::string> page_tokens_;  // guarded by mu_
-  std::string authorization_;             // guarded by mu_
-  int launches_ = 0;                      // guarded by mu_
-  std::string neural_json_;               // guarded by mu_: the last ScoreTrial's
-  int score_polls_ = 0;                   // guarded by mu_
+  std::vector<std::string> page_tokens_;         // guarded by mu_
+  std::string authorization_;                    // guarded by mu_
+  int launches_ = 0;                             // guarded by mu_
+  std::vector<std::string> launch_request_ids_;  // guarded by mu_
+  int unavailable_launches_ = 0;                 // guarded by mu_
+  std::string neural_json_;                      // guarded by mu_: the last ScoreTrial's
+  int score_polls_ = 0;                          // guarded by mu_
 };
 
 // Runs a FakeCampaignService on 127.0.0.1, on `port` (0: one the kernel picks).

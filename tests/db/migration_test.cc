@@ -80,6 +80,69 @@ TEST_CASE("a file of every earlier schema version migrates with its data", "[db]
   }
 }
 
+TEST_CASE("a version 3 file gains launch request ids and keeps every campaign", "[db]") {
+  TempDir dir;
+  const std::string path = dir.File("v3.db");
+  {
+    auto conn = Must(Connection::Open(path, Connection::Options()));
+    MustOk(Migrate(*conn, SchemaMigrations(), /*target_version=*/3));
+  }
+  // Two campaigns and a trial written the way a version 3 build wrote them.
+  RawExec(path,
+          "INSERT INTO campaigns (name, state, config_json, max_attempts, created_us, "
+          "updated_us) VALUES ('first', 'RUNNING', '{\"name\":\"first\"}', 2, 1, 1), "
+          "('second', 'STOPPED', '{\"name\":\"second\"}', 3, 2, 5);"
+          "INSERT INTO trials (campaign_id, number, state, attempt, spec_json, params_json, "
+          "created_us, updated_us) VALUES (2, 1, 'PENDING', 1, '{}', '{}', 2, 2);");
+  auto store = Must(Store::Open(path));
+  CHECK(VersionOf(path) == LatestSchemaVersion());
+  std::vector<Campaign> all = Must(store->ListCampaigns(0, 10));
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].name == "second");
+  CHECK(all[0].state == CampaignState::kStopped);
+  CHECK(all[0].config_json == R"({"name":"second"})");
+  CHECK(all[0].max_attempts == 3);
+  CHECK(all[0].updated_us == 5);
+  CHECK(all[1].name == "first");
+  for (const Campaign& c : all) {
+    CHECK(c.request_id.empty());  // Launched before request ids existed.
+    CHECK(c.request_digest.empty());
+  }
+  CHECK(Must(store->CountTrials(2)).pending == 1);
+  // Old campaigns (no id) do not collide with each other or with new ones.
+  Campaign fresh = Must(store->CreateCampaign({"third", "{}", 3, "req-1", "d1"}, kT0));
+  CHECK(fresh.id == 3);
+  CHECK(fresh.request_id == "req-1");
+  CHECK(Must(store->CreateCampaign({"fourth", "{}", 3}, kT0)).request_id.empty());
+  CHECK(Must(store->FindCampaignByRequest("req-1"))->id == 3);
+}
+
+TEST_CASE("a request id names one campaign: a second CreateCampaign is ALREADY_EXISTS", "[db]") {
+  TempDir dir;
+  auto store = Must(Store::Open(dir.File("r.db")));
+  CHECK_FALSE(Must(store->FindCampaignByRequest("abc")).has_value());
+  Campaign made = Must(store->CreateCampaign({"a", R"({"name":"a"})", 3, "abc", "digest-a"}, kT0));
+  absl::StatusOr<Campaign> again =
+      store->CreateCampaign({"a", R"({"name":"a"})", 3, "abc", "digest-a"}, kT0 + 1);
+  CHECK(again.status().code() == absl::StatusCode::kAlreadyExists);
+  CHECK(std::string(again.status().message()).find("'abc'") != std::string::npos);
+  CHECK(Must(store->ListCampaigns(0, 10)).size() == 1);
+  std::optional<Campaign> found = Must(store->FindCampaignByRequest("abc"));
+  REQUIRE(found.has_value());
+  CHECK(found->id == made.id);
+  CHECK(found->request_digest == "digest-a");
+  // The unique index holds even for a writer that skips the store's check.
+  auto conn = Must(Connection::Open(dir.File("r.db"), Connection::Options()));
+  CHECK_FALSE(conn->Exec("INSERT INTO campaigns (name, state, config_json, max_attempts, "
+                         "created_us, updated_us, request_id) VALUES ('b', 'RUNNING', '{}', 1, "
+                         "1, 1, 'abc')")
+                  .ok());
+  // Many campaigns without an id are fine.
+  Must(store->CreateCampaign({"b", "{}", 3}, kT0));
+  Must(store->CreateCampaign({"c", "{}", 3}, kT0));
+  CHECK(Must(store->ListCampaigns(0, 10)).size() == 3);
+}
+
 TEST_CASE("a file from a newer schema version is refused, naming the file", "[db]") {
   TempDir dir;
   const std::string path = dir.File("future.db");

@@ -2,7 +2,12 @@
 // training with a message naming the key path and the rule.
 #include "spec/arch_spec.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -201,6 +206,42 @@ TEST_CASE("text that is not JSON is refused with the position", "[spec]") {
   absl::StatusOr<ArchSpec> spec = ParseArchSpecText("{\"layers\": [");
   REQUIRE_FALSE(spec.ok());
   CHECK_THAT(std::string(spec.status().message()), Catch::Contains("not valid JSON"));
+}
+
+// What `convrnn-worker --spec FILE` reads (ReadArchSpecFile): the issue 9
+// inputs that aborted the worker are refused as values naming the key path.
+TEST_CASE("a spec file with 1e400, NaN or 6,000-deep nesting is refused, not thrown", "[spec]") {
+  char tmpl[] = "/tmp/convrnn_spec_test.XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string file = std::string(tmpl) + "/spec.json";
+  std::string deep = "0.1";
+  for (int i = 0; i < 6000; ++i) deep = "[" + deep + "]";
+  const struct {
+    std::string lr;
+    const char* expected;
+  } cases[] = {
+      {"1e400", "number out of range"},
+      {"-1e400", "number out of range"},
+      {"NaN", "not valid JSON"},
+      {"Infinity", "not valid JSON"},
+      {"18446744073709551615", "train.lr: integer out of range"},
+      {deep, "nested deeper than"},
+  };
+  for (const auto& c : cases) {
+    json good = Good();
+    std::string text = good.dump();
+    const std::string lr = "\"lr\":" + good["train"]["lr"].dump();
+    REQUIRE(text.find(lr) != std::string::npos);
+    text.replace(text.find(lr), lr.size(), "\"lr\":" + c.lr);
+    std::ofstream(file) << text;
+    absl::StatusOr<ArchSpec> spec = ReadArchSpecFile(file);
+    INFO(c.lr.substr(0, 40));
+    REQUIRE_FALSE(spec.ok());
+    CHECK(spec.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(spec.status().message()), Catch::Contains(c.expected));
+  }
+  std::remove(file.c_str());
+  rmdir(tmpl);
 }
 
 TEST_CASE("data specs: defaults and errors", "[spec][data]") {
