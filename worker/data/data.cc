@@ -186,6 +186,7 @@ absl::StatusOr<Datasets> LoadDatasets(const DataSpec& spec) {
   d.height = static_cast<int>(d.train.images.size(2));
   d.width = static_cast<int>(d.train.images.size(3));
   MeasureChannels(d.train.images, &d.mean, &d.stddev);
+  d.augment = spec.augment;
   d.description = absl::StrFormat(
       "%s: %d train / %d val / %d test, %d classes, %dx%dx%d%s", spec.dataset, d.train.size(),
       d.val.size(), d.test.size(), d.num_classes, d.channels, d.height, d.width,

@@ -49,6 +49,8 @@ struct Datasets {
   // Per-channel mean and standard deviation of the training split, on the
   // [0, 1] scale; batches are normalised with them (so blank = zeros).
   std::vector<float> mean, stddev;
+  // The data spec's training-time augmentation, applied to training batches.
+  AugmentSpec augment;
   std::string description;  // e.g. "fashion-mnist: 54000 train / 6000 val / 10000 test"
 };
 

@@ -332,7 +332,7 @@ absl::StatusOr<std::unique_ptr<BatchSource>> TrainingBatches(const Context& ctx)
   lo.batch_size = t.batch_size;
   lo.shuffle = true;
   lo.drop_last = true;  // static shapes in every training step (and graph)
-  lo.augment = {};
+  lo.augment = ctx.data.augment;
   lo.seed = static_cast<uint64_t>(t.seed);
   lo.prefetch = ctx.options.prefetch;
   const std::string& mode = ctx.options.device_data;

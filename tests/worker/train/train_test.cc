@@ -66,6 +66,32 @@ TEST_CASE("a short run on Fashion-MNIST learns well above chance", "[train]") {
   CHECK(result->flops_per_image > 0);
 }
 
+TEST_CASE("the data spec's augmentation reaches the training batches", "[train]") {
+  DataSpec d;
+  d.train_limit = 512;
+  d.val_limit = 200;
+  d.augment.crop_padding = 2;
+  d.augment.flip = true;
+  absl::StatusOr<Datasets> augmented = LoadDatasets(d);
+  REQUIRE(augmented.ok());
+  CHECK(augmented->augment.crop_padding == 2);
+  CHECK(augmented->augment.flip);
+  Datasets plain = *augmented;
+  plain.augment = {};
+  json j = SmallSpec("feedforward");
+  j["train"]["epochs"] = 1;
+  const ArchSpec spec = Parse(j);
+  absl::StatusOr<TrainResult> with = Train(spec, *augmented, {});
+  absl::StatusOr<TrainResult> without = Train(spec, plain, {});
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  // Same seed, same order: only the augmented pixels can change the loss.
+  CHECK(with->epochs[0].train_loss != without->epochs[0].train_loss);
+  absl::StatusOr<TrainResult> again = Train(spec, plain, {});
+  REQUIRE(again.ok());
+  CHECK(again->epochs[0].train_loss == without->epochs[0].train_loss);
+}
+
 TEST_CASE("an interrupted and resumed run equals an uninterrupted one", "[train][checkpoint]") {
   json j = SmallSpec("lstm");
   j["train"]["epochs"] = 3;
