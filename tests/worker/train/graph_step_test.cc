@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/worker/train/train_fixtures.h"
 #include "worker/data/data.h"
 #include "worker/model/model.h"
 #include "worker/model/torch_compat.h"
@@ -154,43 +155,16 @@ TEST_CASE("The graph-safe step updates as LibTorch's SGD and Adam do, in their s
   }
 }
 
+// The trainer tests' small network, trained for 40 steps.
 json SmallSpec(const std::string& cell) {
-  return {{"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
-          {"num_classes", 10},
-          {"time", {{"steps", 4}}},
-          {"layers",
-           {{{"channels", 12},
-             {"kernel", 5},
-             {"stride", 2},
-             {"pool", true},
-             {"cell", {{"type", "feedforward"}}}},
-            {{"channels", 24}, {"kernel", 3}, {"pool", true}, {"cell", {{"type", cell}}}}}},
-          {"train",
-           {{"optimizer", "sgd"},
-            {"lr", 0.1},
-            {"batch_size", 64},
-            {"steps", 40},
-            {"seed", 7},
-            {"clip_grad_norm", 5.0}}}};
+  json j = train_testing::SmallSpec(cell);
+  j["train"].erase("epochs");
+  j["train"]["steps"] = 40;
+  return j;
 }
 
-ArchSpec Parse(const json& j) {
-  absl::StatusOr<ArchSpec> spec = ParseArchSpec(j);
-  REQUIRE(spec.ok());
-  return *spec;
-}
-
-const Datasets& Subset() {
-  static const Datasets* data = [] {
-    DataSpec d;
-    d.train_limit = 1024;
-    d.val_limit = 256;
-    absl::StatusOr<Datasets> loaded = LoadDatasets(d);
-    REQUIRE(loaded.ok());
-    return new Datasets(*std::move(loaded));
-  }();
-  return *data;
-}
+ArchSpec Parse(const json& j) { return train_testing::ParseOrFail(j); }
+const Datasets& Subset() { return train_testing::FashionSubset(1024, 256); }
 
 TEST_CASE("On the CPU: graphs auto trains eagerly with its reason, on is refused",
           "[train][graphs]") {

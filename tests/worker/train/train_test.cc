@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
+#include "tests/worker/train/train_fixtures.h"
 #include "worker/data/data.h"
 #include "worker/train/trainer.h"
 
@@ -15,43 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-json SmallSpec(const std::string& cell = "rgc") {
-  return {{"input", {{"channels", 1}, {"height", 28}, {"width", 28}}},
-          {"num_classes", 10},
-          {"time", {{"steps", 4}}},
-          {"layers",
-           {{{"channels", 12},
-             {"kernel", 5},
-             {"stride", 2},
-             {"pool", true},
-             {"cell", {{"type", "feedforward"}}}},
-            {{"channels", 24}, {"kernel", 3}, {"pool", true}, {"cell", {{"type", cell}}}}}},
-          {"train",
-           {{"optimizer", "sgd"},
-            {"lr", 0.1},
-            {"batch_size", 64},
-            {"epochs", 2},
-            {"seed", 7},
-            {"clip_grad_norm", 5.0}}}};
-}
+using train_testing::SmallSpec;
 
-ArchSpec Parse(const json& j) {
-  absl::StatusOr<ArchSpec> spec = ParseArchSpec(j);
-  REQUIRE(spec.ok());
-  return *spec;
-}
-
-const Datasets& Subset() {
-  static const Datasets* data = [] {
-    DataSpec d;
-    d.train_limit = 4096;
-    d.val_limit = 1000;
-    absl::StatusOr<Datasets> loaded = LoadDatasets(d);
-    REQUIRE(loaded.ok());
-    return new Datasets(*std::move(loaded));
-  }();
-  return *data;
-}
+ArchSpec Parse(const json& j) { return train_testing::ParseOrFail(j); }
+const Datasets& Subset() { return train_testing::FashionSubset(4096, 1000); }
 
 using ::convrnn::testing::TempDir;
 
