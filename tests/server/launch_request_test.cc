@@ -20,6 +20,21 @@ using db::testing::FaultyStore;
 
 int64_t StoredCampaigns(db::Store& store) { return Must(store.ListCampaigns(0, 100)).size(); }
 
+// A coordinator (no reaper) over `Wrapper`, which wraps the real store so a
+// test can fail or hold the calls that reach it.
+template <typename Wrapper>
+struct WrappedHarness {
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<db::Store> real = Must(db::Store::Open(dir.File("server.db")));
+  Wrapper store{real.get()};
+  std::unique_ptr<Coordinator> coordinator = [this] {
+    CoordinatorOptions options;
+    options.start_reaper = false;
+    return Must(Coordinator::Create(store, clock, options));
+  }();
+};
+
 TEST_CASE("two launches with one request id make one campaign", "[server]") {
   Harness h;
   const std::string doc = SmallCampaign().dump();
@@ -80,22 +95,19 @@ TEST_CASE("a malformed request id is INVALID_ARGUMENT", "[server]") {
 }
 
 TEST_CASE("a launch stored but answered with an error runs once retried", "[server]") {
-  TempDir dir;
-  FakeClock clock;
-  auto real = Must(db::Store::Open(dir.File("server.db")));
-  FaultyStore store(real.get());
-  CoordinatorOptions options;
-  options.start_reaper = false;
-  auto coordinator = Must(Coordinator::Create(store, clock, options));
+  WrappedHarness<FaultyStore> h;
+  FaultyStore& store = h.store;
+  db::Store& real = *h.real;
+  Coordinator* coordinator = h.coordinator.get();
   // The write commits, its answer is lost: the launch fails after storing.
   store.FailAfter("CreateCampaign", absl::UnavailableError("disk I/O error (injected)"));
   const std::string doc = SmallCampaign().dump();
   CHECK(coordinator->Launch(doc, "lost").status().code() == absl::StatusCode::kUnavailable);
-  REQUIRE(StoredCampaigns(*real) == 1);
+  REQUIRE(StoredCampaigns(real) == 1);
   // The client's retry gets that campaign, and it runs: a worker leases from it.
   CampaignView retried = Must(coordinator->Launch(doc, "lost"));
   CHECK(retried.campaign.state == db::CampaignState::kRunning);
-  CHECK(StoredCampaigns(*real) == 1);
+  CHECK(StoredCampaigns(real) == 1);
   db::Worker w;
   w.hostname = "host";
   w.device = "cpu";
@@ -122,13 +134,10 @@ class HeldStore : public db::StoreWrapper {
 };
 
 TEST_CASE("two attempts with one request id racing to the store make one campaign", "[server]") {
-  TempDir dir;
-  FakeClock clock;
-  auto real = Must(db::Store::Open(dir.File("server.db")));
-  HeldStore store(real.get());
-  CoordinatorOptions options;
-  options.start_reaper = false;
-  auto coordinator = Must(Coordinator::Create(store, clock, options));
+  WrappedHarness<HeldStore> h;
+  HeldStore& store = h.store;
+  db::Store& real = *h.real;
+  Coordinator* coordinator = h.coordinator.get();
   const std::string doc = SmallCampaign().dump();
   // Attempt 1 passed the lookup and waits at the store; attempt 2 (the
   // client's retry) looks up, finds nothing and stores first.
@@ -141,7 +150,7 @@ TEST_CASE("two attempts with one request id racing to the store make one campaig
   // Attempt 1 meets the stored id and answers with attempt 2's campaign.
   REQUIRE(first.ok());
   CHECK(first->campaign.id == second.campaign.id);
-  CHECK(StoredCampaigns(*real) == 1);
+  CHECK(StoredCampaigns(real) == 1);
 }
 
 }  // namespace

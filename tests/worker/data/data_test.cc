@@ -21,6 +21,7 @@
 
 #include "spec/data_spec.h"
 #include "tests/test_support.h"
+#include "tests/worker/data/ramp_set.h"
 #include "worker/data/data.h"
 
 namespace convrnn {
@@ -657,12 +658,7 @@ TEST_CASE("Batches depend only on seed and epoch: resumed epochs are identical",
 }
 
 TEST_CASE("Augmentation shifts with black padding and mirrors", "[data]") {
-  ImageSet set;
-  set.images = torch::arange(1, 1 + 4 * 6, torch::kInt64)
-                   .to(torch::kUInt8)
-                   .view({1, 1, 4, 6})
-                   .repeat({50, 1, 1, 1});
-  set.labels = torch::zeros({50}, torch::kInt64);
+  const ImageSet set = data_testing::RampSet(50);
   const torch::Tensor original = set.images[0][0].to(torch::kFloat32);
   LoaderOptions options;
   options.batch_size = 50;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "tests/worker/data/ramp_set.h"
 #include "worker/data/data.h"
 
 namespace convrnn {
@@ -89,12 +90,7 @@ TEST_CASE("Device batches equal the host loader's with crop and flip augmentatio
 }
 
 TEST_CASE("Device augmentation shifts over black and mirrors", "[data]") {
-  ImageSet set;
-  set.images = torch::arange(1, 1 + 4 * 6, torch::kInt64)
-                   .to(torch::kUInt8)
-                   .view({1, 1, 4, 6})
-                   .repeat({60, 1, 1, 1});
-  set.labels = torch::zeros({60}, torch::kInt64);
+  const ImageSet set = data_testing::RampSet(60);
   const torch::Tensor original = set.images[0][0].to(torch::kFloat32);
   LoaderOptions options;
   options.batch_size = 60;
