@@ -22,26 +22,28 @@ bool IsFinal(db::TrialState s) {
          s == db::TrialState::kPruned;
 }
 
+// obj[key] when `obj` is an object that has it, else nullptr: read in place
+// (json::value() would copy it).
+const json* Member(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
 // Cell types and feedback edges of a spec (empty when it does not parse).
-// Runs once per trial of a snapshot: it reads the parsed spec in place
-// (json::value() would copy the layers array and each cell).
+// Runs once per trial of a snapshot.
 void Wiring(const std::string& spec_json, TrialRow* row) {
   const json spec = json::parse(spec_json, nullptr, false);
-  if (!spec.is_object()) return;
-  if (auto layers = spec.find("layers"); layers != spec.end() && layers->is_array()) {
+  if (const json* layers = Member(spec, "layers"); layers != nullptr && layers->is_array()) {
     for (const json& layer : *layers) {
-      std::string type = "feedforward";
-      if (layer.is_object()) {
-        if (auto cell = layer.find("cell"); cell != layer.end() && cell->is_object()) {
-          if (auto t = cell->find("type"); t != cell->end() && t->is_string()) {
-            type = t->get<std::string>();
-          }
-        }
-      }
-      row->cells.push_back(std::move(type));
+      const json* cell = Member(layer, "cell");
+      const json* type = cell == nullptr ? nullptr : Member(*cell, "type");
+      row->cells.push_back(type != nullptr && type->is_string() ? type->get<std::string>()
+                                                                : "feedforward");
     }
   }
-  if (auto feedback = spec.find("feedback"); feedback != spec.end() && feedback->is_array()) {
+  if (const json* feedback = Member(spec, "feedback");
+      feedback != nullptr && feedback->is_array()) {
     for (const json& edge : *feedback) {
       if (edge.is_object()) row->edges.emplace_back(edge.value("from", -1), edge.value("to", -1));
     }
