@@ -227,14 +227,9 @@ void Dashboard::Pareto(const httplib::Request& req, httplib::Response& res) {
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(id);
   if (!s.ok()) return SendError(res, s.status());
   const int64_t now = clock_.NowMicros();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = pareto_.find(key);
-    if (it != pareto_.end() &&
-        (it->second.sequence == (*s)->sequence ||
-         now - it->second.computed_us < absl::ToInt64Microseconds(options_.pareto_refresh))) {
-      return SendJson(res, it->second.body);
-    }
+  if (std::optional<std::string> body =
+          pareto_.Fresh(key, (*s)->sequence, now, options_.pareto_refresh)) {
+    return SendJson(res, *body);
   }
   absl::StatusOr<ParetoFrontResult> front = coordinator_.Pareto(id, objectives);
   if (!front.ok()) return SendError(res, front.status());
@@ -242,8 +237,7 @@ void Dashboard::Pareto(const httplib::Request& req, httplib::Response& res) {
   for (const Objective& o : front->objectives) used.push_back(ObjectiveName(o));
   for (const db::Trial& t : front->trials) ids.push_back(t.id);
   const std::string body = json{{"objectives", used}, {"trial_ids", ids}}.dump();
-  absl::MutexLock lock(&mu_);
-  pareto_[key] = {(*s)->sequence, now, body};
+  pareto_.Put(key, (*s)->sequence, now, body);
   SendJson(res, body);
 }
 
@@ -252,14 +246,10 @@ void Dashboard::Importance(const httplib::Request& req, httplib::Response& res) 
   absl::StatusOr<std::shared_ptr<const CampaignSnapshot>> s = cache_.Get(id);
   if (!s.ok()) return SendError(res, s.status());
   const int64_t now = clock_.NowMicros();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = importance_.find(id);
-    if (it != importance_.end() &&
-        (it->second.sequence == (*s)->sequence ||
-         now - it->second.computed_us < absl::ToInt64Microseconds(options_.importance_refresh))) {
-      return SendJson(res, it->second.body);
-    }
+  const std::string key = std::to_string(id);
+  if (std::optional<std::string> body =
+          importance_.Fresh(key, (*s)->sequence, now, options_.importance_refresh)) {
+    return SendJson(res, *body);
   }
   absl::StatusOr<ImportanceResult> r = coordinator_.Importance(id, "");
   if (!r.ok()) return SendError(res, r.status());
@@ -269,9 +259,26 @@ void Dashboard::Importance(const httplib::Request& req, httplib::Response& res) 
   }
   const std::string body =
       json{{"metric", r->metric}, {"trials", r->trials}, {"params", params}}.dump();
-  absl::MutexLock lock(&mu_);
-  importance_[id] = {(*s)->sequence, now, body};
+  importance_.Put(key, (*s)->sequence, now, body);
   SendJson(res, body);
+}
+
+std::optional<std::string> Dashboard::ReplyCache::Fresh(const std::string& key, int64_t sequence,
+                                                        int64_t now_us, absl::Duration refresh) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  if (it->second.sequence != sequence &&
+      now_us - it->second.computed_us >= absl::ToInt64Microseconds(refresh)) {
+    return std::nullopt;
+  }
+  return it->second.body;
+}
+
+void Dashboard::ReplyCache::Put(const std::string& key, int64_t sequence, int64_t now_us,
+                                std::string body) {
+  absl::MutexLock lock(&mu_);
+  entries_[key] = {sequence, now_us, std::move(body)};
 }
 
 void Dashboard::Trial(const httplib::Request& req, httplib::Response& res) {

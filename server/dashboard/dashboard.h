@@ -34,6 +34,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -76,17 +77,28 @@ class Dashboard {
   Clock& clock_;
   const Options options_;
   SnapshotCache cache_;
-  absl::Mutex mu_;
-  // A computed reply, the snapshot sequence and the time it was computed at.
-  struct Cached {
-    int64_t sequence = 0;
-    int64_t computed_us = 0;
-    std::string body;
+  // Computed replies by key, each with the snapshot sequence and the time it
+  // was computed at: one computation per change (and refresh period),
+  // however many viewers ask.
+  class ReplyCache {
+   public:
+    // The body stored under `key` if it was computed at `sequence`, or less
+    // than `refresh` before `now_us`.
+    std::optional<std::string> Fresh(const std::string& key, int64_t sequence, int64_t now_us,
+                                     absl::Duration refresh);
+    void Put(const std::string& key, int64_t sequence, int64_t now_us, std::string body);
+
+   private:
+    struct Entry {
+      int64_t sequence = 0;
+      int64_t computed_us = 0;
+      std::string body;
+    };
+    absl::Mutex mu_;
+    std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   };
-  // Importance per campaign and Pareto fronts per "campaign objectives...":
-  // one computation per change (and refresh period), however many viewers.
-  std::map<int64_t, Cached> importance_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Cached> pareto_ ABSL_GUARDED_BY(mu_);
+  ReplyCache importance_;  // by campaign id
+  ReplyCache pareto_;      // by "campaign objectives..."
 };
 
 }  // namespace convrnn::server::dashboard
