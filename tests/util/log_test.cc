@@ -51,6 +51,7 @@ TEST_CASE("JSON logs: one object per line, the message escaped", "[util]") {
   const std::string out = CaptureStderr([] {
     Log("worker[cuda:0]")->warn("trial \"7\" failed:\n\tNaN \\ loss \x01");
     Log("coordinator")->error("plain");
+    Log("client")->info("bytes \xff\xfe from a file");  // not UTF-8: still one JSON line
   });
   InitLogging(LogFormat::kText);
   std::istringstream lines(out);
@@ -66,6 +67,9 @@ TEST_CASE("JSON logs: one object per line, the message escaped", "[util]") {
   REQUIRE(std::regex_match(a.at("time").get<std::string>(),
                            std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
   REQUIRE(nlohmann::json::parse(second).at("level") == "error");
+  std::string third;
+  REQUIRE(std::getline(lines, third));
+  REQUIRE(nlohmann::json::parse(third).at("msg") == "bytes \ufffd\ufffd from a file");
 }
 
 TEST_CASE("logs: --log-format accepts text and json only", "[util]") {
