@@ -12,7 +12,8 @@ export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety fuzz
+.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety fuzz \
+  bench-campaign
 
 all: build
 
@@ -46,6 +47,11 @@ test-deploy: deps
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)
+
+# Our service against Optuna and HyperOpt on one space, real training, 10
+# seeds each (about 80 minutes here; docs/performance.md "Campaigns").
+bench-campaign: deps build
+	bench/campaign/run.sh $(BUILD_DIR)
 
 # libFuzzer targets (fuzz/) built with clang-14, ASan and UBSan in their own
 # build folder, then run one after another, FUZZ_SECONDS each, under nice -n 19.

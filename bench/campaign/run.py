@@ -84,7 +84,13 @@ def train(worker, spec, data_path, workdir, number, on_epoch=None):
     if not stopped and (rc != 0 or final is None):
         raise RuntimeError("trainer failed (rc %d): %s" % (rc, err.strip()[-500:]))
     return {"epochs": epochs, "train_seconds": round(seconds, 4), "curve": curve,
-            "final": None if stopped else final, "pruned": stopped}
+            "final": None if stopped else final, "pruned": stopped, "spec": searched(spec)}
+
+
+def searched(spec):
+    """The parts of a spec the space searches: cells, widths, feedback, lr."""
+    return {"layers": [{"channels": l["channels"], "cell": l["cell"]} for l in spec["layers"]],
+            "feedback": spec.get("feedback", []), "lr": spec["train"]["lr"]}
 
 
 def run_optuna(campaign, seed, trials, ctx):
@@ -195,7 +201,8 @@ def run_ours(campaign, seed, trials, ctx):
             "number": row["number"] - 1, "epochs": len(epochs),
             "train_seconds": round(sum(e["metrics"]["wall_s"] for e in epochs), 4),
             "curve": [e["metrics"]["val_top1"] for e in epochs],
-            "final": final, "pruned": pruned, "end_s": round(end - launched, 3)})
+            "final": final, "pruned": pruned, "end_s": round(end - launched, 3),
+            "spec": searched(row["spec"])})
     return rec
 
 
@@ -264,11 +271,15 @@ def main():
                 free[0] += cores
                 cond.notify_all()
 
+    # The first waiting job that fits the free cores starts (so two one-core
+    # hyperopt runs share the machine rather than one leaving a core idle).
     threads = []
-    for tool, seed in jobs:
-        cores = min(TOOLS[tool][1], args.cores)
+    while jobs:
         with cond:
-            cond.wait_for(lambda: free[0] >= cores)
+            cond.wait_for(lambda: any(min(TOOLS[t][1], args.cores) <= free[0] for t, _ in jobs))
+            tool, seed = next(j for j in jobs if min(TOOLS[j[0]][1], args.cores) <= free[0])
+            jobs.remove((tool, seed))
+            cores = min(TOOLS[tool][1], args.cores)
             free[0] -= cores
         t = threading.Thread(target=run_job, args=(tool, seed, cores))
         t.start()
