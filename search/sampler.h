@@ -121,6 +121,10 @@ struct SamplerOptions {
   // is the exact Parzen estimator over them (Optuna's, with its weights that
   // fade old trials); beyond, the histogram above keeps the cost flat.
   int exact_bad_limit = 1000;
+  // Trials still running count as bad observations at the values they were
+  // given (a "constant liar"), so parallel workers spread out; false: the
+  // model ignores them until they finish (Optuna's default).
+  bool constant_liar = true;
   // Numeric estimators weight kernels by peak height, not mass
   // (ParzenEstimator::Kernels::kEqualHeight); false gives proper densities.
   bool equal_kernel_heights = true;

@@ -384,7 +384,8 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
     const Param& p = params[i];
     liar_values.clear();
     for (const auto& [trial, assignment] : history.pending()) {
-      if (assignment.size() == params.size() && !IsAbsent(assignment[i])) {
+      if (options_.constant_liar && assignment.size() == params.size() &&
+          !IsAbsent(assignment[i])) {
         liar_values.push_back(ToInternal(id, assignment[i]));
       }
     }

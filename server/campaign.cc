@@ -81,6 +81,24 @@ void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
       o.Fail(PathError(path, "does not apply to grid search, which runs every combination"));
     }
   }
+  if (const json* tpe = o.Get("tpe"); o.ok() && tpe != nullptr) {
+    if (config->algorithm != "tpe") {
+      o.Fail("tpe", "applies to the tpe algorithm only");
+    } else if (!tpe->is_object()) {
+      o.Fail("tpe", "must be an object");
+    } else {
+      JsonObject t(*tpe, o.PathOf("tpe"));
+      int n_startup = 0;
+      bool liar = false, heights = false;
+      t.Int("n_startup_trials", &n_startup, 0, 100000);
+      if (t.Has("n_startup_trials")) config->tpe.n_startup_trials = n_startup;
+      t.Bool("constant_liar", &liar);
+      if (t.Has("constant_liar")) config->tpe.constant_liar = liar;
+      t.Bool("equal_kernel_heights", &heights);
+      if (t.Has("equal_kernel_heights")) config->tpe.equal_kernel_heights = heights;
+      o.Fail(t.Finish());
+    }
+  }
   *early_stopping = o.Get("early_stopping");
   root->Fail(o.Finish());
 }

@@ -78,6 +78,14 @@ struct CampaignConfig {
   std::optional<ParamBudget> budget;
   int repeats = 1;                  // grid only
   std::vector<int64_t> warm_start;  // campaign ids
+  // search.tpe: the TPE sampler's knobs (tpe only); unset, the defaults of
+  // search::SamplerOptions.
+  struct TpeKnobs {
+    std::optional<int> n_startup_trials;
+    std::optional<bool> constant_liar;
+    std::optional<bool> equal_kernel_heights;
+  };
+  TpeKnobs tpe;
   // At least one; the first drives early stopping and Best's default.
   std::vector<Objective> objectives;
   int max_attempts = 3;

@@ -220,6 +220,31 @@ std::vector<json> TpeRun(std::shared_ptr<const Space> space, SamplerOptions opti
   return specs;
 }
 
+TEST_CASE("TPE counts running trials as bad only with constant_liar", "[search]") {
+  auto space = ConvRnnSpace(4);
+  const History history = MakeHistory(*space, 40);
+  // The same finished trials and the same pending ids (a suggestion's seed
+  // mixes them in), running elsewhere in the space.
+  History moved;
+  for (const FinishedTrial& t : history.finished())
+    moved.Finish(t.id, t.state, t.values, t.assignment);
+  Rng rng(1234);
+  for (const auto& [id, a] : history.pending()) moved.AddPending(id, space->Sample(rng));
+  REQUIRE(moved.pending().size() == 2);
+  int differ_with_liar = 0, differ_without = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    SamplerOptions liar, no_liar;
+    liar.seed = no_liar.seed = seed;
+    no_liar.constant_liar = false;
+    differ_with_liar += Make("tpe", space, liar)->Suggest(history)->spec !=
+                        Make("tpe", space, liar)->Suggest(moved)->spec;
+    differ_without += Make("tpe", space, no_liar)->Suggest(history)->spec !=
+                      Make("tpe", space, no_liar)->Suggest(moved)->spec;
+  }
+  CHECK(differ_with_liar > 0);
+  CHECK(differ_without == 0);
+}
+
 TEST_CASE("TPE samples 10 start-up trials at random unless told otherwise", "[search]") {
   auto small = TwoKnobSpace();
   auto large = ConvRnnSpace(6);

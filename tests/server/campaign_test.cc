@@ -75,6 +75,32 @@ TEST_CASE("early stopping is read from search.early_stopping", "[server]") {
   CHECK_FALSE(none.early_stopping.has_value());
 }
 
+TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algorithms",
+          "[server]") {
+  CampaignConfig plain = Must(ParseCampaign(SmallCampaign({{"search", {{"algorithm", "tpe"}}}})));
+  CHECK_FALSE(plain.tpe.n_startup_trials.has_value());
+  CHECK_FALSE(plain.tpe.constant_liar.has_value());
+  CampaignConfig c = Must(ParseCampaign(SmallCampaign({{"search",
+                                                        {{"algorithm", "tpe"},
+                                                         {"tpe",
+                                                          {{"n_startup_trials", 5},
+                                                           {"constant_liar", false},
+                                                           {"equal_kernel_heights", false}}}}}})));
+  CHECK(c.tpe.n_startup_trials == 5);
+  CHECK(c.tpe.constant_liar == false);
+  CHECK(c.tpe.equal_kernel_heights == false);
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"tpe", {{"constant_liar", false}}}}}})),
+             Catch::StartsWith("search.tpe: applies to the tpe algorithm only"));
+  CHECK_THAT(
+      ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", {{"gamma", 0.2}}}}}})),
+      Catch::StartsWith("search.tpe.gamma: unknown key"));
+  CHECK_THAT(ErrorOf(SmallCampaign(
+                 {{"search", {{"algorithm", "tpe"}, {"tpe", {{"n_startup_trials", -1}}}}}})),
+             Catch::StartsWith("search.tpe.n_startup_trials: must be an integer in [0,"));
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", 3}}}})),
+             Catch::StartsWith("search.tpe: must be an object"));
+}
+
 TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
   json no_name = SmallCampaign();
   no_name.erase("name");
