@@ -41,28 +41,25 @@ def _edges_to_spec(enabled):
     return [{"from": src, "to": dst} for (src, dst), on in enabled if on]
 
 
-# --- Optuna: define-by-run -------------------------------------------------
+def _build(space, draw):
+    """Walks `space` once, asking `draw` for each distribution.
 
-
-def suggest(trial, space):
-    """A concrete architecture spec, its parameters drawn through `trial`."""
+    `draw` answers uniform/loguniform/int/categorical(name, ...) and
+    branch(name, labels, walk_option), where walk_option(i) walks option i
+    of a choice among objects. All-descending feedback becomes one on/off
+    categorical per edge, kept as {"src->dst": on} until finish_spec().
+    """
 
     def walk(node, path):
         if is_distribution(node):
             kind, arg = next(iter(node.items()))
-            if kind == "uniform":
-                return trial.suggest_float(path, arg[0], arg[1])
-            if kind == "loguniform":
-                return trial.suggest_float(path, arg[0], arg[1], log=True)
-            if kind == "int":
-                return trial.suggest_int(path, arg[0], arg[1])
+            if kind in ("uniform", "loguniform", "int"):
+                return getattr(draw, kind)(path, arg[0], arg[1])
             if all(not isinstance(o, (dict, list)) for o in arg):
-                return trial.suggest_categorical(path, list(arg))
+                return draw.categorical(path, list(arg))
             labels = [option_label(o, i) for i, o in enumerate(arg)]
-            label = trial.suggest_categorical(path + ".type" if path.endswith("cell") else path,
-                                              labels)
-            chosen = arg[labels.index(label)]
-            return walk(chosen, "%s[%s]" % (path, label))
+            return draw.branch(path + ".type" if path.endswith("cell") else path, labels,
+                               lambda i: walk(arg[i], "%s[%s]" % (path, labels[i])))
         if isinstance(node, dict):
             return {k: walk(v, "%s.%s" % (path, k) if path else k) for k, v in node.items()}
         if isinstance(node, list):
@@ -70,63 +67,84 @@ def suggest(trial, space):
         return node
 
     spec = {k: walk(v, k) for k, v in space.items() if k != "feedback"}
-    spec["feedback"] = feedback_suggest(trial, space)
+    fb = space.get("feedback", [])
+    if isinstance(fb, dict) and fb.get("candidates") == "all_descending":
+        fb = {"%d->%d" % (s, d): draw.categorical(edge_name(s, d), [False, True])
+              for s, d in descending_edges(space)}
+    spec["feedback"] = fb
     return spec
 
 
-def feedback_suggest(trial, space):
-    fb = space.get("feedback", [])
-    if isinstance(fb, dict) and fb.get("candidates") == "all_descending":
-        return _edges_to_spec([((s, d), trial.suggest_categorical(edge_name(s, d), [False, True]))
-                               for s, d in descending_edges(space)])
-    return fb
-
-
-# --- HyperOpt: one expression, sampled into the spec itself -----------------
-
-
-def hyperopt_space(space):
-    from hyperopt import hp
-    from hyperopt.pyll import scope
-
-    def walk(node, path):
-        if is_distribution(node):
-            kind, arg = next(iter(node.items()))
-            if kind == "uniform":
-                return hp.uniform(path, arg[0], arg[1])
-            if kind == "loguniform":
-                return hp.loguniform(path, math.log(arg[0]), math.log(arg[1]))
-            if kind == "int":
-                return scope.int(hp.quniform(path, arg[0] - 0.5, arg[1] + 0.5, 1))
-            if all(not isinstance(o, (dict, list)) for o in arg):
-                return hp.choice(path, list(arg))
-            labels = [option_label(o, i) for i, o in enumerate(arg)]
-            return hp.choice(path + ".type" if path.endswith("cell") else path,
-                             [walk(o, "%s[%s]" % (path, label)) for o, label in zip(arg, labels)])
-        if isinstance(node, dict):
-            return {k: walk(v, "%s.%s" % (path, k) if path else k) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, "%s[%d]" % (path, i)) for i, v in enumerate(node)]
-        return node
-
-    expr = {k: walk(v, k) for k, v in space.items() if k != "feedback"}
-    fb = space.get("feedback", [])
-    if isinstance(fb, dict) and fb.get("candidates") == "all_descending":
-        expr["feedback"] = {"%d->%d" % (s, d): hp.choice(edge_name(s, d), [False, True])
-                            for s, d in descending_edges(space)}
-    else:
-        expr["feedback"] = fb
-    return expr
-
-
-def hyperopt_spec(sample):
-    """The concrete spec from a sample of hyperopt_space()."""
-    spec = dict(sample)
+def finish_spec(spec):
+    """Feedback drawn per edge as edges; numpy scalars as Python numbers."""
+    spec = dict(spec)
     fb = spec.get("feedback", [])
     if isinstance(fb, dict):  # all_descending: "src->dst" -> on
         edges = [(tuple(int(x) for x in k.split("->")), bool(on)) for k, on in fb.items()]
         spec["feedback"] = _edges_to_spec(sorted(edges))
     return _plain(spec)
+
+
+# --- Optuna: define-by-run -------------------------------------------------
+
+
+class _OptunaDraw:
+    def __init__(self, trial):
+        self.trial = trial
+
+    def uniform(self, name, lo, hi):
+        return self.trial.suggest_float(name, lo, hi)
+
+    def loguniform(self, name, lo, hi):
+        return self.trial.suggest_float(name, lo, hi, log=True)
+
+    def int(self, name, lo, hi):
+        return self.trial.suggest_int(name, lo, hi)
+
+    def categorical(self, name, options):
+        return self.trial.suggest_categorical(name, options)
+
+    def branch(self, name, labels, walk_option):
+        return walk_option(labels.index(self.trial.suggest_categorical(name, labels)))
+
+
+def suggest(trial, space):
+    """A concrete architecture spec, its parameters drawn through `trial`."""
+    return finish_spec(_build(space, _OptunaDraw(trial)))
+
+
+# --- HyperOpt: one expression, sampled into the spec itself -----------------
+
+
+class _HyperoptDraw:
+    def __init__(self):
+        from hyperopt import hp
+        from hyperopt.pyll import scope
+        self.hp, self.scope = hp, scope
+
+    def uniform(self, name, lo, hi):
+        return self.hp.uniform(name, lo, hi)
+
+    def loguniform(self, name, lo, hi):
+        return self.hp.loguniform(name, math.log(lo), math.log(hi))
+
+    def int(self, name, lo, hi):
+        return self.scope.int(self.hp.quniform(name, lo - 0.5, hi + 0.5, 1))
+
+    def categorical(self, name, options):
+        return self.hp.choice(name, options)
+
+    def branch(self, name, labels, walk_option):
+        return self.hp.choice(name, [walk_option(i) for i in range(len(labels))])
+
+
+def hyperopt_space(space):
+    return _build(space, _HyperoptDraw())
+
+
+def hyperopt_spec(sample):
+    """The concrete spec from a sample of hyperopt_space()."""
+    return finish_spec(sample)
 
 
 def _plain(node):
