@@ -88,14 +88,9 @@ void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
       o.Fail("tpe", "must be an object");
     } else {
       JsonObject t(*tpe, o.PathOf("tpe"));
-      int n_startup = 0;
-      bool liar = false, heights = false;
-      t.Int("n_startup_trials", &n_startup, 0, 100000);
-      if (t.Has("n_startup_trials")) config->tpe.n_startup_trials = n_startup;
-      t.Bool("constant_liar", &liar);
-      if (t.Has("constant_liar")) config->tpe.constant_liar = liar;
-      t.Bool("equal_kernel_heights", &heights);
-      if (t.Has("equal_kernel_heights")) config->tpe.equal_kernel_heights = heights;
+      t.Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
+      t.Bool("constant_liar", &config->tpe.constant_liar);
+      t.Bool("equal_kernel_heights", &config->tpe.equal_kernel_heights);
       o.Fail(t.Finish());
     }
   }

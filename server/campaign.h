@@ -52,6 +52,7 @@
 #include "absl/strings/string_view.h"
 #include "search/early_stopping.h"
 #include "search/pareto.h"
+#include "search/sampler.h"
 #include "search/space.h"
 #include "spec/data_spec.h"
 #include "spec/neural_spec.h"
@@ -78,12 +79,12 @@ struct CampaignConfig {
   std::optional<ParamBudget> budget;
   int repeats = 1;                  // grid only
   std::vector<int64_t> warm_start;  // campaign ids
-  // search.tpe: the TPE sampler's knobs (tpe only); unset, the defaults of
-  // search::SamplerOptions.
+  // search.tpe: the TPE sampler's knobs (tpe only), search::SamplerOptions'
+  // defaults where the campaign says nothing.
   struct TpeKnobs {
-    std::optional<int> n_startup_trials;
-    std::optional<bool> constant_liar;
-    std::optional<bool> equal_kernel_heights;
+    int n_startup_trials = search::SamplerOptions{}.n_startup_trials;
+    bool constant_liar = search::SamplerOptions{}.constant_liar;
+    bool equal_kernel_heights = search::SamplerOptions{}.equal_kernel_heights;
   };
   TpeKnobs tpe;
   // At least one; the first drives early stopping and Best's default.

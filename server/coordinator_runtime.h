@@ -88,11 +88,9 @@ struct Coordinator::CampaignRuntime {
     search::SamplerOptions options;
     options.seed = config.seed;
     options.repeats = config.repeats;
-    if (config.tpe.n_startup_trials) options.n_startup_trials = *config.tpe.n_startup_trials;
-    if (config.tpe.constant_liar) options.constant_liar = *config.tpe.constant_liar;
-    if (config.tpe.equal_kernel_heights) {
-      options.equal_kernel_heights = *config.tpe.equal_kernel_heights;
-    }
+    options.n_startup_trials = config.tpe.n_startup_trials;
+    options.constant_liar = config.tpe.constant_liar;
+    options.equal_kernel_heights = config.tpe.equal_kernel_heights;
     options.adjust = BudgetAdjuster(config.budget);
     options.goals.clear();
     for (const Objective& o : config.objectives) options.goals.push_back(o.goal);

@@ -45,26 +45,28 @@ def compute_after(run, k, key):
     return sum(t[key] for t in run["trials_run"] if t["number"] < k)
 
 
-def compute_to_reach(run, target, key):
+def by_finish(run, key):
+    """(compute spent so far, best full-trial value so far) after each trial,
+    trials in the order they finished."""
     spent, best = 0.0, -INF
     for t in sorted(run["trials_run"], key=lambda t: t["end_s"]):
         spent += t[key]
         if t["final"] is not None:
             best = max(best, t["final"])
-        if best >= target - 1e-12:
-            return spent
-    return INF
+        yield spent, best
+
+
+def compute_to_reach(run, target, key):
+    return next((spent for spent, best in by_finish(run, key) if best >= target - 1e-12), INF)
 
 
 def best_within(run, budget, key):
     """Best full-trial value among the trials finished within `budget` compute."""
-    spent, best = 0.0, 0.0
-    for t in sorted(run["trials_run"], key=lambda t: t["end_s"]):
-        spent += t[key]
+    best = 0.0
+    for spent, b in by_finish(run, key):
         if spent > budget + 1e-9:
             break
-        if t["final"] is not None:
-            best = max(best, t["final"])
+        best = max(best, b)
     return best
 
 

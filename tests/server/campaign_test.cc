@@ -78,8 +78,10 @@ TEST_CASE("early stopping is read from search.early_stopping", "[server]") {
 TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algorithms",
           "[server]") {
   CampaignConfig plain = Must(ParseCampaign(SmallCampaign({{"search", {{"algorithm", "tpe"}}}})));
-  CHECK_FALSE(plain.tpe.n_startup_trials.has_value());
-  CHECK_FALSE(plain.tpe.constant_liar.has_value());
+  const search::SamplerOptions defaults;
+  CHECK(plain.tpe.n_startup_trials == defaults.n_startup_trials);
+  CHECK(plain.tpe.constant_liar == defaults.constant_liar);
+  CHECK(plain.tpe.equal_kernel_heights == defaults.equal_kernel_heights);
   CampaignConfig c = Must(ParseCampaign(SmallCampaign({{"search",
                                                         {{"algorithm", "tpe"},
                                                          {"tpe",
