@@ -1,6 +1,7 @@
 // convrnn-server --db FILE [--listen HOST:PORT] [--token-file F]
 //                [--tls-cert C --tls-key K] [--sync full|normal]
 //                [--http HOST:PORT [--http-open-metrics]] [--log-format text|json]
+//                [--call-threads N]
 // Parses flags and calls Run (server/server.h). Bad flags or unreadable
 // files exit 2 with a one-line reason.
 #include <CLI/CLI.hpp>
@@ -52,6 +53,12 @@ int main(int argc, char** argv) {
                  "on power loss or an OS crash (no fsync per commit); a little faster "
                  "under load (docs/performance.md, Coordinator load)")
       ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  app.add_option("--call-threads", config.call_threads,
+                 "threads that run the workers' writing calls (lease, progress, "
+                 "completion); more calls than this wait in a queue, not on a thread of "
+                 "their own (docs/performance.md, Coordinator latency)")
+      ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

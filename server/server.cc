@@ -34,8 +34,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->telemetry_ = std::make_unique<Telemetry>();
   Telemetry* telemetry = server->telemetry_.get();
   db::Options store_options = config.store;
-  store_options.on_commit = [telemetry](absl::Duration commit, int calls) {
+  store_options.on_commit = [telemetry, also = config.store.on_commit](absl::Duration commit,
+                                                                       int calls) {
     telemetry->OnCommit(commit, calls);
+    if (also) also(commit, calls);
   };
   CoordinatorOptions coordinator_options = config.coordinator;
   coordinator_options.on_leases_expired = [telemetry](int trials, int scores) {
@@ -48,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->auth_ = std::make_unique<TokenAuth>(config.token);
   server->campaign_service_ = std::make_unique<CampaignServiceImpl>(
       *server->coordinator_, *server->watch_hub_, *server->auth_);
-  server->worker_service_ =
-      std::make_unique<WorkerServiceImpl>(*server->coordinator_, *server->auth_);
+  server->worker_service_ = std::make_unique<WorkerServiceImpl>(
+      *server->coordinator_, *server->auth_, config.call_threads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -8,7 +8,9 @@
 //   1. end watch streams (UNAVAILABLE) and refuse new ones, so they do not
 //      hold up the drain;
 //   2. stop accepting calls and let in-flight RPCs finish until
-//      Config::shutdown_deadline, then cancel the rest;
+//      Config::shutdown_deadline, then cancel the rest (a writing call still
+//      queued for the call pool runs all the same, as when an answer is
+//      lost on the network: the worker's retry and the reaper handle it);
 //   3. stop the reaper;
 //   4. close the store last (every acknowledged change is already durable).
 //
@@ -50,6 +52,10 @@ struct ServerConfig {
   std::string tls_key_name = "key";
   // How long in-flight RPCs may run on after a shutdown begins. Default: 10 s.
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  // Threads that run the WorkerService's writing calls (server/call_pool.h);
+  // at most this many wait on the store at once, so it bounds a group
+  // commit's batch (db/sqlite_store.h: 256 calls at most).
+  int call_threads = 128;
   CoordinatorOptions coordinator;
   db::Options store;
   // The HTTP listener (/metrics, /healthz, dashboard); http.listen empty:

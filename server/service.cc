@@ -271,15 +271,69 @@ grpc::Status CampaignServiceImpl::GetScore(grpc::ServerContext* context,
 
 // --- WorkerService -----------------------------------------------------------
 
-grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
-                                               const v1::RegisterWorkerRequest* request,
-                                               v1::RegisterWorkerResponse* response) {
-  CHECK_AUTH(context);
+template <typename Body>
+grpc::ServerUnaryReactor* WorkerServiceImpl::OnPool(grpc::CallbackServerContext* context,
+                                                    Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = auth_.Check(*context); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
+  pool_.Run([reactor, body = std::move(body)]() mutable { reactor->Finish(body()); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
+    grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  return OnPool(context,
+                [this, request, response] { return DoRegisterWorker(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseTrial(grpc::CallbackServerContext* context,
+                                                        const v1::LeaseTrialRequest* request,
+                                                        v1::LeaseTrialResponse* response) {
+  return OnPool(context, [this, request, response] { return DoLeaseTrial(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
+    grpc::CallbackServerContext* context, const v1::ReportProgressRequest* request,
+    v1::ReportProgressResponse* response) {
+  return OnPool(context,
+                [this, request, response] { return DoReportProgress(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteTrialRequest* request,
+                                                           v1::CompleteTrialResponse* response) {
+  return OnPool(context, [this, request, response] { return DoCompleteTrial(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
+                                                       const v1::FailTrialRequest* request,
+                                                       v1::FailTrialResponse* response) {
+  return OnPool(context, [this, request, response] { return DoFailTrial(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteScore(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteScoreRequest* request,
+                                                           v1::CompleteScoreResponse* response) {
+  return OnPool(context, [this, request, response] { return DoCompleteScore(*request, response); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailScore(grpc::CallbackServerContext* context,
+                                                       const v1::FailScoreRequest* request,
+                                                       v1::FailScoreResponse*) {
+  return OnPool(context, [this, request] { return DoFailScore(*request); });
+}
+
+grpc::Status WorkerServiceImpl::DoRegisterWorker(const v1::RegisterWorkerRequest& request,
+                                                 v1::RegisterWorkerResponse* response) {
   db::Worker worker;
-  worker.hostname = request->hostname();
-  worker.pid = request->pid();
-  worker.device = request->device();
-  worker.version = request->version();
+  worker.hostname = request.hostname();
+  worker.pid = request.pid();
+  worker.device = request.device();
+  worker.version = request.version();
   absl::StatusOr<Registration> reg = coordinator_.RegisterWorker(worker);
   RETURN_IF_ERROR_AS(reg.status(), ToGrpcStatus);
   response->set_worker_id(reg->worker_id);
@@ -287,12 +341,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::LeaseTrial(grpc::ServerContext* context,
-                                           const v1::LeaseTrialRequest* request,
-                                           v1::LeaseTrialResponse* response) {
-  CHECK_AUTH(context);
+grpc::Status WorkerServiceImpl::DoLeaseTrial(const v1::LeaseTrialRequest& request,
+                                             v1::LeaseTrialResponse* response) {
   absl::StatusOr<LeaseGrant> grant =
-      coordinator_.LeaseTrial(request->worker_id(), request->can_score());
+      coordinator_.LeaseTrial(request.worker_id(), request.can_score());
   RETURN_IF_ERROR_AS(grant.status(), ToGrpcStatus);
   response->set_has_trial(grant->has_trial);
   if (!grant->has_trial) {
@@ -341,12 +393,10 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
-                                               const v1::ReportProgressRequest* request,
-                                               v1::ReportProgressResponse* response) {
-  CHECK_AUTH(context);
+grpc::Status WorkerServiceImpl::DoReportProgress(const v1::ReportProgressRequest& request,
+                                                 v1::ReportProgressResponse* response) {
   absl::StatusOr<ProgressResult> result = coordinator_.ReportProgress(
-      request->worker_id(), request->lease_id(), request->epoch(), FromProto(request->metrics()));
+      request.worker_id(), request.lease_id(), request.epoch(), FromProto(request.metrics()));
   RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
                                       : v1::ReportProgressResponse::DECISION_CONTINUE);
@@ -355,46 +405,37 @@ grpc::Status WorkerServiceImpl::ReportProgress(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::CompleteTrial(grpc::ServerContext* context,
-                                              const v1::CompleteTrialRequest* request,
-                                              v1::CompleteTrialResponse* response) {
-  CHECK_AUTH(context);
-  absl::StatusOr<bool> already = coordinator_.Complete(request->worker_id(), request->lease_id(),
-                                                       FromProto(request->final_metrics()));
+grpc::Status WorkerServiceImpl::DoCompleteTrial(const v1::CompleteTrialRequest& request,
+                                                v1::CompleteTrialResponse* response) {
+  absl::StatusOr<bool> already = coordinator_.Complete(request.worker_id(), request.lease_id(),
+                                                       FromProto(request.final_metrics()));
   RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
   response->set_already_completed(*already);
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::FailTrial(grpc::ServerContext* context,
-                                          const v1::FailTrialRequest* request,
-                                          v1::FailTrialResponse* response) {
-  CHECK_AUTH(context);
-  absl::StatusOr<FailResult> result = coordinator_.Fail(request->worker_id(), request->lease_id(),
-                                                        request->reason(), request->retryable());
+grpc::Status WorkerServiceImpl::DoFailTrial(const v1::FailTrialRequest& request,
+                                            v1::FailTrialResponse* response) {
+  absl::StatusOr<FailResult> result = coordinator_.Fail(request.worker_id(), request.lease_id(),
+                                                        request.reason(), request.retryable());
   RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
   response->set_requeued(result->requeued);
   response->set_attempt(result->attempt);
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::CompleteScore(grpc::ServerContext* context,
-                                              const v1::CompleteScoreRequest* request,
-                                              v1::CompleteScoreResponse* response) {
-  CHECK_AUTH(context);
+grpc::Status WorkerServiceImpl::DoCompleteScore(const v1::CompleteScoreRequest& request,
+                                                v1::CompleteScoreResponse* response) {
   absl::StatusOr<bool> already =
-      coordinator_.CompleteScore(request->worker_id(), request->lease_id(), request->result_json());
+      coordinator_.CompleteScore(request.worker_id(), request.lease_id(), request.result_json());
   RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
   response->set_already_completed(*already);
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::FailScore(grpc::ServerContext* context,
-                                          const v1::FailScoreRequest* request,
-                                          v1::FailScoreResponse* response) {
-  CHECK_AUTH(context);
-  RETURN_IF_ERROR_AS(coordinator_.FailScore(request->worker_id(), request->lease_id(),
-                                            request->reason(), request->code()),
+grpc::Status WorkerServiceImpl::DoFailScore(const v1::FailScoreRequest& request) {
+  RETURN_IF_ERROR_AS(coordinator_.FailScore(request.worker_id(), request.lease_id(),
+                                            request.reason(), request.code()),
                      ToGrpcStatus);
   return grpc::Status::OK;
 }

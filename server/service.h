@@ -17,6 +17,7 @@
 #include <string>
 
 #include "proto/convrnn.grpc.pb.h"
+#include "server/call_pool.h"
 #include "server/coordinator.h"
 #include "server/watch.h"
 
@@ -85,39 +86,66 @@ class CampaignServiceImpl final
   const TokenAuth& auth_;
 };
 
-// Heartbeat uses the callback API: it touches memory only (but for a lease
-// already overdue or of a stopped campaign), so it is answered on the
-// thread that read it, without waiting for a thread of the sync pool that
-// the other methods (which wait for a durable write) may be holding.
-class WorkerServiceImpl final
-    : public v1::WorkerService::WithCallbackMethod_Heartbeat<v1::WorkerService::Service> {
+// Every method is on the callback API, so no call holds a gRPC thread while
+// it waits. Heartbeat touches memory only (but for a lease already overdue
+// or of a stopped campaign) and is answered on the thread that read it. The
+// others wait for a durable write: their bodies run on a CallPool of
+// `call_threads` threads (server/call_pool.h), so a wave of a thousand
+// completions queues a thousand entries, not a thousand threads.
+class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
-  WorkerServiceImpl(Coordinator& coordinator, const TokenAuth& auth)
-      : coordinator_(coordinator), auth_(auth) {}
+  // REQUIRES: call_threads >= 1.
+  WorkerServiceImpl(Coordinator& coordinator, const TokenAuth& auth, int call_threads)
+      : coordinator_(coordinator), auth_(auth), pool_(call_threads) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext* context,
-                              const v1::RegisterWorkerRequest* request,
-                              v1::RegisterWorkerResponse* response) override;
-  grpc::Status LeaseTrial(grpc::ServerContext* context, const v1::LeaseTrialRequest* request,
-                          v1::LeaseTrialResponse* response) override;
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
+                                           const v1::RegisterWorkerRequest* request,
+                                           v1::RegisterWorkerResponse* response) override;
+  grpc::ServerUnaryReactor* LeaseTrial(grpc::CallbackServerContext* context,
+                                       const v1::LeaseTrialRequest* request,
+                                       v1::LeaseTrialResponse* response) override;
   grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
                                       const v1::HeartbeatRequest* request,
                                       v1::HeartbeatResponse* response) override;
-  grpc::Status ReportProgress(grpc::ServerContext* context,
-                              const v1::ReportProgressRequest* request,
-                              v1::ReportProgressResponse* response) override;
-  grpc::Status CompleteTrial(grpc::ServerContext* context, const v1::CompleteTrialRequest* request,
-                             v1::CompleteTrialResponse* response) override;
-  grpc::Status FailTrial(grpc::ServerContext* context, const v1::FailTrialRequest* request,
-                         v1::FailTrialResponse* response) override;
-  grpc::Status CompleteScore(grpc::ServerContext* context, const v1::CompleteScoreRequest* request,
-                             v1::CompleteScoreResponse* response) override;
-  grpc::Status FailScore(grpc::ServerContext* context, const v1::FailScoreRequest* request,
-                         v1::FailScoreResponse* response) override;
+  grpc::ServerUnaryReactor* ReportProgress(grpc::CallbackServerContext* context,
+                                           const v1::ReportProgressRequest* request,
+                                           v1::ReportProgressResponse* response) override;
+  grpc::ServerUnaryReactor* CompleteTrial(grpc::CallbackServerContext* context,
+                                          const v1::CompleteTrialRequest* request,
+                                          v1::CompleteTrialResponse* response) override;
+  grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext* context,
+                                      const v1::FailTrialRequest* request,
+                                      v1::FailTrialResponse* response) override;
+  grpc::ServerUnaryReactor* CompleteScore(grpc::CallbackServerContext* context,
+                                          const v1::CompleteScoreRequest* request,
+                                          v1::CompleteScoreResponse* response) override;
+  grpc::ServerUnaryReactor* FailScore(grpc::CallbackServerContext* context,
+                                      const v1::FailScoreRequest* request,
+                                      v1::FailScoreResponse* response) override;
 
  private:
+  // Checks the token, then runs `body()` (a grpc::Status) on the pool and
+  // finishes the call with it. `body` may use the request and response: gRPC
+  // keeps them until the call is finished.
+  template <typename Body>
+  grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* context, Body body);
+
+  grpc::Status DoRegisterWorker(const v1::RegisterWorkerRequest& request,
+                                v1::RegisterWorkerResponse* response);
+  grpc::Status DoLeaseTrial(const v1::LeaseTrialRequest& request, v1::LeaseTrialResponse* response);
+  grpc::Status DoReportProgress(const v1::ReportProgressRequest& request,
+                                v1::ReportProgressResponse* response);
+  grpc::Status DoCompleteTrial(const v1::CompleteTrialRequest& request,
+                               v1::CompleteTrialResponse* response);
+  grpc::Status DoFailTrial(const v1::FailTrialRequest& request, v1::FailTrialResponse* response);
+  grpc::Status DoCompleteScore(const v1::CompleteScoreRequest& request,
+                               v1::CompleteScoreResponse* response);
+  grpc::Status DoFailScore(const v1::FailScoreRequest& request);
+
   Coordinator& coordinator_;
   const TokenAuth& auth_;
+  // Last: destroyed first, after it has answered every queued call.
+  CallPool pool_;
 };
 
 }  // namespace convrnn::server

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,8 @@
 namespace convrnn::server::testing {
 
 struct InProcessServer {
-  explicit InProcessServer(const std::string& token = "") {
+  explicit InProcessServer(const std::string& token = "",
+                           const std::function<void(ServerConfig&)>& configure = nullptr) {
     ServerConfig config;
     config.db_path = dir.File("server.db");
     config.listen = "127.0.0.1:0";
@@ -25,6 +27,7 @@ struct InProcessServer {
     config.shutdown_deadline = absl::Seconds(2);
     config.coordinator.start_reaper = false;
     config.store.sync_full = false;
+    if (configure) configure(config);
     server = Must(Server::Start(config, clock));
     REQUIRE(server->port() > 0);
     channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
