@@ -279,7 +279,16 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::OnPool(grpc::CallbackServerContext*
     reactor->Finish(auth);
     return reactor;
   }
-  pool_.Run([reactor, body = std::move(body)]() mutable { reactor->Finish(body()); });
+  pool_.Run([context, reactor, body = std::move(body)]() mutable {
+    // A caller that gave up while the call was queued (its deadline passed,
+    // it was cancelled) gets nothing from the body: skip it, so an overload
+    // sheds work instead of leasing trials no one receives.
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    reactor->Finish(body());
+  });
   return reactor;
 }
 

@@ -125,8 +125,9 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
 
  private:
   // Checks the token, then runs `body()` (a grpc::Status) on the pool and
-  // finishes the call with it. `body` may use the request and response: gRPC
-  // keeps them until the call is finished.
+  // finishes the call with it, unless the call was cancelled (or its
+  // deadline passed) while it waited. `body` may use the request and
+  // response: gRPC keeps them until the call is finished.
   template <typename Body>
   grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* context, Body body);
 

@@ -364,5 +364,33 @@ TEST_CASE("shutdown answers the writing calls still queued for the call pool", "
   CHECK(ok > 0);
 }
 
+TEST_CASE("a writing call whose deadline passes while it is queued is not run", "[server]") {
+  // One pool thread, every commit 300 ms: the second call waits in the
+  // queue past its 50 ms deadline.
+  InProcessServer s("", [](ServerConfig& config) {
+    config.call_threads = 1;
+    config.store.on_commit = [](absl::Duration, int) { absl::SleepFor(absl::Milliseconds(300)); };
+  });
+  RegisterBurst first(s, 1);
+  absl::SleepFor(absl::Milliseconds(20));  // the first holds the pool's thread
+  v1::RegisterWorkerRequest request;
+  request.set_hostname("late");
+  v1::RegisterWorkerResponse response;
+  grpc::ClientContext late;
+  late.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
+  CHECK(s.workers->RegisterWorker(&late, request, &response).error_code() ==
+        grpc::StatusCode::DEADLINE_EXCEEDED);
+  first.Wait();
+  REQUIRE(first.calls[0].status.ok());
+  absl::SleepFor(absl::Milliseconds(400));  // the late call left the queue by now
+  v1::ListWorkersRequest list;
+  list.set_include_dead(true);
+  v1::ListWorkersResponse workers;
+  REQUIRE(s.campaigns->ListWorkers(s.Context().get(), list, &workers).ok());
+  std::vector<std::string> hosts;
+  for (const v1::Worker& w : workers.workers()) hosts.push_back(w.hostname());
+  CHECK(hosts == std::vector<std::string>{"burst"});  // "late" never registered
+}
+
 }  // namespace
 }  // namespace convrnn::server::testing
