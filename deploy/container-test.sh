@@ -19,7 +19,9 @@
 # passed with CONVRNN_CONTAINER_GPU, e.g. "--device nvidia.com/gpu=all").
 # The client that launches and watches the campaign runs from the image too.
 # CONVRNN_REUSE_IMAGE=1 skips the build when the tag exists (a rerun of the
-# campaign after a full build). Prints the image size and the campaign's
+# campaign after a full build). CONVRNN_BUILD_CCACHE=DIR (full, cuda) mounts
+# DIR as the build stage's ccache (podman build -v), so that a build rerun
+# after a failure recompiles only what changed. Prints the image size and the campaign's
 # time. Exit 3 (with the reason) when podman cannot run containers here.
 set -euo pipefail
 mode=${1:?runtime|full|cuda}
@@ -40,6 +42,11 @@ runtime = "runc"
 CONF
 export CONTAINERS_CONF="$work/containers.conf"
 podman=(podman --runtime runc)
+build_volumes=()
+if [ -n "${CONVRNN_BUILD_CCACHE:-}" ]; then
+  mkdir -p "$CONVRNN_BUILD_CCACHE"
+  build_volumes=(-v "$(realpath "$CONVRNN_BUILD_CCACHE"):/root/.cache/ccache")
+fi
 
 if ! "${podman[@]}" image exists docker.io/library/debian:12; then
   [ -x /usr/sbin/debootstrap ] || why "debootstrap missing"
@@ -60,7 +67,8 @@ start=$(date +%s)
 if [ "${CONVRNN_REUSE_IMAGE:-0}" = 1 ] && "${podman[@]}" image exists "$tag"; then
   echo "container-test: reusing the image $tag (CONVRNN_REUSE_IMAGE=1)"
 elif [ "$mode" = full ]; then
-  "${podman[@]}" build --network host -f "$repo/deploy/Dockerfile" -t "$tag" "$repo"
+  "${podman[@]}" build --network host ${build_volumes[@]+"${build_volumes[@]}"} \
+    -f "$repo/deploy/Dockerfile" -t "$tag" "$repo"
 elif [ "$mode" = cuda ]; then
   if [ -z "${CUDA_BUILD_BASE:-}" ] || [ -z "${CUDA_RUNTIME_BASE:-}" ]; then
     torch=${CONVRNN_TORCH:-$("${PYTHON:-python3}" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')} ||
@@ -71,7 +79,8 @@ elif [ "$mode" = cuda ]; then
   echo "container-test: CUDA bases $CUDA_BUILD_BASE ($("${podman[@]}" image inspect "$CUDA_BUILD_BASE" --format '{{.Size}}') bytes)," \
     "$CUDA_RUNTIME_BASE ($("${podman[@]}" image inspect "$CUDA_RUNTIME_BASE" --format '{{.Size}}') bytes)"
   start=$(date +%s)
-  "${podman[@]}" build --network host -f "$repo/deploy/Dockerfile" --build-arg VARIANT=cuda \
+  "${podman[@]}" build --network host ${build_volumes[@]+"${build_volumes[@]}"} \
+    -f "$repo/deploy/Dockerfile" --build-arg VARIANT=cuda \
     --build-arg BASE="$CUDA_BUILD_BASE" --build-arg RUNTIME_BASE="$CUDA_RUNTIME_BASE" \
     --build-arg LIBTORCH=/opt/libtorch -t "$tag" "$repo"
 else
