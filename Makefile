@@ -12,7 +12,7 @@ export CCACHE_NOHASHDIR := 1
 
 PACKAGES := $(shell grep -v '^\s*\#' deps/debian-packages.txt | grep -v '^\s*$$')
 
-.PHONY: all deps configure build test test-deploy demo clean format format-check thread-safety fuzz \
+.PHONY: all deps configure build test test-deploy test-deploy-cuda demo clean format format-check thread-safety fuzz \
   bench-campaign
 
 all: build
@@ -44,6 +44,15 @@ test: deps
 # on 2 cores) and a campaign in containers; docs/deploy.md records a run.
 test-deploy: deps
 	deploy/container-test.sh full $(BUILD_DIR)
+
+# The same with the CUDA variant (VARIANT=cuda): the CUDA bases made from a pip
+# CUDA torch and a CUDA toolkit on this machine (deploy/cuda-base.sh;
+# CONVRNN_TORCH, CUDA_HOME), the full image compiled against that LibTorch
+# 2.x, the worker's CUDA libraries checked, and the campaign with --devices
+# all (on the CPU where there is no GPU). About an hour on 2 cores; not in
+# `make test` or CI. docs/deploy.md records a run.
+test-deploy-cuda: deps
+	deploy/container-test.sh cuda $(BUILD_DIR)
 
 demo: deps build
 	./examples/demo.sh $(BUILD_DIR)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "util/cpu_allocation.h"
 #include "util/exit_code.h"
 #include "util/log.h"
@@ -163,18 +164,24 @@ int main(int argc, char** argv) {
     return convrnn::RunService(service);
   }
 
-  absl::StatusOr<std::vector<std::string>> list =
-      convrnn::ParseDevices(devices,
-                            absl::StrContains(devices, "cuda") || absl::StrContains(devices, "all")
-                                ? convrnn::CudaDeviceCount()
-                                : 0,
-                            slots);
-  if (!list.ok()) return BadInput(std::string(list.status().message()));
+  const int cuda_count = absl::StrContains(devices, "cuda") || absl::StrContains(devices, "all")
+                             ? convrnn::CudaDeviceCount()
+                             : 0;
+  absl::StatusOr<std::vector<std::string>> list = convrnn::ParseDevices(devices, cuda_count, slots);
+  if (!list.ok()) {
+    std::string reason(list.status().message());
+    // "cuda:N not present" with no GPU at all: say why there is none.
+    if (cuda_count == 0 && absl::StrContains(devices, "cuda:")) {
+      absl::StrAppend(&reason, ": ", convrnn::CudaUnavailableReason());
+    }
+    return BadInput(reason);
+  }
   if (devices == "all" && list->front() == "cpu") {
     convrnn::Log("supervisor")
         ->warn(
-            "--devices all: no CUDA device visible (a CPU-only LibTorch, or no GPU in this "
-            "allocation); training on the CPU. Name devices (cuda:0) to fail instead.");
+            "--devices all: no CUDA device ({}); training on the CPU. Name devices (cuda:0) "
+            "to fail instead.",
+            convrnn::CudaUnavailableReason());
   }
   int per_child = threads > 0 ? threads : convrnn::DefaultThreads(static_cast<int>(list->size()));
   convrnn::Log("supervisor")

@@ -76,14 +76,14 @@ RidgeBasis MakeRidgeBasis(const torch::Tensor& xs, const torch::Tensor& yc,
                           const torch::Tensor& xt) {
   RidgeBasis basis;
   if (xs.size(1) <= xs.size(0)) {
-    auto [evals, v] = torch::linalg::eigh(Mm(xs.t(), xs), "L");
+    auto [evals, v] = torch::linalg_eigh(Mm(xs.t(), xs), "L");
     basis.lambda = evals.clamp_min(0);
     basis.z = Mm(xs, v);
     basis.zty = Mm(basis.z.t(), yc);
     basis.test_map = Mm(xt, v);
     basis.test_y = basis.zty;
   } else {
-    auto [evals, w] = torch::linalg::eigh(Mm(xs, xs.t()), "L");
+    auto [evals, w] = torch::linalg_eigh(Mm(xs, xs.t()), "L");
     basis.lambda = evals.clamp_min(0);
     basis.z = w * basis.lambda.sqrt().unsqueeze(0);
     basis.test_y = Mm(w.t(), yc);

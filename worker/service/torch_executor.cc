@@ -1,7 +1,9 @@
 #include "worker/service/torch_executor.h"
 
+#include <dlfcn.h>
 #include <torch/cuda.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
@@ -154,5 +156,24 @@ std::unique_ptr<TrialExecutor> NewTorchExecutor(TorchExecutorOptions options) {
 }
 
 int CudaDeviceCount() { return static_cast<int>(torch::cuda::device_count()); }
+
+std::string CudaUnavailableReason() {
+  if (CudaDeviceCount() > 0) return "";
+  // libtorch_cuda is loaded with the process when the LibTorch has CUDA (the
+  // binaries keep it linked); the driver library comes from the host.
+  if (dlopen("libtorch_cuda.so", RTLD_LAZY | RTLD_NOLOAD) == nullptr) {
+    return "this worker's LibTorch is CPU-only (no libtorch_cuda); use a CUDA build "
+           "(the image's cuda variant)";
+  }
+  if (void* driver = dlopen("libcuda.so.1", RTLD_LAZY); driver != nullptr) {
+    dlclose(driver);
+    const char* visible = getenv("CUDA_VISIBLE_DEVICES");
+    return absl::StrCat("the NVIDIA driver shows this process no GPU (CUDA_VISIBLE_DEVICES=",
+                        visible == nullptr ? "unset" : absl::StrCat("'", visible, "'"), ")");
+  }
+  return "LibTorch has CUDA but there is no NVIDIA driver here (libcuda.so.1 not found): run "
+         "on a GPU node, and give a container the GPU (podman --device nvidia.com/gpu=all, "
+         "docker --gpus all, Kubernetes resources.limits nvidia.com/gpu)";
+}
 
 }  // namespace convrnn

@@ -26,6 +26,11 @@ std::unique_ptr<TrialExecutor> NewTorchExecutor(TorchExecutorOptions options);
 // CUDA devices LibTorch sees (0 on a CPU-only build).
 int CudaDeviceCount();
 
+// Why CudaDeviceCount() is 0, in words for the operator: a CPU-only LibTorch,
+// no NVIDIA driver for this process (e.g. a container started without the
+// GPU), or a driver that shows this process no GPU. Empty when a GPU is seen.
+std::string CudaUnavailableReason();
+
 }  // namespace convrnn
 
 #endif  // CONVRNN_WORKER_SERVICE_TORCH_EXECUTOR_H_

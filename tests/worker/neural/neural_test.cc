@@ -175,7 +175,7 @@ TEST_CASE("PLS and ridge recover a known low-rank linear map", "[neural]") {
   // SIMPLS deflation, not just the fit.
   torch::Tensor xc = x - x.mean(0), yc = y - y.mean(0);
   torch::Tensor coef = PlsCoefficients(xc, yc, static_cast<int>(f));
-  torch::Tensor ols = torch::linalg::solve(xc.t().mm(xc), xc.t().mm(yc), /*left=*/true);
+  torch::Tensor ols = torch::linalg_solve(xc.t().mm(xc), xc.t().mm(yc), /*left=*/true);
   CHECK(((coef - ols).norm() / ols.norm()).item<double>() < 1e-6);
   CHECK(((coef - b).norm() / b.norm()).item<double>() < 0.05);
 }
@@ -188,7 +188,7 @@ torch::Tensor ReferenceRidge(const torch::Tensor& x_train, const torch::Tensor& 
   torch::Tensor mean = x_train.mean(0), sd = x_train.std(0, /*unbiased=*/false);
   torch::Tensor xs = (x_train - mean) / sd, xt = (x_test - mean) / sd;
   torch::Tensor y_mean = y_train.mean(0), yc = y_train - y_mean;
-  auto [u, sv, vh] = torch::linalg::svd(xs, /*full_matrices=*/false, /*driver=*/c10::nullopt);
+  auto [u, sv, vh] = torch::linalg_svd(xs, /*full_matrices=*/false);
   torch::Tensor uty = u.t().mm(yc), s2 = sv.square();
   torch::Tensor best_err = torch::full({yc.size(1)}, INFINITY, torch::kFloat64);
   torch::Tensor best_alpha = torch::zeros({yc.size(1)}, torch::kFloat64);

@@ -229,6 +229,26 @@ int RunBinary(const std::string& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+TEST_CASE("--devices cuda:0 without a GPU fails at once and says why", "[worker]") {
+  if (CudaDeviceCount() > 0) {
+    CHECK(CudaUnavailableReason().empty());
+    return;  // a GPU here: nothing to refuse
+  }
+  // A CPU-only LibTorch (Debian's), no NVIDIA driver (a container not given
+  // the GPU) or no GPU visible: each names its cause.
+  const std::string reason = CudaUnavailableReason();
+  CHECK_THAT(reason, Catch::Matches(".*(CPU-only|libcuda\\.so\\.1|CUDA_VISIBLE_DEVICES).*"));
+  FILE* pipe = popen((WorkerBinary() + " --server 127.0.0.1:1 --devices cuda:0 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char chunk[512];
+  while (fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
+  const int status = pclose(pipe);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(output, Catch::Contains("cuda:0 not present") && Catch::Contains(reason));
+}
+
 TEST_CASE("convrnn-worker needs exactly one of --spec and --server", "[worker]") {
   CHECK(RunBinary("") == 2);
   CHECK(RunBinary("--spec /dev/null --server 127.0.0.1:1") == 2);
