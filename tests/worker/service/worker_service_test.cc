@@ -229,7 +229,7 @@ int RunBinary(const std::string& args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-TEST_CASE("--devices cuda:0 without a GPU fails at once and says why", "[worker]") {
+TEST_CASE("The worker refuses --devices cuda:0 without a GPU at once and says why", "[worker]") {
   if (CudaDeviceCount() > 0) {
     CHECK(CudaUnavailableReason().empty());
     return;  // a GPU here: nothing to refuse
