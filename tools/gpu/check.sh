@@ -224,8 +224,13 @@ export -f build_deps
 # ------------------------------------------------------------------ configure
 CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$TORCH_ABI -isystem $DEPS/prefix/include -isystem $CARRY/prefix/include"
 PREFIXES="$CARRY/prefix"
+TORCH_ROOT_ARGS=()
 if [ -n "${TORCH_PREFIX:-}" ] && [ -f "$TORCH_PREFIX/Torch/TorchConfig.cmake" ]; then
   PREFIXES="$TORCH_PREFIX;$PREFIXES"
+  # The torch folder itself (TORCH_PREFIX is its share/cmake): beside a
+  # system LibTorch (Debian's) Torch's package would otherwise take that
+  # one's library, and CMakeLists.txt refuses the mix.
+  TORCH_ROOT_ARGS=(-DTorch_ROOT="$(dirname "$(dirname "$TORCH_PREFIX")")")
 fi
 # The whole project links gRPC, which links the abseil it was built with:
 # then that abseil, not the carried sources.
@@ -236,6 +241,7 @@ else
 fi
 BASE_ARGS=(-S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${SCOPE_ARGS[@]}"
   -DCMAKE_PREFIX_PATH="$PREFIXES" -DCMAKE_CXX_FLAGS="$CXX_FLAGS"
+  ${TORCH_ROOT_ARGS[@]+"${TORCH_ROOT_ARGS[@]}"}
   -DZLIB_INCLUDE_DIR="$DEPS/prefix/include" -DZLIB_LIBRARY="$DEPS/prefix/lib/libz.a"
   -DSTB_LIBRARY="$DEPS/prefix/lib/libstb.a"
   # CMake 4 refuses projects asking for policies older than 3.5 (the carried
