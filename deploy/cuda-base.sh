@@ -17,7 +17,7 @@
 # <torch> is the torch version with '+' as '-' (2.11.0-cu130). Then:
 #   podman build -f deploy/Dockerfile --build-arg VARIANT=cuda \
 #     --build-arg BASE=$CUDA_BUILD_BASE --build-arg RUNTIME_BASE=$CUDA_RUNTIME_BASE \
-#     --build-arg CMAKE_PREFIX_PATH=/opt/libtorch -t convrnn-search:0.1.0-cuda .
+#     --build-arg LIBTORCH=/opt/libtorch -t convrnn-search:0.1.0-cuda .
 # Environment: PODMAN (default "podman --runtime runc"), CONVRNN_CONTAINER_WORK
 # (staging folder, default /var/tmp/convrnn-containers), CUDA_BUILD_BASE,
 # CUDA_RUNTIME_BASE. The staging folder is hard links where it can be (the
