@@ -8,12 +8,13 @@ resamples of the seeds):
   0..k-1 (by the order they were proposed) that trained to the end; pruned
   trials never count as best;
 - compute: epochs and the trainer's training seconds spent on those trials;
-- compute to reach a target: the anchors' best median at k trials. Trials
+- compute to reach a target: the anchors' best median at k trials (or the
+  values given with --targets, for a folder of one tool's runs). Trials
   are taken in the order they finished, compute summed, until the best so
   far reaches the target; a run that never does counts as not reaching it
   (a median over such runs is reported as "not reached").
 
-Usage: report.py OUT [--trials 24,64] [--ours ours] [--markdown]
+Usage: report.py OUT [--trials 24,64] [--ours ours] [--targets 0.794,0.803]
 """
 
 import argparse
@@ -91,7 +92,7 @@ def cell(xs, digits=3):
     return "%s [%s, %s]" % (fmt(median(xs), digits), fmt(lo, digits), fmt(hi, digits))
 
 
-def report(out, ks, ours):
+def report(out, ks, ours, targets=None):
     runs = load(out)
     tools = sorted(runs, key=lambda t: (t != ours, t))
     anchors = [t for t in tools if t != ours]
@@ -126,15 +127,18 @@ def report(out, ks, ours):
         lines.append("| %s | " % t + " | ".join(
             cell([best_within(r, b, "epochs") for r in runs[t]]) for b in budgets) + " |")
     lines.append("")
-    lines.append("Compute to reach the anchors' best median best (epochs; training seconds), "
-                 "median [95% CI] over seeds; ratio = anchor's median / ours:")
+    lines.append("Compute to reach %s (epochs; training seconds), "
+                 "median [95%% CI] over seeds; ratio = anchor's median / ours:" % (
+                     "the given targets" if targets else "the anchors' best median best"))
     lines.append("")
     lines.append("| trials | target | tool | reached | epochs | training s | ratio (epochs) |")
     lines.append("| ---: | ---: | --- | ---: | --- | --- | ---: |")
-    for k in ks:
-        if not anchors:
-            break
-        target = max(median([best_after(r, k) for r in runs[a]]) for a in anchors)
+    if targets:
+        goals = [("-", t) for t in targets]
+    else:
+        goals = [(k, max(median([best_after(r, k) for r in runs[a]]) for a in anchors))
+                 for k in (ks if anchors else [])]
+    for k, target in goals:
         med = {}
         for t in tools:
             rs = runs[t]
@@ -151,7 +155,7 @@ def report(out, ks, ours):
             else:  # the anchor's median run never reached it: at least its whole budget
                 spent = median([compute_after(r, 10**9, "epochs") for r in rs])
                 ratio = "> %.2fx" % (spent / med[ours])
-            lines.append("| %d | %.4f | %s | %d/%d | %s | %s | %s |" % (
+            lines.append("| %s | %.4f | %s | %d/%d | %s | %s | %s |" % (
                 k, target, t, reached, len(rs), cell(ep, 0), cell(sec, 0), ratio))
     return "\n".join(lines)
 
@@ -161,8 +165,12 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--trials", default="12,24,64")
     ap.add_argument("--ours", default="ours")
+    ap.add_argument("--targets", default="",
+                    help="e.g. 0.794,0.803: compute to reach these instead of the anchors' "
+                         "median bests (needed when OUT holds one tool)")
     args = ap.parse_args()
-    print(report(args.out, [int(k) for k in args.trials.split(",")], args.ours))
+    targets = [float(t) for t in args.targets.split(",") if t]
+    print(report(args.out, [int(k) for k in args.trials.split(",")], args.ours, targets))
 
 
 if __name__ == "__main__":
