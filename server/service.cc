@@ -295,91 +295,53 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::OnPool(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(
     grpc::CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
-  return OnPool(context,
-                [this, request, response] { return DoRegisterWorker(*request, response); });
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    db::Worker worker;
+    worker.hostname = request->hostname();
+    worker.pid = request->pid();
+    worker.device = request->device();
+    worker.version = request->version();
+    absl::StatusOr<Registration> reg = coordinator_.RegisterWorker(worker);
+    RETURN_IF_ERROR_AS(reg.status(), ToGrpcStatus);
+    response->set_worker_id(reg->worker_id);
+    response->set_heartbeat_interval_ms(reg->heartbeat_interval_ms);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::LeaseTrial(grpc::CallbackServerContext* context,
                                                         const v1::LeaseTrialRequest* request,
                                                         v1::LeaseTrialResponse* response) {
-  return OnPool(context, [this, request, response] { return DoLeaseTrial(*request, response); });
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
-    grpc::CallbackServerContext* context, const v1::ReportProgressRequest* request,
-    v1::ReportProgressResponse* response) {
-  return OnPool(context,
-                [this, request, response] { return DoReportProgress(*request, response); });
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
-                                                           const v1::CompleteTrialRequest* request,
-                                                           v1::CompleteTrialResponse* response) {
-  return OnPool(context, [this, request, response] { return DoCompleteTrial(*request, response); });
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
-                                                       const v1::FailTrialRequest* request,
-                                                       v1::FailTrialResponse* response) {
-  return OnPool(context, [this, request, response] { return DoFailTrial(*request, response); });
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteScore(grpc::CallbackServerContext* context,
-                                                           const v1::CompleteScoreRequest* request,
-                                                           v1::CompleteScoreResponse* response) {
-  return OnPool(context, [this, request, response] { return DoCompleteScore(*request, response); });
-}
-
-grpc::ServerUnaryReactor* WorkerServiceImpl::FailScore(grpc::CallbackServerContext* context,
-                                                       const v1::FailScoreRequest* request,
-                                                       v1::FailScoreResponse*) {
-  return OnPool(context, [this, request] { return DoFailScore(*request); });
-}
-
-grpc::Status WorkerServiceImpl::DoRegisterWorker(const v1::RegisterWorkerRequest& request,
-                                                 v1::RegisterWorkerResponse* response) {
-  db::Worker worker;
-  worker.hostname = request.hostname();
-  worker.pid = request.pid();
-  worker.device = request.device();
-  worker.version = request.version();
-  absl::StatusOr<Registration> reg = coordinator_.RegisterWorker(worker);
-  RETURN_IF_ERROR_AS(reg.status(), ToGrpcStatus);
-  response->set_worker_id(reg->worker_id);
-  response->set_heartbeat_interval_ms(reg->heartbeat_interval_ms);
-  return grpc::Status::OK;
-}
-
-grpc::Status WorkerServiceImpl::DoLeaseTrial(const v1::LeaseTrialRequest& request,
-                                             v1::LeaseTrialResponse* response) {
-  absl::StatusOr<LeaseGrant> grant =
-      coordinator_.LeaseTrial(request.worker_id(), request.can_score());
-  RETURN_IF_ERROR_AS(grant.status(), ToGrpcStatus);
-  response->set_has_trial(grant->has_trial);
-  if (!grant->has_trial) {
-    response->set_retry_after_ms(grant->retry_after_ms);
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    absl::StatusOr<LeaseGrant> grant =
+        coordinator_.LeaseTrial(request->worker_id(), request->can_score());
+    RETURN_IF_ERROR_AS(grant.status(), ToGrpcStatus);
+    response->set_has_trial(grant->has_trial);
+    if (!grant->has_trial) {
+      response->set_retry_after_ms(grant->retry_after_ms);
+      return grpc::Status::OK;
+    }
+    const db::Trial& t = grant->trial;
+    response->set_trial_id(t.id);
+    response->set_campaign_id(t.campaign_id);
+    response->set_spec_json(t.spec_json);
+    response->set_data_json(grant->data_json);
+    response->set_neural_json(grant->neural_json);
+    response->set_heartbeat_interval_ms(grant->heartbeat_interval_ms);
+    if (grant->score.has_value()) {
+      response->set_kind(v1::JOB_KIND_SCORE);
+      response->set_score_id(grant->score->id);
+      response->set_attempt(grant->score->attempt);
+      response->set_lease_id(grant->score->lease_token);
+      response->set_lease_deadline_unix_us(grant->score->lease_deadline_us);
+      return grpc::Status::OK;
+    }
+    response->set_kind(v1::JOB_KIND_TRAIN);
+    response->set_attempt(t.attempt);
+    response->set_lease_id(t.lease_token);
+    response->set_lease_deadline_unix_us(t.lease_deadline_us);
     return grpc::Status::OK;
-  }
-  const db::Trial& t = grant->trial;
-  response->set_trial_id(t.id);
-  response->set_campaign_id(t.campaign_id);
-  response->set_spec_json(t.spec_json);
-  response->set_data_json(grant->data_json);
-  response->set_neural_json(grant->neural_json);
-  response->set_heartbeat_interval_ms(grant->heartbeat_interval_ms);
-  if (grant->score.has_value()) {
-    response->set_kind(v1::JOB_KIND_SCORE);
-    response->set_score_id(grant->score->id);
-    response->set_attempt(grant->score->attempt);
-    response->set_lease_id(grant->score->lease_token);
-    response->set_lease_deadline_unix_us(grant->score->lease_deadline_us);
-    return grpc::Status::OK;
-  }
-  response->set_kind(v1::JOB_KIND_TRAIN);
-  response->set_attempt(t.attempt);
-  response->set_lease_id(t.lease_token);
-  response->set_lease_deadline_unix_us(t.lease_deadline_us);
-  return grpc::Status::OK;
+  });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
@@ -402,51 +364,65 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::Status WorkerServiceImpl::DoReportProgress(const v1::ReportProgressRequest& request,
-                                                 v1::ReportProgressResponse* response) {
-  absl::StatusOr<ProgressResult> result = coordinator_.ReportProgress(
-      request.worker_id(), request.lease_id(), request.epoch(), FromProto(request.metrics()));
-  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
-  response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
-                                      : v1::ReportProgressResponse::DECISION_CONTINUE);
-  response->set_lease_deadline_unix_us(result->lease_deadline_us);
-  response->set_reason(result->reason);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(
+    grpc::CallbackServerContext* context, const v1::ReportProgressRequest* request,
+    v1::ReportProgressResponse* response) {
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    absl::StatusOr<ProgressResult> result = coordinator_.ReportProgress(
+        request->worker_id(), request->lease_id(), request->epoch(), FromProto(request->metrics()));
+    RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
+    response->set_decision(result->stop ? v1::ReportProgressResponse::DECISION_STOP
+                                        : v1::ReportProgressResponse::DECISION_CONTINUE);
+    response->set_lease_deadline_unix_us(result->lease_deadline_us);
+    response->set_reason(result->reason);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkerServiceImpl::DoCompleteTrial(const v1::CompleteTrialRequest& request,
-                                                v1::CompleteTrialResponse* response) {
-  absl::StatusOr<bool> already = coordinator_.Complete(request.worker_id(), request.lease_id(),
-                                                       FromProto(request.final_metrics()));
-  RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
-  response->set_already_completed(*already);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteTrialRequest* request,
+                                                           v1::CompleteTrialResponse* response) {
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    absl::StatusOr<bool> already = coordinator_.Complete(request->worker_id(), request->lease_id(),
+                                                         FromProto(request->final_metrics()));
+    RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
+    response->set_already_completed(*already);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkerServiceImpl::DoFailTrial(const v1::FailTrialRequest& request,
-                                            v1::FailTrialResponse* response) {
-  absl::StatusOr<FailResult> result = coordinator_.Fail(request.worker_id(), request.lease_id(),
-                                                        request.reason(), request.retryable());
-  RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
-  response->set_requeued(result->requeued);
-  response->set_attempt(result->attempt);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
+                                                       const v1::FailTrialRequest* request,
+                                                       v1::FailTrialResponse* response) {
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    absl::StatusOr<FailResult> result = coordinator_.Fail(request->worker_id(), request->lease_id(),
+                                                          request->reason(), request->retryable());
+    RETURN_IF_ERROR_AS(result.status(), ToGrpcStatus);
+    response->set_requeued(result->requeued);
+    response->set_attempt(result->attempt);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkerServiceImpl::DoCompleteScore(const v1::CompleteScoreRequest& request,
-                                                v1::CompleteScoreResponse* response) {
-  absl::StatusOr<bool> already =
-      coordinator_.CompleteScore(request.worker_id(), request.lease_id(), request.result_json());
-  RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
-  response->set_already_completed(*already);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteScore(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteScoreRequest* request,
+                                                           v1::CompleteScoreResponse* response) {
+  return OnPool(context, [this, request, response]() -> grpc::Status {
+    absl::StatusOr<bool> already = coordinator_.CompleteScore(
+        request->worker_id(), request->lease_id(), request->result_json());
+    RETURN_IF_ERROR_AS(already.status(), ToGrpcStatus);
+    response->set_already_completed(*already);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status WorkerServiceImpl::DoFailScore(const v1::FailScoreRequest& request) {
-  RETURN_IF_ERROR_AS(coordinator_.FailScore(request.worker_id(), request.lease_id(),
-                                            request.reason(), request.code()),
-                     ToGrpcStatus);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailScore(grpc::CallbackServerContext* context,
+                                                       const v1::FailScoreRequest* request,
+                                                       v1::FailScoreResponse*) {
+  return OnPool(context, [this, request]() -> grpc::Status {
+    return ToGrpcStatus(coordinator_.FailScore(request->worker_id(), request->lease_id(),
+                                               request->reason(), request->code()));
+  });
 }
 
 }  // namespace convrnn::server

@@ -131,18 +131,6 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   template <typename Body>
   grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* context, Body body);
 
-  grpc::Status DoRegisterWorker(const v1::RegisterWorkerRequest& request,
-                                v1::RegisterWorkerResponse* response);
-  grpc::Status DoLeaseTrial(const v1::LeaseTrialRequest& request, v1::LeaseTrialResponse* response);
-  grpc::Status DoReportProgress(const v1::ReportProgressRequest& request,
-                                v1::ReportProgressResponse* response);
-  grpc::Status DoCompleteTrial(const v1::CompleteTrialRequest& request,
-                               v1::CompleteTrialResponse* response);
-  grpc::Status DoFailTrial(const v1::FailTrialRequest& request, v1::FailTrialResponse* response);
-  grpc::Status DoCompleteScore(const v1::CompleteScoreRequest& request,
-                               v1::CompleteScoreResponse* response);
-  grpc::Status DoFailScore(const v1::FailScoreRequest& request);
-
   Coordinator& coordinator_;
   const TokenAuth& auth_;
   // Last: destroyed first, after it has answered every queued call.

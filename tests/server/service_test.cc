@@ -288,12 +288,14 @@ struct RegisterBurst {
                                          });
     }
   }
-  // Waits for every call to end.
-  void Wait() {
+  // Waits up to `timeout` for every call to end; true when they have.
+  bool WaitFor(absl::Duration timeout) {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* left) { return *left == 0; }, &done));
+    return mu.AwaitWithTimeout(absl::Condition(
+                                   +[](int* left) { return *left == 0; }, &done),
+                               timeout);
   }
+  void Wait() { WaitFor(absl::InfiniteDuration()); }
 
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
@@ -322,15 +324,9 @@ TEST_CASE("a burst of writing calls queues for the call pool instead of a thread
   const int before = ThreadCount();
   RegisterBurst burst(s, kCalls);
   int peak = before;
-  while (true) {
+  do {
     peak = std::max(peak, ThreadCount());
-    absl::MutexLock lock(&burst.mu);
-    if (burst.mu.AwaitWithTimeout(absl::Condition(
-                                      +[](int* left) { return *left == 0; }, &burst.done),
-                                  absl::Milliseconds(5))) {
-      break;
-    }
-  }
+  } while (!burst.WaitFor(absl::Milliseconds(5)));
   std::set<int64_t> ids;
   for (const RegisterBurst::Call& call : burst.calls) {
     INFO(call.status.error_message());

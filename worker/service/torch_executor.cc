@@ -161,10 +161,12 @@ std::string CudaUnavailableReason() {
   if (CudaDeviceCount() > 0) return "";
   // libtorch_cuda is loaded with the process when the LibTorch has CUDA (the
   // binaries keep it linked); the driver library comes from the host.
-  if (dlopen("libtorch_cuda.so", RTLD_LAZY | RTLD_NOLOAD) == nullptr) {
+  void* torch_cuda = dlopen("libtorch_cuda.so", RTLD_LAZY | RTLD_NOLOAD);
+  if (torch_cuda == nullptr) {
     return "this worker's LibTorch is CPU-only (no libtorch_cuda); use a CUDA build "
            "(the image's cuda variant)";
   }
+  dlclose(torch_cuda);  // RTLD_NOLOAD only took a reference to the loaded one
   if (void* driver = dlopen("libcuda.so.1", RTLD_LAZY); driver != nullptr) {
     dlclose(driver);
     const char* visible = getenv("CUDA_VISIBLE_DEVICES");

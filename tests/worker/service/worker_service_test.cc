@@ -224,10 +224,24 @@ TEST_CASE("a retried attempt resumes from its checkpoint when reachable", "[work
 
 std::string WorkerBinary() { return std::string(CONVRNN_BINARY_DIR) + "/worker/convrnn-worker"; }
 
-int RunBinary(const std::string& args) {
-  int status = std::system((WorkerBinary() + " " + args + " 2>/dev/null").c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// The worker binary run with `args` (a shell fragment: redirections too):
+// its exit status (-1 when it did not exit) and what it wrote to stdout.
+struct BinaryRun {
+  int exit_code;
+  std::string out;
+};
+BinaryRun RunWorkerBinary(const std::string& args) {
+  FILE* pipe = popen((WorkerBinary() + " " + args).c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  BinaryRun run;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
 }
+
+int RunBinary(const std::string& args) { return RunWorkerBinary(args + " 2>/dev/null").exit_code; }
 
 TEST_CASE("The worker refuses --devices cuda:0 without a GPU at once and says why", "[worker]") {
   if (CudaDeviceCount() > 0) {
@@ -238,15 +252,9 @@ TEST_CASE("The worker refuses --devices cuda:0 without a GPU at once and says wh
   // the GPU) or no GPU visible: each names its cause.
   const std::string reason = CudaUnavailableReason();
   CHECK_THAT(reason, Catch::Matches(".*(CPU-only|libcuda\\.so\\.1|CUDA_VISIBLE_DEVICES).*"));
-  FILE* pipe = popen((WorkerBinary() + " --server 127.0.0.1:1 --devices cuda:0 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char chunk[512];
-  while (fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
-  const int status = pclose(pipe);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 2);
-  CHECK_THAT(output, Catch::Contains("cuda:0 not present") && Catch::Contains(reason));
+  const BinaryRun run = RunWorkerBinary("--server 127.0.0.1:1 --devices cuda:0 2>&1");
+  CHECK(run.exit_code == 2);
+  CHECK_THAT(run.out, Catch::Contains("cuda:0 not present") && Catch::Contains(reason));
 }
 
 TEST_CASE("convrnn-worker needs exactly one of --spec and --server", "[worker]") {
@@ -311,15 +319,10 @@ TEST_CASE("one supervised worker runs per --devices entry and SIGTERM stops them
 
 TEST_CASE("convrnn-worker --match-params scales a spec to N parameters", "[worker]") {
   const std::string spec = std::string(CONVRNN_SOURCE_DIR) + "/examples/lstm.json";
-  FILE* pipe = popen(
-      (WorkerBinary() + " --spec " + spec + " --match-params 100000 --dry-run 2>/dev/null").c_str(),
-      "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  CHECK(WEXITSTATUS(pclose(pipe)) == 0);
-  nlohmann::json line = nlohmann::json::parse(out);
+  const BinaryRun run =
+      RunWorkerBinary("--spec " + spec + " --match-params 100000 --dry-run 2>/dev/null");
+  CHECK(run.exit_code == 0);
+  nlohmann::json line = nlohmann::json::parse(run.out);
   CHECK(std::abs(line["params"].get<int64_t>() - 100000) <= 3000);
   CHECK(line["width_multiplier"].get<double>() > 0);
   CHECK(line["spec"]["layers"][0]["channels"] !=
