@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
+#include <utility>
 
 namespace convrnn::search {
 namespace {
@@ -11,6 +13,30 @@ constexpr double kSqrt2 = 1.4142135623730951;
 constexpr double kSqrt2Pi = 2.5066282746310002;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
+
+// The bandwidth of the observation at position i of `sorted` (m values,
+// ascending, the prior's centre among them): the larger gap to its
+// neighbours (the outermost ones use their inner gap only, the range ends
+// are not neighbours), clipped to [range / min(100, 1 + m), range].
+template <typename Value>
+double GapSigma(const std::vector<Value>& sorted, size_t i, double lo, double hi,
+                double (*value)(const Value&)) {
+  const size_t m = sorted.size();
+  const double range = hi - lo;
+  const double min_sigma = range / std::min(100.0, 1.0 + static_cast<double>(m));
+  const double mu = value(sorted[i]);
+  const double left = i > 0 ? mu - value(sorted[i - 1]) : mu - lo;
+  const double right = i + 1 < m ? value(sorted[i + 1]) - mu : hi - mu;
+  double sigma;
+  if (m >= 2 && i == 0) {
+    sigma = right;
+  } else if (m >= 2 && i + 1 == m) {
+    sigma = left;
+  } else {
+    sigma = std::max(left, right);
+  }
+  return std::clamp(sigma, min_sigma, range);
+}
 
 }  // namespace
 
@@ -30,28 +56,15 @@ void ParzenEstimator::Fit(double lo, double hi, std::vector<Point> points, doubl
   sigmas_.resize(m);
   weights_.resize(m);
   coef_.resize(m);
-  const double min_sigma = range / std::min(100.0, 1.0 + static_cast<double>(m));
   for (size_t i = 0; i < m; ++i) {
-    const double mu = points[i].value;
-    mus_[i] = mu;
-    double sigma;
+    mus_[i] = points[i].value;
     if (points[i].weight < 0) {
-      sigma = range;
+      sigmas_[i] = range;
       weights_[i] = -points[i].weight;
     } else {
       weights_[i] = points[i].weight;
-      const double left = i > 0 ? mu - points[i - 1].value : mu - lo;
-      const double right = i + 1 < m ? points[i + 1].value - mu : hi - mu;
-      if (m >= 2 && i == 0) {
-        sigma = right;
-      } else if (m >= 2 && i + 1 == m) {
-        sigma = left;
-      } else {
-        sigma = std::max(left, right);
-      }
-      sigma = std::clamp(sigma, min_sigma, range);
+      sigmas_[i] = GapSigma<Point>(points, i, lo, hi, [](const Point& p) { return p.value; });
     }
-    sigmas_[i] = sigma;
   }
   total_weight_ = std::accumulate(weights_.begin(), weights_.end(), 0.0);
   for (size_t i = 0; i < m; ++i) {
@@ -81,6 +94,27 @@ double ParzenEstimator::Sample(Rng& rng) const {
     if (draw >= lo_ && draw <= hi_) return draw;
   }
   return rng.Uniform(lo_, hi_);
+}
+
+std::vector<double> ParzenEstimator::Bandwidths(double lo, double hi,
+                                                const std::vector<double>& values) {
+  // (value, index in `values`), the prior's centre marked by index -1, in
+  // Fit's order.
+  std::vector<std::pair<double, std::ptrdiff_t>> sorted;
+  sorted.reserve(values.size() + 1);
+  for (size_t i = 0; i < values.size(); ++i)
+    sorted.push_back({values[i], static_cast<std::ptrdiff_t>(i)});
+  sorted.push_back({0.5 * (lo + hi), -1});
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<double> sigmas(values.size());
+  using Entry = std::pair<double, std::ptrdiff_t>;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i].second < 0) continue;
+    sigmas[static_cast<size_t>(sorted[i].second)] =
+        GapSigma<Entry>(sorted, i, lo, hi, [](const Entry& e) { return e.first; });
+  }
+  return sigmas;
 }
 
 }  // namespace convrnn::search

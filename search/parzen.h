@@ -54,6 +54,10 @@ class ParzenEstimator {
 
   size_t size() const { return mus_.size(); }
 
+  // The bandwidth Fit gives each of `values` (any order; returned in that
+  // order) in an estimator over [lo, hi] with its prior component.
+  static std::vector<double> Bandwidths(double lo, double hi, const std::vector<double>& values);
+
  private:
   double lo_ = 0, hi_ = 1;
   std::vector<double> mus_, sigmas_, weights_;

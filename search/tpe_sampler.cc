@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -366,14 +367,15 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
   }
   const auto& params = space_->params();
   const std::vector<size_t> good = GoodSet();
+  std::vector<char> is_good(observations_.size(), 0);
+  for (size_t g : good) is_good[g] = 1;
+  if (options_.multivariate) return ProposeJoint(history, good, is_good, rng);
 
   // Good-set statistics; pending trials join the bad set as constant liars.
   std::vector<ParamStats> good_stats(params.size());
   for (size_t i = 0; i < params.size(); ++i)
     good_stats[i].counts.assign(stats_[i].counts.size(), 0);
   for (size_t g : good) AddToStats(observations_[g].assignment, 1.0, &good_stats);
-  std::vector<char> is_good(observations_.size(), 0);
-  for (size_t g : good) is_good[g] = 1;
   std::vector<double> liar_values;
 
   Assignment a(params.size(), kAbsent);
@@ -401,6 +403,222 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
     a[i] = SampleNumeric(id, good_values, good, is_good, liar_values, rng);
   }
   return a;
+}
+
+namespace {
+
+constexpr double kSqrt2Pi = 2.5066282746310002;
+
+// log of the normaliser of N(mu, sigma) truncated to [lo, hi]: the density at
+// x is exp(-((x - mu) / sigma)^2 / 2 - LogTruncatedNorm(...)).
+double LogTruncatedNorm(double mu, double sigma, double lo, double hi) {
+  const double z =
+      0.5 * (std::erf((hi - mu) / (sigma * M_SQRT2)) - std::erf((lo - mu) / (sigma * M_SQRT2)));
+  return std::log(sigma * kSqrt2Pi * std::max(z, 1e-300));
+}
+
+double SampleTruncatedNormal(double mu, double sigma, double lo, double hi, Rng& rng) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const double draw = mu + sigma * rng.Normal();
+    if (draw >= lo && draw <= hi) return draw;
+  }
+  return rng.Uniform(lo, hi);
+}
+
+}  // namespace
+
+Assignment TpeSampler::ProposeJoint(const History& history, const std::vector<size_t>& good,
+                                    const std::vector<char>& is_good, Rng& rng) const {
+  const auto& params = space_->params();
+  const size_t n_params = params.size();
+  const double pw = options_.prior_weight;
+  auto numeric = [&](size_t i) {
+    return !params[i].categorical() && ranges_[i].hi > ranges_[i].lo;
+  };
+
+  // One mixture of product kernels, stored per parameter over the members
+  // ([param * n + member], so the density is one pass per parameter):
+  // each member's value (internal coordinates, or the choice index; -1 for
+  // a choice it lacks), whether it lacks the parameter (it then contributes
+  // the prior), and for numbers its kernel's 1 / sigma and log normaliser.
+  // For choices, per parameter, the log row weights of the member's own
+  // choice and of any other (Optuna's categorical kernel).
+  struct Mixture {
+    size_t n = 0;
+    std::vector<double> log_weights;  // per member
+    std::vector<double> value, absent, inv_sigma, log_norm;
+    std::vector<double> log_hit, log_miss;  // per parameter
+    double log_total = 0;                   // log(sum of weights + prior_weight)
+  };
+  auto build = [&](const std::vector<const Assignment*>& members,
+                   const std::vector<double>& weights) {
+    Mixture m;
+    m.n = members.size();
+    m.value.assign(m.n * n_params, -1.0);
+    m.absent.assign(m.n * n_params, 1.0);
+    m.inv_sigma.assign(m.n * n_params, 0.0);
+    m.log_norm.assign(m.n * n_params, 0.0);
+    m.log_hit.assign(n_params, 0.0);
+    m.log_miss.assign(n_params, 0.0);
+    double total = pw;
+    for (size_t k = 0; k < m.n; ++k) {
+      m.log_weights.push_back(std::log(std::max(weights[k], 1e-300)));
+      total += weights[k];
+    }
+    m.log_total = std::log(total);
+    std::vector<double> values;
+    std::vector<size_t> who;
+    for (size_t i = 0; i < n_params; ++i) {
+      values.clear();
+      who.clear();
+      const size_t col = i * m.n;
+      for (size_t k = 0; k < m.n; ++k) {
+        const double v = (*members[k])[i];
+        if (IsAbsent(v)) continue;
+        who.push_back(k);
+        values.push_back(params[i].categorical() ? v : ToInternal(static_cast<int>(i), v));
+        m.value[col + k] = values.back();
+        m.absent[col + k] = 0.0;
+      }
+      if (params[i].categorical()) {
+        const double n = params[i].Cardinality();
+        const double e = pw / (static_cast<double>(who.size()) + 1.0);
+        m.log_hit[i] = std::log((1.0 + e) / (1.0 + n * e));
+        m.log_miss[i] = std::log(e / (1.0 + n * e));
+        continue;
+      }
+      if (!numeric(i)) continue;
+      const Range& r = ranges_[i];
+      const std::vector<double> sigmas = ParzenEstimator::Bandwidths(r.lo, r.hi, values);
+      for (size_t j = 0; j < who.size(); ++j) {
+        m.inv_sigma[col + who[j]] = 1.0 / sigmas[j];
+        m.log_norm[col + who[j]] = LogTruncatedNorm(values[j], sigmas[j], r.lo, r.hi);
+      }
+    }
+    return m;
+  };
+
+  std::vector<const Assignment*> members;
+  std::vector<double> weights;
+  for (size_t k : good) members.push_back(&observations_[k].assignment);
+  const Mixture l = build(members, std::vector<double>(members.size(), 1.0));
+  // The bad set: the newest exact_bad_limit trials not in the good set, then
+  // the pending ones as liars, with Optuna's ramp over all of them.
+  members.clear();
+  const size_t limit = static_cast<size_t>(std::max(1, options_.exact_bad_limit));
+  for (size_t k = observations_.size(); k-- > 0 && members.size() < limit;) {
+    if (!is_good[k]) members.push_back(&observations_[k].assignment);
+  }
+  std::reverse(members.begin(), members.end());
+  if (options_.constant_liar) {
+    for (const auto& [trial, assignment] : history.pending()) {
+      if (assignment.size() == n_params) members.push_back(&assignment);
+    }
+  }
+  for (size_t k = 0; k < members.size(); ++k) weights.push_back(RampWeight(k, members.size()));
+  const Mixture g = build(members, weights);
+
+  // The prior per parameter: a uniform choice; a Gaussian of the range's
+  // width at its centre, truncated to the range.
+  std::vector<double> prior_log_norm(n_params, 0.0);
+  for (size_t i = 0; i < n_params; ++i) {
+    if (params[i].categorical()) {
+      prior_log_norm[i] = std::log(static_cast<double>(params[i].Cardinality()));
+    } else if (numeric(i)) {
+      const Range& r = ranges_[i];
+      prior_log_norm[i] = LogTruncatedNorm(0.5 * (r.lo + r.hi), r.hi - r.lo, r.lo, r.hi);
+    }
+  }
+  auto log_prior = [&](size_t i, double u) {
+    if (!numeric(i)) return -prior_log_norm[i];
+    const Range& r = ranges_[i];
+    const double d = (u - 0.5 * (r.lo + r.hi)) / (r.hi - r.lo);
+    return -0.5 * d * d - prior_log_norm[i];
+  };
+
+  // log of a mixture's density at x (internal coordinates), over x's
+  // active parameters; a member lacking one uses the prior for it.
+  std::vector<size_t> active;
+  std::vector<double> x_prior(n_params, 0.0), terms;
+  auto log_density = [&](const Mixture& m, const std::vector<double>& x) {
+    terms.assign(m.log_weights.begin(), m.log_weights.end());
+    double prior = std::log(pw);
+    for (size_t i : active) {
+      const double xp = x_prior[i];
+      prior += xp;
+      const size_t col = i * m.n;
+      const double* value = &m.value[col];
+      const double* absent = &m.absent[col];
+      if (params[i].categorical()) {
+        const double hit = m.log_hit[i] - m.log_miss[i], miss = m.log_miss[i];
+        for (size_t k = 0; k < m.n; ++k) {
+          terms[k] += absent[k] * (xp - miss) + miss + (value[k] == x[i] ? hit : 0.0);
+        }
+      } else if (numeric(i)) {
+        const double* inv_sigma = &m.inv_sigma[col];
+        const double* log_norm = &m.log_norm[col];
+        for (size_t k = 0; k < m.n; ++k) {
+          const double d = (x[i] - value[k]) * inv_sigma[k];
+          terms[k] += absent[k] * xp - 0.5 * d * d - log_norm[k];
+        }
+      }
+    }
+    terms.push_back(prior);
+    const double top = *std::max_element(terms.begin(), terms.end());
+    double sum = 0;
+    for (double t : terms) sum += std::exp(t - top);
+    return top + std::log(sum) - m.log_total;
+  };
+
+  Assignment best;
+  double best_score = -std::numeric_limits<double>::infinity();
+  for (int c = 0; c < options_.n_ei_candidates; ++c) {
+    // A component of l: a good trial (each weight 1) or the prior (-1).
+    const double pick = rng.Uniform() * (static_cast<double>(l.n) + pw);
+    const std::ptrdiff_t member =
+        pick < static_cast<double>(l.n) ? static_cast<std::ptrdiff_t>(pick) : -1;
+    Assignment a(n_params, kAbsent);
+    std::vector<double> x(n_params, kAbsent);
+    active.clear();
+    for (size_t i = 0; i < n_params; ++i) {
+      const int id = static_cast<int>(i);
+      if (!space_->IsActive(a, id)) continue;
+      active.push_back(i);
+      const Param& p = params[i];
+      const size_t at = i * l.n + static_cast<size_t>(std::max<std::ptrdiff_t>(member, 0));
+      const double own = member < 0 || l.absent[at] != 0.0 ? kAbsent : l.value[at];
+      if (p.categorical()) {
+        const int n = p.Cardinality();
+        int k;
+        if (IsAbsent(own)) {
+          k = static_cast<int>(rng.Below(static_cast<uint64_t>(n)));
+        } else if (n == 1 || rng.Uniform() < std::exp(l.log_hit[i])) {
+          k = static_cast<int>(own);  // the member's row: (1 + e) / (1 + n e)
+        } else {
+          k = static_cast<int>(rng.Below(static_cast<uint64_t>(n - 1)));  // another, e each
+          if (k >= static_cast<int>(own)) ++k;
+        }
+        a[i] = x[i] = k;
+      } else {
+        const Range& r = ranges_[i];
+        double u = r.lo;
+        if (numeric(i)) {
+          u = IsAbsent(own)
+                  ? SampleTruncatedNormal(0.5 * (r.lo + r.hi), r.hi - r.lo, r.lo, r.hi, rng)
+                  : SampleTruncatedNormal(own, 1.0 / l.inv_sigma[at], r.lo, r.hi, rng);
+        }
+        a[i] = FromInternal(id, u);
+        x[i] = ToInternal(id, a[i]);  // an int lands on its grid point
+      }
+      x_prior[i] = log_prior(i, x[i]);
+    }
+    const double score = log_density(l, x) - log_density(g, x);
+    if (score > best_score) {
+      best_score = score;
+      best = std::move(a);
+    }
+  }
+  return best;
 }
 
 }  // namespace convrnn::search

@@ -5,10 +5,13 @@
 // ceil(gamma * n), at most max_good; completed trials rank before pruned
 // ones) and a bad set (the rest, plus every pending trial as a "constant
 // liar" so parallel workers are steered apart). Parameters are drawn in tree
-// order, so a conditional parameter is only drawn when its branch was chosen,
-// and each parameter is modelled only on the trials where it was active.
-// Per parameter, n_ei_candidates draws from l(x) (good density) are scored
-// by l(x) / g(x) (bad density) and the best is kept.
+// order, so a conditional parameter is only drawn when its branch was chosen.
+// Two models of l(x) (good density) and g(x) (bad density):
+// multivariate, the default (below), or independent
+// (SamplerOptions::multivariate false; Optuna's and HyperOpt's default):
+// each parameter is modelled only on the trials where it was active, and per
+// parameter n_ei_candidates draws from l(x) are scored by l(x) / g(x) and
+// the best is kept.
 //   categorical: Optuna's kernel (each observation smoothed over all choices
 //                by prior_weight / (N + 1)) plus a uniform prior component;
 //   numeric:     adaptive Parzen estimators (search/parzen.h: Optuna/HyperOpt's
@@ -28,6 +31,23 @@
 // width) + pending), independent of the number of finished trials. With
 // several goals the good set is the best max_good trials by non-dominated
 // rank, re-ranked when new results arrive (O(n * front size)).
+//
+// Multivariate (SamplerOptions::multivariate, the default; Optuna's
+// multivariate=True, Falkner et al. 2018): a good trial's combination of
+// values is kept together, which the independent model cannot do (in the
+// ConvRNN benchmark the best region is a recurrent top cell *with* a high
+// learning rate; docs/performance.md). l and g are each a mixture of one product kernel
+// per trial (weights as above: 1 for good trials, the ramp for bad ones and
+// liars) plus a prior component of weight prior_weight. Per parameter a
+// trial's kernel is Optuna's categorical row or a truncated Gaussian (in the
+// internal coordinates, with the univariate bandwidth rule over the
+// estimator's trials, ParzenEstimator::Bandwidths); a parameter the trial
+// did not have (another branch) and the prior component use the prior (a
+// uniform choice, a Gaussian of the range's width at its centre). A
+// candidate picks one component of l and draws every active parameter from
+// it in tree order; the best of n_ei_candidates by l(x) / g(x) is proposed.
+// Exact, with g over the newest exact_bad_limit bad trials: O(n_ei *
+// (max_good + exact_bad_limit + pending) * params) per suggestion.
 //
 // Thread-safety: as Sampler.
 #ifndef CONVRNN_SEARCH_TPE_SAMPLER_H_
@@ -86,6 +106,10 @@ class TpeSampler final : public SamplerBase {
   // its ramp weight (see RampWeight); O(bins + max_good + 25 + liars).
   std::vector<double> WeightedBadHistogram(int id, const std::vector<size_t>& good_obs,
                                            const std::vector<double>& liars) const;
+  // The multivariate proposal: n_ei_candidates joint draws from l, the
+  // best l(x) / g(x) kept.
+  Assignment ProposeJoint(const History& history, const std::vector<size_t>& good,
+                          const std::vector<char>& is_good, Rng& rng) const;
 
   std::vector<Range> ranges_;  // per parameter (numeric)
   std::vector<Observation> observations_;

@@ -91,6 +91,11 @@ void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
       t.Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
       t.Bool("constant_liar", &config->tpe.constant_liar);
       t.Bool("equal_kernel_heights", &config->tpe.equal_kernel_heights);
+      t.Double("gamma", &config->tpe.gamma, 1e-6, 1.0);
+      t.Int("max_good", &config->tpe.max_good, 1, 100000);
+      t.Int("n_ei_candidates", &config->tpe.n_ei_candidates, 1, 10000);
+      t.Double("prior_weight", &config->tpe.prior_weight, 1e-6, 1e6);
+      t.Bool("multivariate", &config->tpe.multivariate);
       o.Fail(t.Finish());
     }
   }
@@ -257,6 +262,34 @@ std::function<absl::StatusOr<json>(const ArchSpec&)> BudgetAdjuster(
     ASSIGN_OR_RETURN(BudgetMatch match, MatchParams(spec, budget));
     return ToJson(match.spec);
   };
+}
+
+search::SamplerOptions SamplerOptionsFor(const CampaignConfig& config) {
+  search::SamplerOptions options;
+  options.seed = config.seed;
+  options.repeats = config.repeats;
+  options.n_startup_trials = config.tpe.n_startup_trials;
+  options.constant_liar = config.tpe.constant_liar;
+  options.equal_kernel_heights = config.tpe.equal_kernel_heights;
+  options.gamma = config.tpe.gamma;
+  options.max_good = config.tpe.max_good;
+  options.n_ei_candidates = config.tpe.n_ei_candidates;
+  options.prior_weight = config.tpe.prior_weight;
+  options.multivariate = config.tpe.multivariate;
+  options.adjust = BudgetAdjuster(config.budget);
+  options.goals.clear();
+  for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
+  return options;
+}
+
+absl::StatusOr<CampaignSearch> NewCampaignSearch(const CampaignConfig& config) {
+  CampaignSearch made;
+  ASSIGN_OR_RETURN(made.sampler, search::CreateSampler(config.algorithm, config.space,
+                                                       SamplerOptionsFor(config)));
+  if (config.early_stopping.has_value()) {
+    ASSIGN_OR_RETURN(made.stopper, search::CreateEarlyStopper(*config.early_stopping));
+  }
+  return made;
 }
 
 std::string ObjectiveName(const Objective& objective) {

@@ -85,6 +85,11 @@ struct CampaignConfig {
     int n_startup_trials = search::SamplerOptions{}.n_startup_trials;
     bool constant_liar = search::SamplerOptions{}.constant_liar;
     bool equal_kernel_heights = search::SamplerOptions{}.equal_kernel_heights;
+    double gamma = search::SamplerOptions{}.gamma;
+    int max_good = search::SamplerOptions{}.max_good;
+    int n_ei_candidates = search::SamplerOptions{}.n_ei_candidates;
+    double prior_weight = search::SamplerOptions{}.prior_weight;
+    bool multivariate = search::SamplerOptions{}.multivariate;
   };
   TpeKnobs tpe;
   // At least one; the first drives early stopping and Best's default.
@@ -112,6 +117,18 @@ absl::StatusOr<CampaignConfig> ParseCampaignText(absl::string_view text);
 // the spec scaled to the budget, OUT_OF_RANGE when it cannot reach it.
 std::function<absl::StatusOr<nlohmann::json>(const ArchSpec&)> BudgetAdjuster(
     const std::optional<ParamBudget>& budget);
+
+// The sampler's options for the campaign: its seed, grid repeats, search.tpe
+// knobs, goals and budget.
+search::SamplerOptions SamplerOptionsFor(const CampaignConfig& config);
+
+// The campaign's search, as the coordinator runs it: its sampler (algorithm,
+// seed, TPE knobs, goals, budget) and, when configured, its early stopper.
+struct CampaignSearch {
+  std::unique_ptr<search::Sampler> sampler;
+  std::unique_ptr<search::EarlyStopper> stopper;
+};
+absl::StatusOr<CampaignSearch> NewCampaignSearch(const CampaignConfig& config);
 
 // A final-metric name: 1-64 of [A-Za-z0-9_.] ("val_top1",
 // "neural_predictivity.IT").

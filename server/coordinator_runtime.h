@@ -80,27 +80,9 @@ struct Coordinator::CampaignRuntime {
   bool Stopped() const { return state.load() == db::CampaignState::kStopped; }
 
   // A campaign's search: its sampler and, when configured, early stopper.
-  struct Search {
-    std::unique_ptr<search::Sampler> sampler;
-    std::unique_ptr<search::EarlyStopper> stopper;
-  };
+  using Search = CampaignSearch;
   static absl::StatusOr<Search> NewSearch(const CampaignConfig& config) {
-    search::SamplerOptions options;
-    options.seed = config.seed;
-    options.repeats = config.repeats;
-    options.n_startup_trials = config.tpe.n_startup_trials;
-    options.constant_liar = config.tpe.constant_liar;
-    options.equal_kernel_heights = config.tpe.equal_kernel_heights;
-    options.adjust = BudgetAdjuster(config.budget);
-    options.goals.clear();
-    for (const Objective& o : config.objectives) options.goals.push_back(o.goal);
-    Search search;
-    ASSIGN_OR_RETURN(search.sampler,
-                     search::CreateSampler(config.algorithm, config.space, options));
-    if (config.early_stopping.has_value()) {
-      ASSIGN_OR_RETURN(search.stopper, search::CreateEarlyStopper(*config.early_stopping));
-    }
-    return search;
+    return NewCampaignSearch(config);
   }
 
   // Takes `search` over an empty history.

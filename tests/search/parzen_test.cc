@@ -1,5 +1,6 @@
 #include "search/parzen.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
@@ -58,6 +59,16 @@ TEST_CASE("Parzen bandwidths: neighbour gaps, inner gap at the ends, clipped", "
   for (int i = 0; i < 299; ++i) by_hand += normal(0.3, 0.3 + 1e-6 * i, 0.01);
   CHECK(std::exp(q.LogPdf(0.3)) == Approx(by_hand / 301.0).epsilon(1e-9));
   CHECK(q.LogPdf(0.5) < q.LogPdf(0.3) - 5.0);
+
+  // Bandwidths gives the same sigmas, in the order the values came.
+  CHECK(ParzenEstimator::Bandwidths(0.0, 1.0, {0.9, 0.1}) == std::vector<double>{0.4, 0.4});
+  CHECK(ParzenEstimator::Bandwidths(0.0, 1.0, {0.1}) == std::vector<double>{0.4});
+  std::vector<double> crowd_values;
+  for (const auto& c : crowd) crowd_values.push_back(c.value);
+  std::reverse(crowd_values.begin(), crowd_values.end());
+  const std::vector<double> sigmas = ParzenEstimator::Bandwidths(0.0, 1.0, crowd_values);
+  CHECK(sigmas.front() == Approx(0.5 - (0.3 + 299e-6)));  // the last of the crowd
+  for (size_t i = 1; i < sigmas.size(); ++i) CHECK(sigmas[i] == Approx(0.01));
 }
 
 TEST_CASE("equal-height kernels give an isolated observation the peak of a crowded one",

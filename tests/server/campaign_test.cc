@@ -82,20 +82,43 @@ TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algo
   CHECK(plain.tpe.n_startup_trials == defaults.n_startup_trials);
   CHECK(plain.tpe.constant_liar == defaults.constant_liar);
   CHECK(plain.tpe.equal_kernel_heights == defaults.equal_kernel_heights);
+  CHECK(plain.tpe.multivariate == defaults.multivariate);
+  CHECK(plain.tpe.gamma == defaults.gamma);
   CampaignConfig c = Must(ParseCampaign(SmallCampaign({{"search",
                                                         {{"algorithm", "tpe"},
                                                          {"tpe",
                                                           {{"n_startup_trials", 5},
                                                            {"constant_liar", false},
-                                                           {"equal_kernel_heights", false}}}}}})));
+                                                           {"equal_kernel_heights", false},
+                                                           {"multivariate", false},
+                                                           {"gamma", 0.2},
+                                                           {"max_good", 10},
+                                                           {"n_ei_candidates", 64},
+                                                           {"prior_weight", 0.5}}}}}})));
   CHECK(c.tpe.n_startup_trials == 5);
   CHECK(c.tpe.constant_liar == false);
   CHECK(c.tpe.equal_kernel_heights == false);
+  CHECK(c.tpe.multivariate == false);
+  CHECK(c.tpe.gamma == 0.2);
+  CHECK(c.tpe.max_good == 10);
+  CHECK(c.tpe.n_ei_candidates == 64);
+  CHECK(c.tpe.prior_weight == 0.5);
+  // The knobs reach the sampler the coordinator builds.
+  const search::SamplerOptions built = SamplerOptionsFor(c);
+  CHECK(built.multivariate == false);
+  CHECK(built.gamma == 0.2);
+  CHECK(built.max_good == 10);
+  CHECK(built.n_ei_candidates == 64);
+  CHECK(built.prior_weight == 0.5);
+  CHECK(built.n_startup_trials == 5);
+  CHECK_THAT(
+      ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", {{"gamma", 1.5}}}}}})),
+      Catch::StartsWith("search.tpe.gamma: must be"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"tpe", {{"constant_liar", false}}}}}})),
              Catch::StartsWith("search.tpe: applies to the tpe algorithm only"));
   CHECK_THAT(
-      ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", {{"gamma", 0.2}}}}}})),
-      Catch::StartsWith("search.tpe.gamma: unknown key"));
+      ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", {{"bandwidth", 0.2}}}}}})),
+      Catch::StartsWith("search.tpe.bandwidth: unknown key"));
   CHECK_THAT(ErrorOf(SmallCampaign(
                  {{"search", {{"algorithm", "tpe"}, {"tpe", {{"n_startup_trials", -1}}}}}})),
              Catch::StartsWith("search.tpe.n_startup_trials: must be an integer in [0,"));
