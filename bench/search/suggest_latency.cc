@@ -224,6 +224,7 @@ int Main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--tpe-prior-weight") == 0) base.prior_weight = std::atof(v);
     if (std::strcmp(argv[i], "--tpe-bad-bins") == 0) base.bad_bins = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-exact-limit") == 0) base.exact_bad_limit = std::atoi(v);
+    if (std::strcmp(argv[i], "--tpe-multivariate") == 0) base.multivariate = std::atoi(v) != 0;
     if (std::strcmp(argv[i], "--tpe-equal-mass") == 0)
       base.equal_kernel_heights = std::atoi(v) == 0;
   }
@@ -264,7 +265,7 @@ int Main(int argc, char** argv) {
         Assignment a = space->Sample(rng);
         history.Finish(t, TrialState::kCompleted, {Objective(*space->ToSpec(a))}, a);
       }
-      SamplerOptions options;
+      SamplerOptions options = base;
       options.seed = 1;
       auto sampler = *CreateSampler(algorithm, space, options);
       using Clock = std::chrono::steady_clock;
