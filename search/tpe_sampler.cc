@@ -613,7 +613,7 @@ Assignment TpeSampler::ProposeJoint(const History& history, const std::vector<si
       x_prior[i] = log_prior(i, x[i]);
     }
     const double score = log_density(l, x) - log_density(g, x);
-    if (score > best_score) {
+    if (c == 0 || score > best_score) {  // the first stands even if no score is a number
       best_score = score;
       best = std::move(a);
     }
