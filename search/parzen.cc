@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstddef>
 #include <numeric>
-#include <utility>
 
 namespace convrnn::search {
 namespace {
@@ -14,19 +12,22 @@ constexpr double kSqrt2Pi = 2.5066282746310002;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
-// The bandwidth of the observation at position i of `sorted` (m values,
-// ascending, the prior's centre among them): the larger gap to its
-// neighbours (the outermost ones use their inner gap only, the range ends
-// are not neighbours), clipped to [range / min(100, 1 + m), range].
-template <typename Value>
-double GapSigma(const std::vector<Value>& sorted, size_t i, double lo, double hi,
-                double (*value)(const Value&)) {
+// The mass of N(mu, sigma) on [lo, hi].
+double TruncatedNormalMass(double mu, double sigma, double lo, double hi) {
+  return NormalCdf((hi - mu) / sigma) - NormalCdf((lo - mu) / sigma);
+}
+
+// The bandwidth of the observation at position i of `sorted` (ascending,
+// the prior's centre among them): the larger gap to its neighbours (the
+// outermost ones use their inner gap only, the range ends are not
+// neighbours), clipped to [range / min(100, 1 + m), range].
+double GapSigma(const std::vector<double>& sorted, size_t i, double lo, double hi) {
   const size_t m = sorted.size();
   const double range = hi - lo;
   const double min_sigma = range / std::min(100.0, 1.0 + static_cast<double>(m));
-  const double mu = value(sorted[i]);
-  const double left = i > 0 ? mu - value(sorted[i - 1]) : mu - lo;
-  const double right = i + 1 < m ? value(sorted[i + 1]) - mu : hi - mu;
+  const double mu = sorted[i];
+  const double left = i > 0 ? mu - sorted[i - 1] : mu - lo;
+  const double right = i + 1 < m ? sorted[i + 1] - mu : hi - mu;
   double sigma;
   if (m >= 2 && i == 0) {
     sigma = right;
@@ -56,20 +57,15 @@ void ParzenEstimator::Fit(double lo, double hi, std::vector<Point> points, doubl
   sigmas_.resize(m);
   weights_.resize(m);
   coef_.resize(m);
+  for (size_t i = 0; i < m; ++i) mus_[i] = points[i].value;
   for (size_t i = 0; i < m; ++i) {
-    mus_[i] = points[i].value;
-    if (points[i].weight < 0) {
-      sigmas_[i] = range;
-      weights_[i] = -points[i].weight;
-    } else {
-      weights_[i] = points[i].weight;
-      sigmas_[i] = GapSigma<Point>(points, i, lo, hi, [](const Point& p) { return p.value; });
-    }
+    const bool prior = points[i].weight < 0;
+    weights_[i] = prior ? -points[i].weight : points[i].weight;
+    sigmas_[i] = prior ? range : GapSigma(mus_, i, lo, hi);
   }
   total_weight_ = std::accumulate(weights_.begin(), weights_.end(), 0.0);
   for (size_t i = 0; i < m; ++i) {
-    const double z =
-        NormalCdf((hi - mus_[i]) / sigmas_[i]) - NormalCdf((lo - mus_[i]) / sigmas_[i]);
+    const double z = TruncatedNormalMass(mus_[i], sigmas_[i], lo, hi);
     const double scale = kernels == Kernels::kEqualHeight ? 1.0 : sigmas_[i];
     coef_[i] = weights_[i] / (total_weight_ * scale * kSqrt2Pi * std::max(z, 1e-300));
   }
@@ -89,32 +85,36 @@ double ParzenEstimator::Sample(Rng& rng) const {
   double pick = rng.Uniform() * total_weight_;
   size_t j = 0;
   while (j + 1 < mus_.size() && pick >= weights_[j]) pick -= weights_[j++];
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    const double draw = mus_[j] + sigmas_[j] * rng.Normal();
-    if (draw >= lo_ && draw <= hi_) return draw;
-  }
-  return rng.Uniform(lo_, hi_);
+  return SampleTruncatedNormal(mus_[j], sigmas_[j], lo_, hi_, rng);
 }
 
 std::vector<double> ParzenEstimator::Bandwidths(double lo, double hi,
                                                 const std::vector<double>& values) {
-  // (value, index in `values`), the prior's centre marked by index -1, in
-  // Fit's order.
-  std::vector<std::pair<double, std::ptrdiff_t>> sorted;
-  sorted.reserve(values.size() + 1);
-  for (size_t i = 0; i < values.size(); ++i)
-    sorted.push_back({values[i], static_cast<std::ptrdiff_t>(i)});
-  sorted.push_back({0.5 * (lo + hi), -1});
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Positions into `values` in Fit's order, the prior's centre (last) among them.
+  std::vector<double> all = values;
+  all.push_back(0.5 * (lo + hi));
+  std::vector<size_t> order(all.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return all[a] < all[b]; });
+  std::vector<double> sorted(all.size());
+  for (size_t i = 0; i < order.size(); ++i) sorted[i] = all[order[i]];
   std::vector<double> sigmas(values.size());
-  using Entry = std::pair<double, std::ptrdiff_t>;
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    if (sorted[i].second < 0) continue;
-    sigmas[static_cast<size_t>(sorted[i].second)] =
-        GapSigma<Entry>(sorted, i, lo, hi, [](const Entry& e) { return e.first; });
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order[i] < values.size()) sigmas[order[i]] = GapSigma(sorted, i, lo, hi);
   }
   return sigmas;
+}
+
+double LogTruncatedNormalNorm(double mu, double sigma, double lo, double hi) {
+  return std::log(sigma * kSqrt2Pi * std::max(TruncatedNormalMass(mu, sigma, lo, hi), 1e-300));
+}
+
+double SampleTruncatedNormal(double mu, double sigma, double lo, double hi, Rng& rng) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const double draw = mu + sigma * rng.Normal();
+    if (draw >= lo && draw <= hi) return draw;
+  }
+  return rng.Uniform(lo, hi);
 }
 
 }  // namespace convrnn::search

@@ -17,6 +17,12 @@
 
 namespace convrnn::search {
 
+// log of the normaliser of N(mu, sigma) truncated to [lo, hi]: its density
+// at x is exp(-((x - mu) / sigma)^2 / 2 - LogTruncatedNormalNorm(...)).
+double LogTruncatedNormalNorm(double mu, double sigma, double lo, double hi);
+// A draw of N(mu, sigma) truncated to [lo, hi] (16 tries, then uniform).
+double SampleTruncatedNormal(double mu, double sigma, double lo, double hi, Rng& rng);
+
 class ParzenEstimator {
  public:
   struct Point {

@@ -405,28 +405,6 @@ Assignment TpeSampler::Propose(const History& history, Rng& rng) {
   return a;
 }
 
-namespace {
-
-constexpr double kSqrt2Pi = 2.5066282746310002;
-
-// log of the normaliser of N(mu, sigma) truncated to [lo, hi]: the density at
-// x is exp(-((x - mu) / sigma)^2 / 2 - LogTruncatedNorm(...)).
-double LogTruncatedNorm(double mu, double sigma, double lo, double hi) {
-  const double z =
-      0.5 * (std::erf((hi - mu) / (sigma * M_SQRT2)) - std::erf((lo - mu) / (sigma * M_SQRT2)));
-  return std::log(sigma * kSqrt2Pi * std::max(z, 1e-300));
-}
-
-double SampleTruncatedNormal(double mu, double sigma, double lo, double hi, Rng& rng) {
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    const double draw = mu + sigma * rng.Normal();
-    if (draw >= lo && draw <= hi) return draw;
-  }
-  return rng.Uniform(lo, hi);
-}
-
-}  // namespace
-
 Assignment TpeSampler::ProposeJoint(const History& history, const std::vector<size_t>& good,
                                     const std::vector<char>& is_good, Rng& rng) const {
   const auto& params = space_->params();
@@ -492,7 +470,7 @@ Assignment TpeSampler::ProposeJoint(const History& history, const std::vector<si
       const std::vector<double> sigmas = ParzenEstimator::Bandwidths(r.lo, r.hi, values);
       for (size_t j = 0; j < who.size(); ++j) {
         m.inv_sigma[col + who[j]] = 1.0 / sigmas[j];
-        m.log_norm[col + who[j]] = LogTruncatedNorm(values[j], sigmas[j], r.lo, r.hi);
+        m.log_norm[col + who[j]] = LogTruncatedNormalNorm(values[j], sigmas[j], r.lo, r.hi);
       }
     }
     return m;
@@ -526,7 +504,7 @@ Assignment TpeSampler::ProposeJoint(const History& history, const std::vector<si
       prior_log_norm[i] = std::log(static_cast<double>(params[i].Cardinality()));
     } else if (numeric(i)) {
       const Range& r = ranges_[i];
-      prior_log_norm[i] = LogTruncatedNorm(0.5 * (r.lo + r.hi), r.hi - r.lo, r.lo, r.hi);
+      prior_log_norm[i] = LogTruncatedNormalNorm(0.5 * (r.lo + r.hi), r.hi - r.lo, r.lo, r.hi);
     }
   }
   auto log_prior = [&](size_t i, double u) {

@@ -265,17 +265,9 @@ std::function<absl::StatusOr<json>(const ArchSpec&)> BudgetAdjuster(
 }
 
 search::SamplerOptions SamplerOptionsFor(const CampaignConfig& config) {
-  search::SamplerOptions options;
+  search::SamplerOptions options = config.tpe;
   options.seed = config.seed;
   options.repeats = config.repeats;
-  options.n_startup_trials = config.tpe.n_startup_trials;
-  options.constant_liar = config.tpe.constant_liar;
-  options.equal_kernel_heights = config.tpe.equal_kernel_heights;
-  options.gamma = config.tpe.gamma;
-  options.max_good = config.tpe.max_good;
-  options.n_ei_candidates = config.tpe.n_ei_candidates;
-  options.prior_weight = config.tpe.prior_weight;
-  options.multivariate = config.tpe.multivariate;
   options.adjust = BudgetAdjuster(config.budget);
   options.goals.clear();
   for (const Objective& o : config.objectives) options.goals.push_back(o.goal);

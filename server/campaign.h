@@ -79,19 +79,12 @@ struct CampaignConfig {
   std::optional<ParamBudget> budget;
   int repeats = 1;                  // grid only
   std::vector<int64_t> warm_start;  // campaign ids
-  // search.tpe: the TPE sampler's knobs (tpe only), search::SamplerOptions'
-  // defaults where the campaign says nothing.
-  struct TpeKnobs {
-    int n_startup_trials = search::SamplerOptions{}.n_startup_trials;
-    bool constant_liar = search::SamplerOptions{}.constant_liar;
-    bool equal_kernel_heights = search::SamplerOptions{}.equal_kernel_heights;
-    double gamma = search::SamplerOptions{}.gamma;
-    int max_good = search::SamplerOptions{}.max_good;
-    int n_ei_candidates = search::SamplerOptions{}.n_ei_candidates;
-    double prior_weight = search::SamplerOptions{}.prior_weight;
-    bool multivariate = search::SamplerOptions{}.multivariate;
-  };
-  TpeKnobs tpe;
+  // search.tpe: the TPE sampler's knobs (tpe only; n_startup_trials,
+  // constant_liar, equal_kernel_heights, multivariate, gamma, max_good,
+  // n_ei_candidates, prior_weight), the defaults where the campaign says
+  // nothing. Its other fields (seed, goals, ...) are not read from here:
+  // SamplerOptionsFor sets them from the rest of the campaign.
+  search::SamplerOptions tpe;
   // At least one; the first drives early stopping and Best's default.
   std::vector<Objective> objectives;
   int max_attempts = 3;

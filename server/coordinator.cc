@@ -283,7 +283,7 @@ absl::StatusOr<CampaignView> Coordinator::Launch(const std::string& campaign_jso
   ASSIGN_OR_RETURN(CampaignConfig config, ParseCampaignText(campaign_json));
   // The search is built before the campaign is stored: a campaign in the
   // store can always propose trials.
-  ASSIGN_OR_RETURN(CampaignRuntime::Search search, CampaignRuntime::NewSearch(config));
+  ASSIGN_OR_RETURN(CampaignSearch search, NewCampaignSearch(config));
   db::NewCampaign fresh;
   fresh.name = config.name;
   fresh.config_json = campaign_json;

@@ -79,14 +79,8 @@ struct Coordinator::CampaignRuntime {
   // Lock-free: a call that races a Stop sees the stop at its next call.
   bool Stopped() const { return state.load() == db::CampaignState::kStopped; }
 
-  // A campaign's search: its sampler and, when configured, early stopper.
-  using Search = CampaignSearch;
-  static absl::StatusOr<Search> NewSearch(const CampaignConfig& config) {
-    return NewCampaignSearch(config);
-  }
-
   // Takes `search` over an empty history.
-  void AdoptSearch(Search search) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  void AdoptSearch(CampaignSearch search) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     sampler = std::move(search.sampler);
     history = search::History();
     if (search.stopper != nullptr) stopper = std::move(search.stopper);
@@ -94,7 +88,7 @@ struct Coordinator::CampaignRuntime {
 
   // A fresh sampler (and early stopper) over an empty history.
   absl::Status InitSearch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    ASSIGN_OR_RETURN(Search search, NewSearch(config));
+    ASSIGN_OR_RETURN(CampaignSearch search, NewCampaignSearch(config));
     AdoptSearch(std::move(search));
     return absl::OkStatus();
   }

@@ -93,14 +93,35 @@ def searched(spec):
             "feedback": spec.get("feedback", []), "lr": spec["train"]["lr"]}
 
 
-def run_optuna(campaign, seed, trials, ctx):
+def optuna_study(seed):
+    """The Optuna anchor: TPESampler(seed) with its defaults and successive
+    halving (reduction factor 2, first rung at epoch 1), maximising."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rec = Recorder()
-    max_epochs = campaign["space"]["train"]["epochs"]
-    study = optuna.create_study(
+    return optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2))
+
+
+def hyperopt_maximize(campaign, seed, trials, final_of):
+    """The HyperOpt anchor: tpe.suggest over the campaign's space, one trial at
+    a time; final_of(spec) trains a spec and returns its final value."""
+    import numpy as np
+    from hyperopt import STATUS_OK, Trials, fmin, tpe
+
+    def objective(sample):
+        return {"loss": -final_of(space_lib.hyperopt_spec(sample)), "status": STATUS_OK}
+
+    fmin(objective, space_lib.hyperopt_space(campaign["space"]), algo=tpe.suggest,
+         max_evals=trials, trials=Trials(), rstate=np.random.default_rng(seed),
+         show_progressbar=False)
+
+
+def run_optuna(campaign, seed, trials, ctx):
+    import optuna
+    rec = Recorder()
+    max_epochs = campaign["space"]["train"]["epochs"]
+    study = optuna_study(seed)
 
     def objective(trial):
         spec = space_lib.suggest(trial, campaign["space"])
@@ -120,22 +141,15 @@ def run_optuna(campaign, seed, trials, ctx):
 
 
 def run_hyperopt(campaign, seed, trials, ctx):
-    import numpy as np
-    from hyperopt import STATUS_OK, Trials, fmin, tpe
     rec = Recorder()
-    expr = space_lib.hyperopt_space(campaign["space"])
-    counter = [0]
 
-    def objective(sample):
-        number = counter[0]
-        counter[0] += 1
-        result = train(ctx["worker"], space_lib.hyperopt_spec(sample), ctx["data"], ctx["tmp"],
-                       number)
+    def final_of(spec):
+        number = len(rec.trials)
+        result = train(ctx["worker"], spec, ctx["data"], ctx["tmp"], number)
         rec.add(number, result)
-        return {"loss": -result["final"], "status": STATUS_OK}
+        return result["final"]
 
-    fmin(objective, expr, algo=tpe.suggest, max_evals=trials, trials=Trials(),
-         rstate=np.random.default_rng(seed), show_progressbar=False)
+    hyperopt_maximize(campaign, seed, trials, final_of)
     return rec
 
 

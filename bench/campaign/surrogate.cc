@@ -136,7 +136,6 @@ struct Running {
   const Record* record = nullptr;
   int epoch = 0;       // epochs done
   double next_at = 0;  // clock when the next epoch ends
-  double started_at = 0;
   json spec;
 };
 
@@ -159,11 +158,7 @@ const Record& Lookup(const std::vector<Record>& table, const json& spec) {
 // --lookup: one spec per line on stdin (run.py's full specs, as the anchors
 // build them), one {"curve": [...], "epoch_seconds": s} per line on stdout,
 // for bench/campaign/surrogate_anchors.py.
-int Lookup(const std::string& campaign_path, const std::string& table_dirs) {
-  std::ifstream in(campaign_path);
-  const json campaign = json::parse(in);
-  const std::vector<Record> table =
-      LoadTable(table_dirs, campaign["space"]["train"]["epochs"].get<int>());
+int ServeLookups(const std::vector<Record>& table) {
   std::string line;
   while (std::getline(std::cin, line)) {
     const Record& r = Lookup(table, json::parse(line));
@@ -176,16 +171,18 @@ int Run(int argc, char** argv) {
   std::string campaign_path, table_dirs, out_dir;
   int seed_lo = 0, seed_hi = 199, trials = 0;
   bool lookup = false;
-  for (int i = 1; i < argc; i += 2) {
-    if (i + 1 >= argc && std::string(argv[i]) != "--lookup") {
-      std::fprintf(stderr, "%s needs a value\n", argv[i]);
-      return 2;
-    }
-    const std::string flag = argv[i], value = argv[i + 1];
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
     if (flag == "--lookup") {
       lookup = true;
-      --i;
-    } else if (flag == "--campaign") {
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", flag.c_str());
+      return 2;
+    }
+    const std::string value = argv[++i];
+    if (flag == "--campaign") {
       campaign_path = value;
     } else if (flag == "--table") {
       table_dirs = value;
@@ -202,9 +199,7 @@ int Run(int argc, char** argv) {
       return 2;
     }
   }
-  if (lookup && !table_dirs.empty() && !campaign_path.empty())
-    return Lookup(campaign_path, table_dirs);
-  if (campaign_path.empty() || table_dirs.empty() || out_dir.empty()) {
+  if (campaign_path.empty() || table_dirs.empty() || (!lookup && out_dir.empty())) {
     std::fprintf(stderr,
                  "usage: %s --campaign FILE --table DIR[,DIR...] --out DIR "
                  "[--seeds LO-HI] [--trials N]\n"
@@ -228,6 +223,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "no fully trained trials with specs in %s\n", table_dirs.c_str());
     return 2;
   }
+  if (lookup) return ServeLookups(table);
   std::filesystem::create_directories(out_dir);
   std::fprintf(stderr, "surrogate: %zu recorded curves\n", table.size());
 
@@ -255,7 +251,6 @@ int Run(int argc, char** argv) {
       w.id = started++;
       w.spec = s->spec;
       w.record = &Lookup(table, s->spec);
-      w.started_at = clock;
       w.next_at = clock + w.record->epoch_seconds;
       history.AddPending(w.id, std::move(s->assignment));
       return true;

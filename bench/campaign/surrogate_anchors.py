@@ -24,6 +24,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import run as run_lib  # noqa: E402
 import space as space_lib  # noqa: E402
 
 
@@ -47,11 +48,8 @@ def record(number, curve, epochs, epoch_seconds, pruned, end_s):
 
 def run_optuna(campaign, seed, trials, surrogate):
     import optuna
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     max_epochs = campaign["space"]["train"]["epochs"]
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2))
+    study = run_lib.optuna_study(seed)
     events, out, started = [], [], 0
 
     def start(clock):
@@ -84,21 +82,17 @@ def run_optuna(campaign, seed, trials, surrogate):
 
 
 def run_hyperopt(campaign, seed, trials, surrogate):
-    import numpy as np
-    from hyperopt import STATUS_OK, Trials, fmin, tpe
-    expr = space_lib.hyperopt_space(campaign["space"])
     epochs = campaign["space"]["train"]["epochs"]
     out, clock = [], [0.0]
 
-    def objective(sample):
-        looked = surrogate.curve(space_lib.hyperopt_spec(sample))
+    def final_of(spec):
+        looked = surrogate.curve(spec)
         clock[0] += epochs * looked["epoch_seconds"]
         out.append(record(len(out), looked["curve"], epochs, looked["epoch_seconds"], False,
                           clock[0]))
-        return {"loss": -looked["curve"][-1], "status": STATUS_OK}
+        return looked["curve"][-1]
 
-    fmin(objective, expr, algo=tpe.suggest, max_evals=trials, trials=Trials(),
-         rstate=np.random.default_rng(seed), show_progressbar=False)
+    run_lib.hyperopt_maximize(campaign, seed, trials, final_of)
     return out
 
 
@@ -114,12 +108,11 @@ def main():
     args = ap.parse_args()
     with open(args.campaign) as f:
         campaign = json.load(f)
-    lo, _, hi = args.seeds.partition("-")
     surrogate = Surrogate(args.surrogate, args.campaign, args.table)
     os.makedirs(args.out, exist_ok=True)
     runners = {"optuna": run_optuna, "hyperopt": run_hyperopt}
     for tool in args.tools.split(","):
-        for seed in range(int(lo), int(hi or lo) + 1):
+        for seed in run_lib.parse_seeds(args.seeds):
             path = os.path.join(args.out, "%s-%d.json" % (tool, seed))
             if os.path.exists(path):
                 continue
