@@ -6,9 +6,10 @@ same data with the same trainer, `convrnn-worker`:
 
 - ours:     convrnn-server + two `convrnn-worker --server` processes, the
             campaign's own search (TPE + ASHA);
-- optuna:   Optuna's TPESampler + SuccessiveHalvingPruner (reduction factor
-            2, min resource 1 epoch), two trials at a time (n_jobs=2), each
-            trial one `convrnn-worker --spec` run, stopped when pruned;
+- optuna:   Optuna's TPESampler + SuccessiveHalvingPruner (the campaign's
+            ASHA reduction factor and min resource: 2 and 1 epoch in
+            campaign.json), two trials at a time (n_jobs=2), each trial one
+            `convrnn-worker --spec` run, stopped when pruned;
 - hyperopt: HyperOpt's TPE (the original study's tool), one trial at a time,
             no early stopping (HyperOpt has none per trial).
 
@@ -93,14 +94,23 @@ def searched(spec):
             "feedback": spec.get("feedback", []), "lr": spec["train"]["lr"]}
 
 
-def optuna_study(seed):
+def optuna_study(campaign, seed):
     """The Optuna anchor: TPESampler(seed) with its defaults and successive
-    halving (reduction factor 2, first rung at epoch 1), maximising."""
+    halving with the campaign's ASHA reduction factor and first rung
+    (bench/campaign/campaign.json: 2, epoch 1; as our ASHA, no pruning for a
+    campaign without early stopping), maximising."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2))
+    stopping = campaign["search"].get("early_stopping") or {}
+    if stopping.get("rule", "asha") != "asha":
+        raise SystemExit("the Optuna anchor prunes with successive halving: "
+                         "search.early_stopping.rule must be asha or absent")
+    pruner = optuna.pruners.NopPruner() if not stopping else \
+        optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=stopping.get("min_resource", 1),
+            reduction_factor=stopping.get("reduction_factor", 4))
+    return optuna.create_study(direction="maximize",
+                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
 
 
 def hyperopt_maximize(campaign, seed, trials, final_of):
@@ -121,7 +131,7 @@ def run_optuna(campaign, seed, trials, ctx):
     import optuna
     rec = Recorder()
     max_epochs = campaign["space"]["train"]["epochs"]
-    study = optuna_study(seed)
+    study = optuna_study(campaign, seed)
 
     def objective(trial):
         spec = space_lib.suggest(trial, campaign["space"])

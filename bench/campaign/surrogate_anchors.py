@@ -2,8 +2,8 @@
 """The anchors (Optuna, HyperOpt) on the campaign benchmark's surrogate.
 
 Same settings as run.py's real runs (Optuna: TPESampler(seed) +
-SuccessiveHalvingPruner(min_resource=1, reduction_factor=2), two trials at a
-time; HyperOpt: tpe.suggest, one at a time, no early stopping), but every
+SuccessiveHalvingPruner with the campaign's ASHA reduction factor and first
+rung, two trials at a time; HyperOpt: tpe.suggest, one at a time, no early stopping), but every
 trial's curve comes from `convrnn_campaign_surrogate --lookup` (the
 trainer's recorded curves, nearest neighbour; see surrogate.cc), on an event
 clock of the recorded epoch seconds. Writes OUT/<tool>-<seed>.json in
@@ -49,7 +49,7 @@ def record(number, curve, epochs, epoch_seconds, pruned, end_s):
 def run_optuna(campaign, seed, trials, surrogate):
     import optuna
     max_epochs = campaign["space"]["train"]["epochs"]
-    study = run_lib.optuna_study(seed)
+    study = run_lib.optuna_study(campaign, seed)
     events, out, started = [], [], 0
 
     def start(clock):

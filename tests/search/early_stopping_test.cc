@@ -57,6 +57,24 @@ TEST_CASE("ASHA with a loss to minimise and eta 2", "[search]") {
   CHECK(asha->Decide(1, 4, 1.0) == kGo);  // rung at 4
 }
 
+TEST_CASE("ASHA without a reduction factor keeps the best quarter, rungs at 1, 4, 16", "[search]") {
+  auto asha = Make({{"rule", "asha"}});
+  CHECK(asha->Decide(1, 1, 0.50) == kGo);    // best of 1
+  CHECK(asha->Decide(2, 1, 0.40) == kStop);  // 2nd of 2
+  CHECK(asha->Decide(3, 1, 0.45) == kStop);
+  CHECK(asha->Decide(4, 1, 0.48) == kStop);
+  CHECK(asha->Decide(5, 1, 0.49) == kStop);
+  CHECK(asha->Decide(6, 1, 0.495) == kStop);  // 2nd of 6: eta 3 would keep it
+  CHECK(asha->Decide(7, 1, 0.60) == kGo);
+  CHECK(asha->Decide(8, 1, 0.55) == kGo);  // 2nd of 8: top 2
+  // Epoch 3 is no rung (with eta 3 it would be, and trial 8 would stop there).
+  CHECK(asha->Decide(7, 3, 0.70) == kGo);
+  CHECK(asha->Decide(8, 3, 0.10) == kGo);
+  CHECK(asha->Decide(7, 4, 0.70) == kGo);
+  CHECK(asha->Decide(8, 4, 0.65) == kStop);  // 2nd of 2 at epoch 4
+  CHECK(asha->Decide(1, 16, 0.1) == kGo);    // first at the rung at 16
+}
+
 TEST_CASE("median rule stops trials worse than the median at the same epoch", "[search]") {
   auto median = Make({{"rule", "median"}, {"warmup_epochs", 1}, {"min_trials", 3}});
   for (int t = 1; t <= 3; ++t) {

@@ -314,11 +314,11 @@ TEST_CASE("multivariate TPE proposes the combinations good trials had", "[search
   CHECK(pairs[1] >= pairs[0] + 16);
 }
 
-TEST_CASE("TPE samples 10 start-up trials at random unless told otherwise", "[search]") {
+TEST_CASE("TPE samples 5 start-up trials at random unless told otherwise", "[search]") {
   auto small = TwoKnobSpace();
   auto large = ConvRnnSpace(6);
   REQUIRE(large->params().size() >= 40);
-  for (const auto& [space, expected] : {std::pair{small, 10}, std::pair{large, 10}}) {
+  for (const auto& [space, expected] : {std::pair{small, 5}, std::pair{large, 5}}) {
     SamplerOptions automatic, fixed, other;
     automatic.seed = fixed.seed = other.seed = 5;
     fixed.n_startup_trials = expected;

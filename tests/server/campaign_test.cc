@@ -87,7 +87,7 @@ TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algo
   CampaignConfig c = Must(ParseCampaign(SmallCampaign({{"search",
                                                         {{"algorithm", "tpe"},
                                                          {"tpe",
-                                                          {{"n_startup_trials", 5},
+                                                          {{"n_startup_trials", 7},
                                                            {"constant_liar", false},
                                                            {"equal_kernel_heights", false},
                                                            {"multivariate", false},
@@ -95,7 +95,7 @@ TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algo
                                                            {"max_good", 10},
                                                            {"n_ei_candidates", 64},
                                                            {"prior_weight", 0.5}}}}}})));
-  CHECK(c.tpe.n_startup_trials == 5);
+  CHECK(c.tpe.n_startup_trials == 7);
   CHECK(c.tpe.constant_liar == false);
   CHECK(c.tpe.equal_kernel_heights == false);
   CHECK(c.tpe.multivariate == false);
@@ -110,7 +110,7 @@ TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algo
   CHECK(built.max_good == 10);
   CHECK(built.n_ei_candidates == 64);
   CHECK(built.prior_weight == 0.5);
-  CHECK(built.n_startup_trials == 5);
+  CHECK(built.n_startup_trials == 7);
   CHECK_THAT(
       ErrorOf(SmallCampaign({{"search", {{"algorithm", "tpe"}, {"tpe", {{"gamma", 1.5}}}}}})),
       Catch::StartsWith("search.tpe.gamma: must be"));
