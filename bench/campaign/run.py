@@ -94,11 +94,14 @@ def searched(spec):
             "feedback": spec.get("feedback", []), "lr": spec["train"]["lr"]}
 
 
-def optuna_study(campaign, seed):
+def optuna_study(campaign, seed, sampler="tpe"):
     """The Optuna anchor: TPESampler(seed) with its defaults and successive
     halving with the campaign's ASHA reduction factor and first rung
     (bench/campaign/campaign.json: 2, epoch 1; as our ASHA, no pruning for a
-    campaign without early stopping), maximising."""
+    campaign without early stopping), maximising. For the surrogate's
+    comparisons, sampler "tpe-mv": TPESampler(seed, multivariate, group, 5
+    start-up trials); "gp": GPSampler(seed, 5 start-up trials), which needs
+    torch and scipy (requirements.txt leaves them out)."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     stopping = campaign["search"].get("early_stopping") or {}
@@ -109,8 +112,18 @@ def optuna_study(campaign, seed):
         optuna.pruners.SuccessiveHalvingPruner(
             min_resource=stopping.get("min_resource", 1),
             reduction_factor=stopping.get("reduction_factor", 4))
-    return optuna.create_study(direction="maximize",
-                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    if sampler == "gp":
+        chosen = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5,
+                                           warn_independent_sampling=False)
+    elif sampler == "tpe-mv":
+        import warnings
+        with warnings.catch_warnings():  # multivariate and group are "experimental"
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            chosen = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                                n_startup_trials=5)
+    else:
+        chosen = optuna.samplers.TPESampler(seed=seed)
+    return optuna.create_study(direction="maximize", sampler=chosen, pruner=pruner)
 
 
 def hyperopt_maximize(campaign, seed, trials, final_of):

@@ -3,10 +3,13 @@
 
 Same settings as run.py's real runs (Optuna: TPESampler(seed) +
 SuccessiveHalvingPruner with the campaign's ASHA reduction factor and first
-rung, two trials at a time; HyperOpt: tpe.suggest, one at a time, no early stopping), but every
-trial's curve comes from `convrnn_campaign_surrogate --lookup` (the
-trainer's recorded curves, nearest neighbour; see surrogate.cc), on an event
-clock of the recorded epoch seconds. Writes OUT/<tool>-<seed>.json in
+rung, two trials at a time; HyperOpt: tpe.suggest, one at a time, no early
+stopping; optuna-tpe-mv: Optuna's multivariate TPE with 5 start-up trials;
+optuna-gp: Optuna's GPSampler with the same pruning, in a virtual
+environment that also has torch and scipy), but every trial's curve comes
+from `convrnn_campaign_surrogate --lookup` (the trainer's recorded curves,
+nearest neighbour; see surrogate.cc), on an event clock of the recorded
+epoch seconds. Writes OUT/<tool>-<seed>.json in
 run.py's format, so report.py compares them with the service's surrogate
 runs.
 
@@ -46,10 +49,10 @@ def record(number, curve, epochs, epoch_seconds, pruned, end_s):
             "pruned": pruned, "end_s": end_s}
 
 
-def run_optuna(campaign, seed, trials, surrogate):
+def run_optuna(campaign, seed, trials, surrogate, sampler="tpe"):
     import optuna
     max_epochs = campaign["space"]["train"]["epochs"]
-    study = run_lib.optuna_study(campaign, seed)
+    study = run_lib.optuna_study(campaign, seed, sampler)
     events, out, started = [], [], 0
 
     def start(clock):
@@ -106,11 +109,16 @@ def main():
     ap.add_argument("--seeds", default="0-99")
     ap.add_argument("--trials", type=int, default=64)
     args = ap.parse_args()
+    runners = {"optuna": run_optuna, "hyperopt": run_hyperopt,
+               "optuna-gp": lambda *a: run_optuna(*a, sampler="gp"),
+               "optuna-tpe-mv": lambda *a: run_optuna(*a, sampler="tpe-mv")}
+    unknown = [t for t in args.tools.split(",") if t not in runners]
+    if unknown:
+        raise SystemExit("--tools: unknown tool %s (known: %s)" % (unknown[0], ", ".join(runners)))
     with open(args.campaign) as f:
         campaign = json.load(f)
     surrogate = Surrogate(args.surrogate, args.campaign, args.table)
     os.makedirs(args.out, exist_ok=True)
-    runners = {"optuna": run_optuna, "hyperopt": run_hyperopt}
     for tool in args.tools.split(","):
         for seed in run_lib.parse_seeds(args.seeds):
             path = os.path.join(args.out, "%s-%d.json" % (tool, seed))
