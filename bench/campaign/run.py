@@ -96,22 +96,29 @@ def searched(spec):
 
 def optuna_study(campaign, seed, sampler="tpe"):
     """The Optuna anchor: TPESampler(seed) with its defaults and successive
-    halving with the campaign's ASHA reduction factor and first rung
-    (bench/campaign/campaign.json: 2, epoch 1; as our ASHA, no pruning for a
-    campaign without early stopping), maximising. For the surrogate's
+    halving with the campaign's ASHA reduction factor and first rung, which
+    it must name (bench/campaign/campaign.json: 2, epoch 1; as our ASHA, no
+    pruning for a campaign without early stopping), maximising. For the surrogate's
     comparisons, sampler "tpe-mv": TPESampler(seed, multivariate, group, 5
     start-up trials); "gp": GPSampler(seed, 5 start-up trials), which needs
     torch and scipy (requirements.txt leaves them out)."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stopping = campaign["search"].get("early_stopping") or {}
-    if stopping.get("rule", "asha") != "asha":
-        raise SystemExit("the Optuna anchor prunes with successive halving: "
-                         "search.early_stopping.rule must be asha or absent")
-    pruner = optuna.pruners.NopPruner() if not stopping else \
-        optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=stopping.get("min_resource", 1),
-            reduction_factor=stopping.get("reduction_factor", 4))
+    stopping = campaign["search"].get("early_stopping")
+    if stopping is None:
+        pruner = optuna.pruners.NopPruner()
+    else:
+        # Named, not defaulted: a copy of search/early_stopping.h's defaults
+        # here would drift from the service's.
+        missing = [k for k in ("min_resource", "reduction_factor") if k not in stopping]
+        if stopping.get("rule", "asha") != "asha" or missing:
+            raise SystemExit("the Optuna anchor prunes with successive halving: "
+                             "search.early_stopping needs rule asha (or none) and names "
+                             "min_resource and reduction_factor (missing: %s)"
+                             % (", ".join(missing) or "-"))
+        pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=stopping["min_resource"],
+            reduction_factor=stopping["reduction_factor"])
     if sampler == "gp":
         chosen = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5,
                                            warn_independent_sampling=False)
