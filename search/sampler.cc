@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "search/evolution_sampler.h"
+#include "search/gp_sampler.h"
 #include "search/grid_sampler.h"
 #include "search/sampler_base.h"
 #include "search/tpe_sampler.h"
@@ -80,6 +81,7 @@ absl::StatusOr<Suggestion> SamplerBase::Suggest(const History& history) {
   absl::Status last;
   std::vector<std::string> rejected;
   for (int attempt = 0; attempt <= options_.max_redraws; ++attempt) {
+    attempt_ = attempt;
     Assignment a = Propose(history, rng);
     absl::StatusOr<ArchSpec> spec = space_->ToSpec(a);
     if (!spec.ok()) {
@@ -111,6 +113,16 @@ absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorit
     }
     return std::make_unique<TpeSampler>(std::move(space), options);
   }
+  if (algorithm == "gp") {
+    if (options.goals.size() != 1) {
+      return absl::InvalidArgumentError(
+          "gp optimises one objective; a campaign with several needs tpe, evolution or random");
+    }
+    if (options.gp_candidates < 1 || options.gp_max_points < 2) {
+      return absl::InvalidArgumentError("gp needs gp_candidates >= 1 and gp_max_points >= 2");
+    }
+    return std::make_unique<GpSampler>(std::move(space), options);
+  }
   if (algorithm == "evolution") {
     if (options.population_size < 2 || options.tournament_size < 1 ||
         options.tournament_size > options.population_size) {
@@ -125,7 +137,7 @@ absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorit
     return std::make_unique<GridSampler>(std::move(space), std::move(grid), options);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("search.algorithm: must be one of random, tpe, evolution, grid (got \"",
+      absl::StrCat("search.algorithm: must be one of random, tpe, gp, evolution, grid (got \"",
                    std::string(algorithm), "\")"));
 }
 

@@ -6,6 +6,8 @@
 // history.Finish(id, ...). Samplers:
 //   "random"     independent draws from the space;
 //   "tpe"        Tree-structured Parzen Estimator (tpe_sampler.h);
+//   "gp"         Gaussian-process Bayesian optimisation, one objective
+//                (gp_sampler.h);
 //   "evolution"  regularized evolution, Real et al. 2019 (evolution_sampler.h);
 //   "grid"       every combination in a fixed order (grid_sampler.h).
 // Every suggestion is a concrete spec validated by ParseArchSpec; a draw that
@@ -102,7 +104,7 @@ struct SamplerOptions {
   // Each combination runs with seeds train.seed + 0 .. repeats - 1.
   int repeats = 1;
 
-  // --- tpe ---
+  // --- tpe and gp ---
   // Trials sampled at random before the model is used. 5 (Optuna's default
   // is 10): with the joint model, better after 25 trials on all three
   // synthetic objectives and level after 50-200, and fewer epochs to every
@@ -139,6 +141,14 @@ struct SamplerOptions {
   // independent model.
   bool multivariate = true;
 
+  // --- gp ---
+  // Random assignments scored by expected improvement before the local
+  // search (gp_sampler.h).
+  int gp_candidates = 1000;
+  // Trials the Gaussian process is fitted to: the best half by loss and the
+  // newest rest (its cost is cubic in this).
+  int gp_max_points = 200;
+
   // --- evolution ---
   // The population is the population_size most recently finished trials
   // (ageing: the oldest leaves first); random draws until it is full.
@@ -163,7 +173,7 @@ class Sampler {
   virtual absl::StatusOr<Suggestion> Suggest(const History& history) = 0;
 };
 
-// `algorithm`: "random", "tpe", "evolution" or "grid". REQUIRES: space != nullptr.
+// `algorithm`: "random", "tpe", "gp", "evolution" or "grid". REQUIRES: space != nullptr.
 absl::StatusOr<std::unique_ptr<Sampler>> CreateSampler(absl::string_view algorithm,
                                                        std::shared_ptr<const Space> space,
                                                        const SamplerOptions& options);

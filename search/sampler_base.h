@@ -31,6 +31,8 @@ class SamplerBase : public Sampler {
   // Losses to minimise for the trial's values (NaN kept as +inf).
   std::vector<double> Losses(const std::vector<double>& values) const;
   size_t observed() const { return observed_; }
+  // 0 on a Suggest's first Propose, then 1, 2, ... for each redraw.
+  int attempt() const { return attempt_; }
 
   std::shared_ptr<const Space> space_;
   SamplerOptions options_;
@@ -38,6 +40,7 @@ class SamplerBase : public Sampler {
  private:
   absl::Status Sync(const History& history);
   size_t observed_ = 0;
+  int attempt_ = 0;
 };
 
 // "random": independent draws from the space.

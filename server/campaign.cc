@@ -55,7 +55,11 @@ void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root)
 void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
                  const json** early_stopping) {
   JsonObject o(j, root->PathOf("search"));
-  o.Enum("algorithm", &config->algorithm, {"random", "tpe", "evolution", "grid"});
+  o.Enum("algorithm", &config->algorithm, {"random", "tpe", "gp", "evolution", "grid"});
+  if (o.ok() && config->algorithm == "gp" && config->objectives.size() > 1) {
+    o.Fail("algorithm",
+           "gp optimises one objective; with several objectives use tpe, evolution or random");
+  }
   const bool grid = config->algorithm == "grid";
   int64_t seed = 0;
   o.Int64("seed", &seed, 0, int64_t{1} << 53);
@@ -97,6 +101,19 @@ void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
       t.Double("prior_weight", &config->tpe.prior_weight, 1e-6, 1e6);
       t.Bool("multivariate", &config->tpe.multivariate);
       o.Fail(t.Finish());
+    }
+  }
+  if (const json* gp = o.Get("gp"); o.ok() && gp != nullptr) {
+    if (config->algorithm != "gp") {
+      o.Fail("gp", "applies to the gp algorithm only");
+    } else if (!gp->is_object()) {
+      o.Fail("gp", "must be an object");
+    } else {
+      JsonObject g(*gp, o.PathOf("gp"));
+      g.Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
+      g.Int("candidates", &config->tpe.gp_candidates, 1, 100000);
+      g.Int("max_points", &config->tpe.gp_max_points, 2, 2000);
+      o.Fail(g.Finish());
     }
   }
   *early_stopping = o.Get("early_stopping");

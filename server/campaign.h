@@ -9,12 +9,15 @@
 //                                    every candidate's widths scaled to N
 //                                    parameters (spec/param_budget.h); a
 //                                    candidate that cannot reach it is redrawn
-//    "search": {"algorithm": "random"|"tpe"|"evolution"|"grid", default "random"
+//    "search": {"algorithm": "random"|"tpe"|"gp"|"evolution"|"grid",
+//                                                           default "random"
 //               "seed": 0,                                  default 0
 //               "max_trials": N,     required (grid: default grid size x repeats)
 //               "max_parallel": P,                          default max_trials
 //               "repeats": k,        grid only: seeds per combination, default 1
 //               "warm_start": [campaign ids],               default []
+//               "tpe": {...}, "gp": {"n_startup_trials", "candidates",
+//                                    "max_points"}  the sampler's knobs
 //               "early_stopping": null | {"rule": "asha"|"median", ...}},
 //    "objectives": [{"metric": "val_top1", "goal": "max"}, ...],
 //                                                default [val_top1:max]
@@ -81,9 +84,10 @@ struct CampaignConfig {
   std::vector<int64_t> warm_start;  // campaign ids
   // search.tpe: the TPE sampler's knobs (tpe only; n_startup_trials,
   // constant_liar, equal_kernel_heights, multivariate, gamma, max_good,
-  // n_ei_candidates, prior_weight), the defaults where the campaign says
-  // nothing. Its other fields (seed, goals, ...) are not read from here:
-  // SamplerOptionsFor sets them from the rest of the campaign.
+  // n_ei_candidates, prior_weight), and search.gp's (gp only:
+  // n_startup_trials, candidates -> gp_candidates, max_points ->
+  // gp_max_points), the defaults where the campaign says nothing. Its other fields (seed, goals,
+  // ...) are not read from here: SamplerOptionsFor sets them from the rest of the campaign.
   search::SamplerOptions tpe;
   // At least one; the first drives early stopping and Best's default.
   std::vector<Objective> objectives;

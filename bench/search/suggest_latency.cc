@@ -14,7 +14,9 @@
 //     suggestion's assignment by name (Branin's x1 in [-5, 10], x2 in
 //     [0, 15] as affine maps of tau_offset, gate_offset in [-5, 5]).
 //     --dump FILE appends every seed's bests as JSON lines for
-//     bench/search/compare_quality.py.
+//     bench/search/compare_quality.py. --samplers LIST (default
+//     random,tpe,evolution; also gp) and --checkpoints LIST (default
+//     25,50,100,200) choose what runs.
 //
 // For each history size the sampler first ingests the history (one-time,
 // reported separately), then each timed call is one Suggest plus finishing
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "search/sampler.h"
 
 namespace convrnn::search {
@@ -155,17 +158,19 @@ double Percentile(std::vector<double> v, double q) {
 // Median over `seeds` of the best value after each checkpoint.
 // With `dump`, appends one JSON line per sampler with every seed's best at
 // each checkpoint (bench/search/compare_quality.py reads them).
-void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base, std::FILE* dump) {
+void Quality(const QualityFunction& fn, int seeds, const SamplerOptions& base,
+             const std::vector<std::string>& samplers, const std::vector<int>& checkpoints,
+             std::FILE* dump) {
   auto space = std::make_shared<const Space>(*Space::Parse(fn.space));
   const double sign = fn.goal == Goal::kMaximize ? 1.0 : -1.0;
-  const std::vector<int> checkpoints = {25, 50, 100, 200};
   std::printf("%s: %s, optimum %g, %zu parameters\n", fn.name.c_str(),
               fn.goal == Goal::kMaximize ? "maximize" : "minimize", fn.optimum,
               space->params().size());
   std::printf("%-10s", "sampler");
   for (int c : checkpoints) std::printf(" %9s%d", "best@", c);
   std::printf("   (median of %d seeds)\n", seeds);
-  for (const char* algorithm : {"random", "tpe", "evolution"}) {
+  for (const std::string& name : samplers) {
+    const char* algorithm = name.c_str();
     std::vector<std::vector<double>> best(checkpoints.size());
     for (int seed = 1; seed <= seeds; ++seed) {
       SamplerOptions options = base;
@@ -210,6 +215,8 @@ int Main(int argc, char** argv) {
   int quality_seeds = 0;
   std::string functions = "convrnn";
   std::string dump_path;
+  std::vector<std::string> samplers;  // default: random, tpe, evolution
+  std::vector<int> checkpoints = {25, 50, 100, 200};
   SamplerOptions base;  // --tpe-* override the TPE defaults (for tuning runs)
   for (int i = 1; i + 1 < argc; ++i) {
     const char* v = argv[i + 1];
@@ -217,6 +224,12 @@ int Main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--quality") == 0) quality_seeds = std::atoi(v);
     if (std::strcmp(argv[i], "--function") == 0) functions = v;
     if (std::strcmp(argv[i], "--dump") == 0) dump_path = v;
+    if (std::strcmp(argv[i], "--samplers") == 0) samplers = absl::StrSplit(v, ',');
+    if (std::strcmp(argv[i], "--checkpoints") == 0) {
+      checkpoints.clear();
+      for (absl::string_view c : absl::StrSplit(v, ','))
+        checkpoints.push_back(std::atoi(std::string(c).c_str()));
+    }
     if (std::strcmp(argv[i], "--tpe-startup") == 0) base.n_startup_trials = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-candidates") == 0) base.n_ei_candidates = std::atoi(v);
     if (std::strcmp(argv[i], "--tpe-gamma") == 0) base.gamma = std::atof(v);
@@ -247,7 +260,9 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "unknown --function %s\n", name.c_str());
         return 2;
       }
-      Quality(*it, quality_seeds, base, dump);
+      Quality(*it, quality_seeds, base,
+              samplers.empty() ? std::vector<std::string>{"random", "tpe", "evolution"} : samplers,
+              checkpoints, dump);
       start = end + 1;
     }
     if (dump != nullptr) std::fclose(dump);
@@ -257,7 +272,9 @@ int Main(int argc, char** argv) {
   std::printf("space: %zu parameters\n", space->params().size());
   std::printf("%-10s %8s %10s %10s %10s %12s\n", "sampler", "trials", "p50_ms", "p99_ms", "mean_ms",
               "ingest_ms");
-  for (const char* algorithm : {"tpe", "evolution", "random"}) {
+  if (samplers.empty()) samplers = {"tpe", "evolution", "random"};
+  for (const std::string& name : samplers) {
+    const char* algorithm = name.c_str();
     for (int n : {100, 1000, 10000}) {
       History history;
       Rng rng(n);

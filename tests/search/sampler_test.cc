@@ -331,7 +331,7 @@ TEST_CASE("TPE samples 5 start-up trials at random unless told otherwise", "[sea
 
 TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") {
   auto space = ConvRnnSpace(4);
-  for (const char* algorithm : {"random", "tpe", "evolution"}) {
+  for (const char* algorithm : {"random", "tpe", "gp", "evolution"}) {
     INFO(algorithm);
     SamplerOptions options;
     options.seed = 5;
@@ -341,7 +341,9 @@ TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") 
     auto incremental = Make(algorithm, space, options);
     History growing;
     for (const FinishedTrial& t : full.finished()) {
-      REQUIRE(incremental->Suggest(growing).ok());
+      absl::StatusOr<Suggestion> step = incremental->Suggest(growing);
+      INFO(step.status().ToString());
+      REQUIRE(step.ok());
       growing.Finish(t.id, t.state, t.values, t.assignment);
     }
     for (const auto& [id, a] : full.pending()) growing.AddPending(id, a);
@@ -350,14 +352,17 @@ TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") 
     const json b = fresh->Suggest(full)->spec;
     CHECK(a == b);
     CHECK(fresh->Suggest(full)->spec == b);  // asking again changes nothing
+    // gp maximises its acquisition: another seed may find the same maximum.
     options.seed = 6;
-    CHECK(Make(algorithm, space, options)->Suggest(full)->spec != b);
+    if (std::string(algorithm) != "gp") {
+      CHECK(Make(algorithm, space, options)->Suggest(full)->spec != b);
+    }
   }
 }
 
 TEST_CASE("parallel workers get different suggestions", "[search]") {
   auto space = ConvRnnSpace(4);
-  for (const char* algorithm : {"tpe", "evolution"}) {
+  for (const char* algorithm : {"tpe", "gp", "evolution"}) {
     INFO(algorithm);
     SamplerOptions options;
     options.population_size = 10;

@@ -126,6 +126,34 @@ TEST_CASE("search.tpe sets the TPE sampler's knobs and is refused for other algo
              Catch::StartsWith("search.tpe: must be an object"));
 }
 
+TEST_CASE("search.gp sets the GP sampler's knobs; gp takes one objective", "[server]") {
+  const json one = json::array({{{"metric", "val_top1"}, {"goal", "max"}}});
+  CampaignConfig c = Must(ParseCampaign(SmallCampaign(
+      {{"objectives", one},
+       {"search",
+        {{"algorithm", "gp"},
+         {"gp", {{"n_startup_trials", 8}, {"candidates", 300}, {"max_points", 50}}}}}})));
+  const search::SamplerOptions built = SamplerOptionsFor(c);
+  CHECK(built.n_startup_trials == 8);
+  CHECK(built.gp_candidates == 300);
+  CHECK(built.gp_max_points == 50);
+  REQUIRE(NewCampaignSearch(c).ok());
+  CHECK_THAT(
+      ErrorOf(SmallCampaign({{"objectives", one}, {"search", {{"gp", {{"candidates", 10}}}}}})),
+      Catch::StartsWith("search.gp: applies to the gp algorithm only"));
+  CHECK_THAT(
+      ErrorOf(SmallCampaign(
+          {{"objectives", one}, {"search", {{"algorithm", "gp"}, {"gp", {{"max_points", 1}}}}}})),
+      Catch::StartsWith("search.gp.max_points: must be an integer in [2,"));
+  CHECK_THAT(
+      ErrorOf(SmallCampaign(
+          {{"objectives", one}, {"search", {{"algorithm", "gp"}, {"gp", {{"kernel", "rbf"}}}}}})),
+      Catch::StartsWith("search.gp.kernel: unknown key"));
+  // SmallCampaign's own objectives are two: accuracy and parameters.
+  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "gp"}}}})),
+             Catch::StartsWith("search.algorithm: gp optimises one objective"));
+}
+
 TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
   json no_name = SmallCampaign();
   no_name.erase("name");
@@ -138,8 +166,9 @@ TEST_CASE("bad campaigns are refused naming the key path", "[server]") {
   bad_budget["budget"] = 3;
   CHECK_THAT(ErrorOf(bad_budget), Catch::StartsWith("budget: must be a JSON object"));
 
-  CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "hyperopt"}}}})),
-             Catch::StartsWith("search.algorithm: must be one of random, tpe, evolution, grid"));
+  CHECK_THAT(
+      ErrorOf(SmallCampaign({{"search", {{"algorithm", "hyperopt"}}}})),
+      Catch::StartsWith("search.algorithm: must be one of random, tpe, gp, evolution, grid"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"algorithm", "grid"}}}})),
              Catch::StartsWith("space.train.lr: grid search needs an explicit list"));
   CHECK_THAT(ErrorOf(SmallCampaign({{"search", {{"repeats", 2}}}})),
