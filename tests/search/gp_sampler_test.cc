@@ -191,6 +191,29 @@ TEST_CASE("gp never proposes an assignment already run or running while others r
   REQUIRE(sampler->Suggest(history).ok());  // all run: it still proposes
 }
 
+TEST_CASE("gp proposes valid specs when the model's optimum is a spec the trainer refuses",
+          "[search]") {
+  // A few values with no structure send the acquisition to the corners of
+  // the space, momentum 0 among them, which nesterov (the default) refuses:
+  // without care every top candidate is invalid, more of them than a
+  // sampler may redraw (it failed at trial 8). The local search must keep
+  // to valid specs.
+  auto space = ParseSpace(testing::ConvRnnSpace(4));
+  SamplerOptions options;
+  options.seed = 5;
+  auto sampler = Make("gp", space, options);
+  History history;
+  Rng rng(99);
+  for (int t = 0; t < 40; ++t) {
+    absl::StatusOr<Suggestion> s = sampler->Suggest(history);
+    INFO("trial " << t << ": " << s.status().ToString());
+    REQUIRE(s.ok());
+    CHECK(ParseArchSpec(s->spec)->train.momentum > 0);
+    history.AddPending(t, s->assignment);
+    history.Finish(t, TrialState::kCompleted, {rng.Uniform()});
+  }
+}
+
 TEST_CASE("gp survives NaN values, diverged runs and failed trials", "[search]") {
   auto space = ParseSpace(RidgeSpace());
   SamplerOptions options;
