@@ -13,21 +13,8 @@ namespace convrnn::search {
 namespace {
 
 using nlohmann::json;
-
-std::shared_ptr<const Space> ParseSpace(const json& j) {
-  absl::StatusOr<Space> space = Space::Parse(j);
-  INFO(space.status().ToString());
-  REQUIRE(space.ok());
-  return std::make_shared<const Space>(*std::move(space));
-}
-
-std::unique_ptr<Sampler> Make(const std::string& algorithm, std::shared_ptr<const Space> space,
-                              const SamplerOptions& options) {
-  absl::StatusOr<std::unique_ptr<Sampler>> sampler = CreateSampler(algorithm, space, options);
-  INFO(sampler.status().ToString());
-  REQUIRE(sampler.ok());
-  return *std::move(sampler);
-}
+using testing::MakeSampler;
+using testing::ParsedSpace;
 
 TEST_CASE(
     "the Gaussian process interpolates a smooth function and its uncertainty grows away "
@@ -124,10 +111,10 @@ double Ridge(const ArchSpec& spec) {
 // Best value after `trials` sequential trials, each stopped early (a value
 // 0.2 lower, pruned) when its value is below 0.45, as a stopper would.
 double RunRidge(const std::string& algorithm, uint64_t seed, int trials) {
-  auto space = ParseSpace(RidgeSpace());
+  auto space = ParsedSpace(RidgeSpace());
   SamplerOptions options;
   options.seed = seed;
-  auto sampler = Make(algorithm, space, options);
+  auto sampler = MakeSampler(algorithm, space, options);
   History history;
   double best = -1;
   for (int t = 0; t < trials; ++t) {
@@ -169,12 +156,12 @@ TEST_CASE("gp finds a learning rate at the top of its range and the cell that pa
 TEST_CASE("gp never proposes an assignment already run or running while others remain",
           "[search]") {
   // 2 x 3 = 6 combinations; the trainer is deterministic, so a repeat is waste.
-  auto space = ParseSpace(json::parse(R"({"time": {"steps": 3}, "layers": [
+  auto space = ParsedSpace(json::parse(R"({"time": {"steps": 3}, "layers": [
       {"channels": {"choice": [8, 16]}, "cell": {"choice": [
         {"type": "feedforward"}, {"type": "gru"}, {"type": "lstm"}]}}]})"));
   SamplerOptions options;
   options.n_startup_trials = 1;
-  auto sampler = Make("gp", space, options);
+  auto sampler = MakeSampler("gp", space, options);
   History history;
   std::set<std::string> seen;
   for (int t = 0; t < 6; ++t) {
@@ -198,10 +185,10 @@ TEST_CASE("gp proposes valid specs when the model's optimum is a spec the traine
   // without care every top candidate is invalid, more of them than a
   // sampler may redraw (it failed at trial 8). The local search must keep
   // to valid specs.
-  auto space = ParseSpace(testing::ConvRnnSpace(4));
+  auto space = ParsedSpace(testing::ConvRnnSpace(4));
   SamplerOptions options;
   options.seed = 5;
-  auto sampler = Make("gp", space, options);
+  auto sampler = MakeSampler("gp", space, options);
   History history;
   Rng rng(99);
   for (int t = 0; t < 40; ++t) {
@@ -215,10 +202,10 @@ TEST_CASE("gp proposes valid specs when the model's optimum is a spec the traine
 }
 
 TEST_CASE("gp survives NaN values, diverged runs and failed trials", "[search]") {
-  auto space = ParseSpace(RidgeSpace());
+  auto space = ParsedSpace(RidgeSpace());
   SamplerOptions options;
   options.seed = 4;
-  auto sampler = Make("gp", space, options);
+  auto sampler = MakeSampler("gp", space, options);
   History history;
   Rng rng(8);
   for (int t = 0; t < 12; ++t) {
@@ -250,7 +237,7 @@ TEST_CASE("gp survives NaN values, diverged runs and failed trials", "[search]")
 }
 
 TEST_CASE("gp refuses several objectives and bad knobs, naming them", "[search]") {
-  auto space = ParseSpace(RidgeSpace());
+  auto space = ParsedSpace(RidgeSpace());
   SamplerOptions options;
   options.goals = {Goal::kMaximize, Goal::kMinimize};
   absl::StatusOr<std::unique_ptr<Sampler>> two = CreateSampler("gp", space, options);

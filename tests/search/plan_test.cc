@@ -16,13 +16,7 @@ namespace convrnn::search {
 namespace {
 
 using nlohmann::json;
-
-std::shared_ptr<const Space> Parse(const json& j) {
-  absl::StatusOr<Space> space = Space::Parse(j);
-  INFO(space.status().ToString());
-  REQUIRE(space.ok());
-  return std::make_shared<const Space>(*std::move(space));
-}
+using testing::ParsedSpace;
 
 // Every cell type in every layer, widths and kernels searched.
 json AllCellsSpace() {
@@ -45,7 +39,7 @@ absl::StatusOr<json> Budgeted(const ArchSpec& spec, ParamBudget budget) {
 
 TEST_CASE("budget: every candidate of a 200-trial random campaign is within tolerance",
           "[search]") {
-  auto space = Parse(AllCellsSpace());
+  auto space = ParsedSpace(AllCellsSpace());
   const ParamBudget budget{60'000, 0.03};
   SamplerOptions options;
   options.seed = 11;
@@ -105,7 +99,7 @@ TEST_CASE("budget: candidates that cannot reach it are redrawn and reported", "[
                {"kernel", {{"choice", {1, 11}}}},
                {"cell", {{"type", "feedforward"}}}}}},
             {"time", {{"steps", 2}, {"image_off", 2}}}};
-  auto space = Parse(j);
+  auto space = ParsedSpace(j);
   SamplerOptions options;
   options.adjust = [](const ArchSpec& s) { return Budgeted(s, {1000, 0.03}); };
   auto sampler = *CreateSampler("random", space, options);
@@ -135,7 +129,7 @@ json GridSpace() {
 }
 
 TEST_CASE("grid: the exact set and order of combinations / round by round", "[search]") {
-  auto space = Parse(GridSpace());
+  auto space = ParsedSpace(GridSpace());
   SamplerOptions options;
   options.repeats = 2;
   auto sampler = *CreateSampler("grid", space, options);
@@ -164,10 +158,11 @@ TEST_CASE("grid: the exact set and order of combinations / round by round", "[se
 TEST_CASE("grid: continuous distributions and oversized grids are refused", "[search]") {
   json j = GridSpace();
   j["train"]["lr"] = {{"loguniform", {0.01, 0.1}}};
-  absl::Status s = GridCombinations(*Parse(j), 100).status();
+  absl::Status s = GridCombinations(*ParsedSpace(j), 100).status();
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(s.message().find("space.train.lr") != std::string::npos);
-  CHECK(GridSize(*Parse(GridSpace()), 5).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(GridSize(*ParsedSpace(GridSpace()), 5).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 json MedianSpace() {
@@ -188,7 +183,7 @@ json MedianSpace() {
 }
 
 TEST_CASE("median: numeric by median / categorical by mode / edges by majority", "[search]") {
-  auto space = Parse(MedianSpace());
+  auto space = ParsedSpace(MedianSpace());
   auto a = [&](const char* cell, int tau, bool e10, bool e21, double lr, double m, double v) {
     json values = {{"layers[1].cell.type", cell},
                    {"feedback[1->0].enabled", e10 ? "true" : "false"},
@@ -271,7 +266,7 @@ TEST_CASE("compare: groups sorted by median with best / spread and sizes", "[sea
 }
 
 TEST_CASE("space: FromJson inverts ToJson", "[search]") {
-  auto space = Parse(testing::ConvRnnSpace(3));
+  auto space = ParsedSpace(testing::ConvRnnSpace(3));
   Rng rng(3);
   for (int i = 0; i < 50; ++i) {
     Assignment a = space->Sample(rng);

@@ -14,19 +14,10 @@ namespace convrnn::search {
 namespace {
 
 using nlohmann::json;
+using testing::MakeSampler;
 
 std::shared_ptr<const Space> ConvRnnSpace(int layers) {
-  absl::StatusOr<Space> space = Space::Parse(testing::ConvRnnSpace(layers));
-  REQUIRE(space.ok());
-  return std::make_shared<const Space>(*std::move(space));
-}
-
-std::unique_ptr<Sampler> Make(const std::string& algorithm, std::shared_ptr<const Space> space,
-                              SamplerOptions options) {
-  absl::StatusOr<std::unique_ptr<Sampler>> sampler = CreateSampler(algorithm, space, options);
-  INFO(sampler.status().ToString());
-  REQUIRE(sampler.ok());
-  return *std::move(sampler);
+  return testing::ParsedSpace(testing::ConvRnnSpace(layers));
 }
 
 // A synthetic objective with a known optimum of 4.5 on a 4-layer space: every
@@ -60,7 +51,7 @@ double Run(const std::string& algorithm, std::shared_ptr<const Space> space, uin
   options.exact_bad_limit = exact_bad_limit;
   options.population_size = 20;
   options.tournament_size = 5;
-  auto sampler = Make(algorithm, space, options);
+  auto sampler = MakeSampler(algorithm, space, options);
   History history;
   double best = -1e9;
   for (int t = 0; t < trials; ++t) {
@@ -128,7 +119,7 @@ double BestBranin(const std::string& algorithm, uint64_t seed, int trials,
   options.tournament_size = 3;
   options.n_startup_trials = 10;
   options.exact_bad_limit = exact_bad_limit;
-  auto sampler = Make(algorithm, space, options);
+  auto sampler = MakeSampler(algorithm, space, options);
   History history;
   double best = 1e9;
   for (int t = 0; t < trials; ++t) {
@@ -207,7 +198,7 @@ History MakeHistory(const Space& space, int n) {
 // The first `trials` TPE suggestions with `options` on `space`, each finished
 // with a value that depends on the suggestion.
 std::vector<json> TpeRun(std::shared_ptr<const Space> space, SamplerOptions options, int trials) {
-  auto sampler = Make("tpe", space, options);
+  auto sampler = MakeSampler("tpe", space, options);
   History history;
   std::vector<json> specs;
   for (int t = 0; t < trials; ++t) {
@@ -243,9 +234,9 @@ TEST_CASE("TPE counts running trials as bad only with constant_liar", "[search]"
         }
         Rng rng(seed + 1000);
         elsewhere.AddPending(100, space->Sample(rng));
-        const Suggestion first = *Make("tpe", space, options)->Suggest(elsewhere);
+        const Suggestion first = *MakeSampler("tpe", space, options)->Suggest(elsewhere);
         there.AddPending(100, first.assignment);
-        const bool moved = Make("tpe", space, options)->Suggest(there)->spec != first.spec;
+        const bool moved = MakeSampler("tpe", space, options)->Suggest(there)->spec != first.spec;
         (liar ? moved_with_liar : moved_without) += moved;
       }
     }
@@ -303,7 +294,7 @@ TEST_CASE("multivariate TPE proposes the combinations good trials had", "[search
       SamplerOptions options;
       options.seed = seed;
       options.multivariate = multivariate;
-      const Suggestion s = *Make("tpe", space, options)->Suggest(history);
+      const Suggestion s = *MakeSampler("tpe", space, options)->Suggest(history);
       pairs[multivariate] += s.assignment[type] == s.assignment[other] &&
                              (s.assignment[type] == gru || s.assignment[type] == lstm);
     }
@@ -338,7 +329,7 @@ TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") 
     options.population_size = 10;
     History full = MakeHistory(*space, 60);
     // One sampler fed incrementally, one fresh (a restarted coordinator).
-    auto incremental = Make(algorithm, space, options);
+    auto incremental = MakeSampler(algorithm, space, options);
     History growing;
     for (const FinishedTrial& t : full.finished()) {
       absl::StatusOr<Suggestion> step = incremental->Suggest(growing);
@@ -347,7 +338,7 @@ TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") 
       growing.Finish(t.id, t.state, t.values, t.assignment);
     }
     for (const auto& [id, a] : full.pending()) growing.AddPending(id, a);
-    auto fresh = Make(algorithm, space, options);
+    auto fresh = MakeSampler(algorithm, space, options);
     const json a = incremental->Suggest(growing)->spec;
     const json b = fresh->Suggest(full)->spec;
     CHECK(a == b);
@@ -355,7 +346,7 @@ TEST_CASE("suggestions are deterministic for a seed and a history", "[search]") 
     // gp maximises its acquisition: another seed may find the same maximum.
     options.seed = 6;
     if (std::string(algorithm) != "gp") {
-      CHECK(Make(algorithm, space, options)->Suggest(full)->spec != b);
+      CHECK(MakeSampler(algorithm, space, options)->Suggest(full)->spec != b);
     }
   }
 }
@@ -367,7 +358,7 @@ TEST_CASE("parallel workers get different suggestions", "[search]") {
     SamplerOptions options;
     options.population_size = 10;
     History h = MakeHistory(*space, 40);
-    auto sampler = Make(algorithm, space, options);
+    auto sampler = MakeSampler(algorithm, space, options);
     std::set<std::string> specs;
     for (int w = 0; w < 8; ++w) {
       absl::StatusOr<Suggestion> s = sampler->Suggest(h);
@@ -413,7 +404,7 @@ TEST_CASE("multi-objective samplers propose valid specs", "[search]") {
     SamplerOptions options;
     options.goals = {Goal::kMaximize, Goal::kMinimize};
     options.population_size = 10;
-    auto sampler = Make(algorithm, space, options);
+    auto sampler = MakeSampler(algorithm, space, options);
     History h;
     for (int t = 0; t < 40; ++t) {
       absl::StatusOr<Suggestion> s = sampler->Suggest(h);
@@ -447,7 +438,7 @@ double FrontHypervolume(const std::string& algorithm, uint64_t seed, int trials)
   options.seed = seed;
   options.goals = {Goal::kMinimize, Goal::kMinimize};
   options.n_startup_trials = 10;
-  auto sampler = Make(algorithm, space, options);
+  auto sampler = MakeSampler(algorithm, space, options);
   History history;
   std::vector<std::vector<double>> points;
   for (int t = 0; t < trials; ++t) {
@@ -483,7 +474,7 @@ TEST_CASE("sampler factory and history mismatches are refused", "[search]") {
   SamplerOptions options;
   options.gamma = 0;
   CHECK_FALSE(CreateSampler("tpe", space, options).ok());
-  auto sampler = Make("tpe", space, {});
+  auto sampler = MakeSampler("tpe", space, {});
   History h;
   h.Finish(1, TrialState::kCompleted, {0.5}, Assignment{1.0, 2.0});
   absl::StatusOr<Suggestion> s = sampler->Suggest(h);

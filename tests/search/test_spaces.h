@@ -1,10 +1,34 @@
-// Search spaces shared by the search/ tests.
+// Search spaces and helpers shared by the search/ tests.
 #ifndef CONVRNN_TESTS_SEARCH_TEST_SPACES_H_
 #define CONVRNN_TESTS_SEARCH_TEST_SPACES_H_
 
+#include <catch2/catch.hpp>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "search/sampler.h"
+#include "search/space.h"
 
 namespace convrnn::search::testing {
+
+// The parsed space, or the test fails with the parser's message.
+inline std::shared_ptr<const Space> ParsedSpace(const nlohmann::json& j) {
+  absl::StatusOr<Space> space = Space::Parse(j);
+  INFO(space.status().ToString());
+  REQUIRE(space.ok());
+  return std::make_shared<const Space>(*std::move(space));
+}
+
+// The sampler, or the test fails with CreateSampler's message.
+inline std::unique_ptr<Sampler> MakeSampler(const std::string& algorithm,
+                                            std::shared_ptr<const Space> space,
+                                            const SamplerOptions& options) {
+  absl::StatusOr<std::unique_ptr<Sampler>> sampler = CreateSampler(algorithm, space, options);
+  INFO(sampler.status().ToString());
+  REQUIRE(sampler.ok());
+  return *std::move(sampler);
+}
 
 // A ConvRNN-shaped conditional space: `layers` layers, each a choice of cell
 // type (the rgc with several knobs), all descending feedback candidates, and
