@@ -1,6 +1,7 @@
 #include "server/campaign.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -52,6 +53,23 @@ void ParseObjectives(const json& list, CampaignConfig* config, JsonObject* root)
   }
 }
 
+// The knob object `key` of search (e.g. "tpe"), read only when the campaign's
+// algorithm is the one it configures; nullopt when absent or wrong (the
+// error is recorded in *search).
+std::optional<JsonObject> AlgorithmKnobs(const char* key, const std::string& algorithm,
+                                         JsonObject* search) {
+  const json* knobs = search->Get(key);
+  if (!search->ok() || knobs == nullptr) return std::nullopt;
+  if (algorithm != key) {
+    search->Fail(key, absl::StrCat("applies to the ", key, " algorithm only"));
+  } else if (!knobs->is_object()) {
+    search->Fail(key, "must be an object");
+  } else {
+    return JsonObject(*knobs, search->PathOf(key));
+  }
+  return std::nullopt;
+}
+
 void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
                  const json** early_stopping) {
   JsonObject o(j, root->PathOf("search"));
@@ -85,36 +103,22 @@ void ParseSearch(const json& j, CampaignConfig* config, JsonObject* root,
       o.Fail(PathError(path, "does not apply to grid search, which runs every combination"));
     }
   }
-  if (const json* tpe = o.Get("tpe"); o.ok() && tpe != nullptr) {
-    if (config->algorithm != "tpe") {
-      o.Fail("tpe", "applies to the tpe algorithm only");
-    } else if (!tpe->is_object()) {
-      o.Fail("tpe", "must be an object");
-    } else {
-      JsonObject t(*tpe, o.PathOf("tpe"));
-      t.Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
-      t.Bool("constant_liar", &config->tpe.constant_liar);
-      t.Bool("equal_kernel_heights", &config->tpe.equal_kernel_heights);
-      t.Double("gamma", &config->tpe.gamma, 1e-6, 1.0);
-      t.Int("max_good", &config->tpe.max_good, 1, 100000);
-      t.Int("n_ei_candidates", &config->tpe.n_ei_candidates, 1, 10000);
-      t.Double("prior_weight", &config->tpe.prior_weight, 1e-6, 1e6);
-      t.Bool("multivariate", &config->tpe.multivariate);
-      o.Fail(t.Finish());
-    }
+  if (std::optional<JsonObject> t = AlgorithmKnobs("tpe", config->algorithm, &o)) {
+    t->Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
+    t->Bool("constant_liar", &config->tpe.constant_liar);
+    t->Bool("equal_kernel_heights", &config->tpe.equal_kernel_heights);
+    t->Double("gamma", &config->tpe.gamma, 1e-6, 1.0);
+    t->Int("max_good", &config->tpe.max_good, 1, 100000);
+    t->Int("n_ei_candidates", &config->tpe.n_ei_candidates, 1, 10000);
+    t->Double("prior_weight", &config->tpe.prior_weight, 1e-6, 1e6);
+    t->Bool("multivariate", &config->tpe.multivariate);
+    o.Fail(t->Finish());
   }
-  if (const json* gp = o.Get("gp"); o.ok() && gp != nullptr) {
-    if (config->algorithm != "gp") {
-      o.Fail("gp", "applies to the gp algorithm only");
-    } else if (!gp->is_object()) {
-      o.Fail("gp", "must be an object");
-    } else {
-      JsonObject g(*gp, o.PathOf("gp"));
-      g.Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
-      g.Int("candidates", &config->tpe.gp_candidates, 1, 100000);
-      g.Int("max_points", &config->tpe.gp_max_points, 2, 2000);
-      o.Fail(g.Finish());
-    }
+  if (std::optional<JsonObject> g = AlgorithmKnobs("gp", config->algorithm, &o)) {
+    g->Int("n_startup_trials", &config->tpe.n_startup_trials, 0, 100000);
+    g->Int("candidates", &config->tpe.gp_candidates, 1, 100000);
+    g->Int("max_points", &config->tpe.gp_max_points, 2, 2000);
+    o.Fail(g->Finish());
   }
   *early_stopping = o.Get("early_stopping");
   root->Fail(o.Finish());
