@@ -54,9 +54,9 @@ TEST_CASE("a good campaign parses with its defaults filled in", "[server]") {
 
 TEST_CASE("the example campaigns parse", "[server]") {
   // The benchmark's campaigns too (docs/performance.md runs them as they are).
-  for (const char* name : {"examples/demo_campaign.json", "bench/campaign/campaign.json",
-                           "bench/campaign/campaign_gp.json",
-                           "bench/campaign/campaign_two_objectives.json"}) {
+  for (const char* name :
+       {"examples/demo_campaign.json", "bench/campaign/campaign.json",
+        "bench/campaign/campaign_gp.json", "bench/campaign/campaign_two_objectives.json"}) {
     json j;
     const std::string file = std::string(CONVRNN_SOURCE_DIR) + "/" + name;
     if (!std::filesystem::exists(file)) continue;  // a source tree without bench/
