@@ -261,10 +261,26 @@ def parse_seeds(text):
     return seeds
 
 
+def overlay(base, patch):
+    """base with patch laid over it: objects merged key by key, anything else
+    replaced (so --set '{"search": {"early_stopping": {"reduction_factor": 4}}}'
+    keeps the rule and rungs). Neither argument is changed."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--campaign", default=os.path.join(HERE, "campaign.json"))
+    ap.add_argument("--set", default="",
+                    help="a JSON object laid over the campaign, e.g. "
+                         "'{\"search\": {\"algorithm\": \"gp\"}}'")
     ap.add_argument("--out", required=True)
     ap.add_argument("--tools", default="ours,optuna,hyperopt")
     ap.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5-7")
@@ -273,6 +289,14 @@ def main():
     args = ap.parse_args()
     with open(args.campaign) as f:
         campaign = json.load(f)
+    if args.set:
+        try:
+            patch = json.loads(args.set)
+        except ValueError as e:
+            sys.exit("--set: not JSON: %s" % e)
+        if not isinstance(patch, dict):
+            sys.exit("--set: must be a JSON object, e.g. '{\"search\": {\"algorithm\": \"gp\"}}'")
+        campaign = overlay(campaign, patch)
     os.makedirs(args.out, exist_ok=True)
     worker = os.path.abspath(os.path.join(args.build, "worker", "convrnn-worker"))
     tools = args.tools.split(",")

@@ -4,7 +4,8 @@
 Draws specs through space.suggest() with a random stand-in for an Optuna
 trial (no Optuna needed) until every cell choice of every layer and every
 feedback edge has appeared, and checks each with `convrnn-worker --dry-run`;
-also checks the HyperOpt sample conversion on a hand-made sample.
+also checks the HyperOpt sample conversion on a hand-made sample, and
+run.py's --set overlay (a variant of the campaign without a copy of it).
 
 Usage: space_test.py CONVRNN_WORKER CAMPAIGN_JSON
 """
@@ -18,6 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as run_lib  # noqa: E402
 import space  # noqa: E402
 
 
@@ -79,6 +81,14 @@ def main():
     fb = space.hyperopt_spec(sample)["feedback"]
     if fb != [{"from": 2, "to": 0}, {"from": 2, "to": 1}]:
         failures.append("hyperopt feedback conversion: %s" % fb)
+    before = json.dumps(campaign, sort_keys=True)
+    gp = run_lib.overlay(campaign, {"search": {"algorithm": "gp",
+                                               "early_stopping": {"reduction_factor": 4}}})
+    want = dict(campaign["search"]["early_stopping"], reduction_factor=4)
+    if gp["search"]["algorithm"] != "gp" or gp["search"]["early_stopping"] != want:
+        failures.append("--set overlay: search became %s" % json.dumps(gp["search"]))
+    if gp["space"] != campaign["space"] or json.dumps(campaign, sort_keys=True) != before:
+        failures.append("--set overlay changed the space or the campaign it was laid over")
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
